@@ -1,0 +1,69 @@
+/**
+ * `sluice standalone`: controller, segment store and its local Tier-1 journal in one process, with
+ * the embedded metadata store, all under one data directory. Nothing else to install.
+ */
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseConfig, describeOptions, type OptionSpecs } from "../common/config.js";
+import { cacheBytesMaxDefault, containerCountMax } from "../common/limits.js";
+import { logger } from "../common/log.js";
+import { Controller } from "../controller/index.js";
+import { SegmentStore } from "../segmentstore/index.js";
+
+const log = logger("standalone");
+
+export const standaloneOptions = {
+  "data-dir": { kind: "string", default: "./sluice-data", help: "directory for the journal and metadata" },
+  host: { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" },
+  "controller-port": { kind: "int", default: 9090, min: 0, max: 65535, help: "controller gRPC port" },
+  "segmentstore-port": { kind: "int", default: 12345, min: 0, max: 65535, help: "segment store data-plane port" },
+  containers: { kind: "int", default: 4, min: 1, max: containerCountMax, help: "segment containers (fixed for a data directory)" },
+  "cache-bytes-max": { kind: "int", default: cacheBytesMaxDefault, min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, help: "bytes of event data held in memory" },
+} satisfies OptionSpecs;
+
+export const standaloneHelp = `sluice standalone [options]\n${describeOptions(standaloneOptions)}`;
+
+export interface Standalone {
+  controllerPort: number;
+  segmentStorePort: number;
+  close(): Promise<void>;
+}
+
+export async function startStandalone(argv: readonly string[]): Promise<Standalone> {
+  const { config } = parseConfig(standaloneOptions, argv);
+  const dataDir = resolve(config["data-dir"]);
+  await mkdir(dataDir, { recursive: true });
+  const store = await SegmentStore.start({
+    dataDir,
+    host: config.host,
+    port: config["segmentstore-port"],
+    containerCount: config.containers,
+    cacheBytesMax: config["cache-bytes-max"],
+  });
+  let controller: Controller;
+  try {
+    controller = await Controller.start({
+      dataDir,
+      host: config.host,
+      port: config["controller-port"],
+      containerCount: config.containers,
+      segmentStore: { host: config.host, port: store.port },
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  log.info("sluice standalone is up", { dataDir });
+  // One line on stdout that people and scripts can rely on.
+  process.stdout.write(
+    `sluice standalone ready: controller tcp://${config.host}:${controller.port} segmentstore tcp://${config.host}:${store.port} data ${dataDir}\n`,
+  );
+  return {
+    controllerPort: controller.port,
+    segmentStorePort: store.port,
+    async close() {
+      await controller.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The batch API: the segment ranges of a stream, and a reader for one range. Ranges are
+ * independent, so a job reads them in parallel. This foundation version lists the current
+ * segments from their start to their length at the time of the call; stream cuts come with reader
+ * groups.
+ */
+import { InvalidArgumentError } from "../../common/errors.js";
+import { readBytesMax } from "../../common/limits.js";
+import { EventParser, type WireConnection } from "../../proto/wire/index.js";
+import type { SegmentRange } from "../../proto/controller.js";
+
+export interface SegmentRangeToRead {
+  segment: string;
+  startOffset: number;
+  endOffset: number;
+}
+
+export interface Event {
+  /** Segment byte offset of the event (of its length prefix); stable forever. */
+  offset: number;
+  data: Uint8Array;
+}
+
+export interface BatchServices {
+  currentSegments(stream: string): Promise<SegmentRange[]>;
+  connect(segment: string): Promise<WireConnection>;
+}
+
+const requestTimeoutMs = 30_000;
+const readChunkBytes = 1024 * 1024;
+
+export class BatchClient {
+  constructor(private readonly services: BatchServices) {}
+
+  /** Every current segment of `stream` as a range from its start offset to its length now. */
+  async segments(stream: string): Promise<SegmentRangeToRead[]> {
+    const ranges = await this.services.currentSegments(stream);
+    return Promise.all(
+      ranges.map(async (r) => {
+        const conn = await this.services.connect(r.segment);
+        const info = await conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment: r.segment }, "SegmentInfo", requestTimeoutMs);
+        return { segment: r.segment, startOffset: info.startOffset, endOffset: info.length };
+      }),
+    );
+  }
+
+  /** Reads the events of one range, in order. Raises NO_SUCH_SEGMENT, SEGMENT_TRUNCATED, DATA_CORRUPTION. */
+  async *read(range: SegmentRangeToRead): AsyncGenerator<Event> {
+    if (range.startOffset < 0 || range.endOffset < range.startOffset) {
+      throw new InvalidArgumentError(`invalid range ${range.startOffset}..${range.endOffset}`);
+    }
+    const parser = new EventParser(range.startOffset);
+    let offset = range.startOffset;
+    while (offset < range.endOffset) {
+      const conn = await this.services.connect(range.segment);
+      const maxBytes = Math.min(readChunkBytes, readBytesMax, range.endOffset - offset);
+      const r = await conn.request(
+        { type: "ReadSegment", requestId: conn.nextRequestId(), segment: range.segment, offset, maxBytes, waitMs: 0 },
+        "SegmentRead",
+        requestTimeoutMs,
+      );
+      if (r.data.length === 0) {
+        throw new InvalidArgumentError(`${range.segment} ends at ${offset}, before the range end ${range.endOffset}`);
+      }
+      for (const e of parser.push(offset, r.data)) yield e;
+      offset += r.data.length;
+    }
+    if (parser.pendingBytes !== 0) {
+      throw new InvalidArgumentError(`range end ${range.endOffset} of ${range.segment} falls inside an event`);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The Sluice client SDK (`sluice/client`).
+ *
+ * ```ts
+ * const sluice = await Sluice.connect("tcp://127.0.0.1:9090");
+ * await sluice.admin.createScope("shop");
+ * await sluice.admin.createStream("shop/orders", { scaling: { type: "fixed", minSegments: 4 } });
+ * const writer = sluice.writer("shop/orders");
+ * await writer.write("hello", { routingKey: "customer-17" });
+ * for (const range of await sluice.batch.segments("shop/orders"))
+ *   for await (const event of sluice.batch.read(range)) console.log(event.offset, event.data);
+ * await sluice.close();
+ * ```
+ */
+import { InvalidArgumentError } from "../common/errors.js";
+import { parseStreamName } from "../common/names.js";
+import { ConnectionPool, type WireConnection } from "../proto/wire/index.js";
+import type { SegmentRange } from "../proto/controller.js";
+import { Admin } from "./admin/admin.js";
+import { BatchClient } from "./batch/batch-client.js";
+import { ControllerClient } from "./controller/controller-client.js";
+import { EventWriter } from "./writer/event-writer.js";
+
+export { Admin, type StreamOptions } from "./admin/admin.js";
+export { BatchClient, type Event, type SegmentRangeToRead } from "./batch/batch-client.js";
+export { EventWriter, type WriteOptions } from "./writer/event-writer.js";
+export * from "../common/errors.js";
+
+/** Parses `tcp://host:port` (the controller's gRPC address). */
+function parseControllerUri(uri: string): string {
+  const m = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(uri);
+  if (m === null || Number(m[2]) > 65535) {
+    throw new InvalidArgumentError(`controller URI ${JSON.stringify(uri)} is not valid: write tcp://HOST:PORT, e.g. tcp://127.0.0.1:9090`);
+  }
+  return `${m[1]}:${m[2]}`;
+}
+
+export class Sluice {
+  readonly admin: Admin;
+  readonly batch: BatchClient;
+  private readonly pool = new ConnectionPool();
+  private readonly writers = new Set<EventWriter>();
+  /** Endpoints by segment; segments do not move between stores until placement changes (a later issue). */
+  private readonly endpoints = new Map<string, Promise<{ host: string; port: number }>>();
+
+  private constructor(private readonly controller: ControllerClient) {
+    this.admin = new Admin(controller);
+    this.batch = new BatchClient({
+      currentSegments: (stream) => this.currentSegments(stream),
+      connect: (segment) => this.connect(segment),
+    });
+  }
+
+  /** Connects to the controller at `uri` (`tcp://HOST:PORT`) and checks that it answers. */
+  static async connect(uri: string): Promise<Sluice> {
+    const controller = new ControllerClient(parseControllerUri(uri));
+    try {
+      await controller.call("ListScopes", {}, 10_000);
+    } catch (err) {
+      controller.close();
+      throw err;
+    }
+    return new Sluice(controller);
+  }
+
+  /** A writer for `scope/stream`. Raises INVALID_NAME. */
+  writer(stream: string): EventWriter {
+    parseStreamName(stream);
+    const w = new EventWriter(stream, {
+      currentSegments: () => this.currentSegments(stream),
+      connect: (segment) => this.connect(segment),
+    });
+    this.writers.add(w);
+    return w;
+  }
+
+  /** Closes every writer (flushing it) and every connection. */
+  async close(): Promise<void> {
+    const results = await Promise.allSettled([...this.writers].map((w) => w.close()));
+    this.writers.clear();
+    await this.pool.close();
+    this.controller.close();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  private async currentSegments(stream: string): Promise<SegmentRange[]> {
+    const { scope, stream: name } = parseStreamName(stream);
+    return (await this.controller.call("GetCurrentSegments", { scope, stream: name })).segments;
+  }
+
+  private async connect(segment: string): Promise<WireConnection> {
+    let endpoint = this.endpoints.get(segment);
+    if (endpoint === undefined) {
+      endpoint = this.controller.call("GetSegmentEndpoint", { segment }).then((r) => ({ host: r.host, port: r.port }));
+      this.endpoints.set(segment, endpoint);
+      endpoint.catch(() => this.endpoints.delete(segment));
+    }
+    return this.pool.get(await endpoint);
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Hashing. MurmurHash3 (x86, 32-bit) of UTF-8 bytes, used to place routing keys on the key space
+ * [0, 1) and segments on containers. The function must never change: stored data depends on it.
+ */
+
+function mix32(k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, 0x1b873593);
+}
+
+export function murmur3x86_32(data: Uint8Array, seed = 0): number {
+  let h = seed >>> 0;
+  const blocks = data.length & ~3;
+  for (let i = 0; i < blocks; i += 4) {
+    const k = (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24)) >>> 0;
+    h ^= mix32(k);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const tail = data.length & 3;
+  if (tail > 0) {
+    let k = 0;
+    if (tail === 3) k ^= data[blocks + 2]! << 16;
+    if (tail >= 2) k ^= data[blocks + 1]! << 8;
+    k ^= data[blocks]!;
+    h ^= mix32(k);
+  }
+  h ^= data.length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const encoder = new TextEncoder();
+
+/** Position of a routing key on the key space, in [0, 1). */
+export function keyPosition(routingKey: string): number {
+  return murmur3x86_32(encoder.encode(routingKey)) / 4294967296;
+}
+
+/** The container a qualified segment name belongs to. */
+export function containerOf(segmentName: string, containerCount: number): number {
+  return murmur3x86_32(encoder.encode(segmentName), 0x5eed) % containerCount;
+}

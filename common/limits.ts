@@ -1,0 +1,95 @@
+/**
+ * Every bound in Sluice, named and gathered here (TigerBeetle style). Where two limits depend on
+ * each other the relation is asserted once, at module load.
+ */
+import { assert } from "./assert.js";
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+/** Largest data-plane frame, header included. The decoder checks this before allocating. */
+export const frameBytesMax = 16 * MiB;
+/** Fixed frame header: u32 type, u32 payload length. */
+export const frameHeaderBytes = 8;
+/** Room inside a frame for its fixed fields (ids, names, offsets) besides event data. */
+export const frameFieldsBytesMax = 64 * KiB;
+/** Largest single event payload. */
+export const eventBytesMax = 8 * MiB;
+/** Each event inside a segment is `u32 length | payload`. */
+export const eventHeaderBytes = 4;
+/** Largest AppendBlock data section (many framed events). */
+export const appendBlockBytesMax = frameBytesMax - frameHeaderBytes - frameFieldsBytesMax;
+/** Largest data section a single SegmentRead returns. */
+export const readBytesMax = 8 * MiB;
+/** Longest a tail read may wait for data (long poll). */
+export const readWaitMsMax = 60_000;
+
+/** Scope, stream and segment names. */
+export const nameBytesMax = 255;
+export const segmentNameBytesMax = 1024;
+
+/** Tier-1 entry made by one container group commit. */
+export const logEntryBytesMax = 1 * MiB + appendBlockBytesMax;
+/** Journal: bytes joined into one writev + fdatasync. */
+export const journalBatchBytesMax = 4 * MiB;
+/** Journal: records queued but not yet written; above it appends wait. */
+export const journalQueueBytesMax = 64 * MiB;
+/** Journal record header: u32 crc, u32 length, u32 tag (ledger), u32 flags, i64 seq (entry id). */
+export const journalRecordHeaderBytes = 24;
+
+/** Container operation queue bounds: operations and bytes not yet durable. */
+export const containerQueueOpsMax = 100_000;
+export const containerQueueBytesMax = 64 * MiB;
+/** Bytes in one Tier-1 entry made by container group commit (a lone larger operation goes alone). */
+export const containerBatchBytesMax = 1 * MiB;
+
+/** Front end: unacknowledged append bytes per connection before the socket is paused, and resumed. */
+export const connectionInflightBytesHigh = 16 * MiB;
+export const connectionInflightBytesLow = 4 * MiB;
+/** Segment store: bytes appended but not durable, across connections. */
+export const storeInflightBytesMax = 256 * MiB;
+/** Read index: bytes held in memory. Until Tier-2 exists every byte is pinned. */
+export const cacheBytesMaxDefault = 4 * 1024 * MiB;
+/** Tail readers waiting at one segment store. */
+export const tailWaitersMax = 10_000;
+/** Segments one segment store serves. */
+export const segmentsPerStoreMax = 100_000;
+/** Appends writers on one connection may set up. */
+export const writersPerConnectionMax = 10_000;
+/** Connections one segment store accepts. */
+export const connectionsMax = 1_000;
+
+/** Containers per segment store cluster. */
+export const containerCountMax = 1024;
+/** Segments per stream with a fixed policy. */
+export const streamSegmentsMax = 1024;
+
+/** Client writer: event bytes written but not yet acked, per writer. Above it write() waits. */
+export const writerInflightBytesMax = 32 * MiB;
+/** Client writer: event bytes waiting for room (beyond the in-flight bound) before write() fails OVERLOADED. */
+export const writerQueuedBytesMax = 64 * MiB;
+/** Client writer: bytes joined into one AppendBlock. */
+export const writerBlockBytesMax = 1 * MiB;
+/** Client: requests in flight per connection. */
+export const connectionRequestsMax = 10_000;
+
+/** Metadata store: value size. */
+export const metadataValueBytesMax = 1 * MiB;
+
+assert(eventBytesMax + eventHeaderBytes <= appendBlockBytesMax, "an event fits one block");
+assert(readBytesMax + frameFieldsBytesMax <= frameBytesMax, "a read fits one frame");
+assert(writerBlockBytesMax <= appendBlockBytesMax, "a writer block fits one frame");
+assert(connectionInflightBytesLow < connectionInflightBytesHigh, "watermarks ordered");
+assert(containerBatchBytesMax <= logEntryBytesMax, "a container batch fits one log entry");
+assert(logEntryBytesMax <= journalQueueBytesMax, "a log entry fits the journal queue");
+
+/** Journal: a journal file is closed and a new one begun, between batches, once it reaches this size. */
+export const journalFileBytesMax = 256 * MiB;
+/** Record file recovery: bytes read from disk at a time into one reused buffer while replaying. */
+export const recordReadChunkBytes = 1 * MiB;
+
+assert(journalRecordHeaderBytes <= recordReadChunkBytes, "a record header fits one read chunk");
+assert(journalBatchBytesMax <= journalQueueBytesMax, "a journal batch fits the journal queue");
+
+/** Writers whose last event number a segment remembers (for dedup). */
+export const writersPerSegmentMax = 100_000;

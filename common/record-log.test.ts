@@ -1,0 +1,250 @@
+// Proves record files round-trip, cut torn tails and report corruption, by writing real files and damaging their bytes.
+import t from "tap";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { crc32 } from "node:zlib";
+import { DataCorruptionError, SluiceError } from "./errors.js";
+import { journalBatchBytesMax, journalRecordHeaderBytes, logEntryBytesMax, MiB } from "./limits.js";
+import { encodeRecord, RecordFile, tornWindowBytes, type RecordFileRecord } from "./record-log.js";
+
+/** A payload whose bytes depend on its record, so a swapped or shifted payload is caught. */
+function payloadFor(seq: number, bytes: number): Buffer {
+  const b = Buffer.allocUnsafe(bytes);
+  for (let i = 0; i < bytes; i++) b[i] = (seq * 31 + i * 7) & 0xff;
+  return b;
+}
+
+interface Written {
+  tag: number;
+  seq: number;
+  payload: Buffer;
+}
+
+async function collect(path: string, opts: { create?: boolean } = {}) {
+  const records: RecordFileRecord[] = [];
+  const opened = await RecordFile.open(path, (rec) => records.push(rec), opts);
+  return { ...opened, records };
+}
+
+/** Appends `count` records in batches of `perBatch`, returning what was written. */
+async function writeRecords(file: RecordFile, first: number, count: number, perBatch: number, bytesOf: (seq: number) => number) {
+  const written: Written[] = [];
+  for (let start = first; start < first + count; start += perBatch) {
+    const pieces: Buffer[] = [];
+    let total = 0;
+    for (let seq = start; seq < Math.min(first + count, start + perBatch); seq++) {
+      const rec = { tag: seq % 5, seq, payload: payloadFor(seq, bytesOf(seq)) };
+      written.push(rec);
+      for (const p of encodeRecord(rec.tag, rec.seq, rec.payload)) {
+        pieces.push(p);
+        total += p.length;
+      }
+    }
+    await file.appendBatch(pieces, total);
+  }
+  return written;
+}
+
+/** Describes the first difference between replayed and written records, or answers "same". */
+function compare(got: readonly RecordFileRecord[], want: readonly Written[]): string {
+  if (got.length !== want.length) return `${got.length} records replayed, ${want.length} written`;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i];
+    const w = want[i];
+    if (g === undefined || w === undefined || g.tag !== w.tag || g.seq !== w.seq || !g.payload.equals(w.payload)) {
+      return `record ${i} differs`;
+    }
+  }
+  return "same";
+}
+
+void t.test("round trip of many records, headers and seq encoding", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "a.log");
+  const { file, recovery } = await collect(path, { create: true });
+  t.same(recovery, { records: 0, validBytes: 0, truncatedBytes: 0 });
+  const written = await writeRecords(file, 0, 3000, 97, (seq) => (seq * 13) % 3000);
+  // Payload given as several pieces, a zero-length payload, and a seq above 2^32.
+  const bigSeq = 2 ** 40 + 12345;
+  const parts = [payloadFor(1, 10), payloadFor(2, 0), payloadFor(3, 5000)];
+  const multi = encodeRecord(7, bigSeq, parts);
+  const empty = encodeRecord(0xffff_ffff, Number.MAX_SAFE_INTEGER, Buffer.alloc(0));
+  await file.appendBatch([...multi, ...empty], [...multi, ...empty].reduce((n, b) => n + b.length, 0));
+  written.push({ tag: 7, seq: bigSeq, payload: Buffer.concat(parts) });
+  written.push({ tag: 0xffff_ffff, seq: Number.MAX_SAFE_INTEGER, payload: Buffer.alloc(0) });
+  const size = file.sizeBytes;
+  t.equal(size, statSync(path).size, "sizeBytes is the file length");
+  await file.close();
+
+  const again = await collect(path);
+  t.same(again.recovery, { records: written.length, validBytes: size, truncatedBytes: 0 });
+  t.equal(compare(again.records, written), "same");
+  t.equal(again.records[1]?.position, journalRecordHeaderBytes + 0, "positions are header offsets");
+  await again.file.close();
+
+  // The header layout is the documented one: crc over bytes 4.., big-endian fields.
+  const bytes = readFileSync(path);
+  const first = written[1];
+  const at = again.records[1]?.position ?? -1;
+  t.equal(bytes.readUInt32BE(at + 4), first?.payload.length);
+  t.equal(bytes.readUInt32BE(at + 8), first?.tag);
+  t.equal(bytes.readUInt32BE(at + 12), 0);
+  t.equal(bytes.readUInt32BE(at + 20), first?.seq);
+  t.equal(bytes.readUInt32BE(at), crc32(bytes.subarray(at + 4, at + 24 + (first?.payload.length ?? 0))));
+});
+
+void t.test("encodeRecord rejects bad tags, seqs and oversized payloads", (t) => {
+  t.throws(() => encodeRecord(-1, 0, Buffer.alloc(1)), { code: "INVALID_ARGUMENT" });
+  t.throws(() => encodeRecord(2 ** 32, 0, Buffer.alloc(1)), { code: "INVALID_ARGUMENT" });
+  t.throws(() => encodeRecord(0, -1, Buffer.alloc(1)), { code: "INVALID_ARGUMENT" });
+  t.throws(() => encodeRecord(0, 1.5, Buffer.alloc(1)), { code: "INVALID_ARGUMENT" });
+  t.throws(() => encodeRecord(0, 2 ** 53, Buffer.alloc(1)), { code: "INVALID_ARGUMENT" });
+  t.throws(() => encodeRecord(0, 0, [Buffer.alloc(logEntryBytesMax), Buffer.alloc(1)]), { code: "INVALID_ARGUMENT" });
+  t.equal(encodeRecord(0, 0, Buffer.alloc(logEntryBytesMax)).length, 2, "exactly the limit is fine");
+  t.end();
+});
+
+void t.test("a file cut mid-record is truncated there and keeps working", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "cut.log");
+  const { file } = await collect(path, { create: true });
+  const written = await writeRecords(file, 0, 50, 10, (seq) => 100 + seq * 40);
+  const size = file.sizeBytes;
+  await file.close();
+  const pristine = readFileSync(path);
+  const ends: number[] = [];
+  {
+    const r = await collect(path);
+    for (const rec of r.records) ends.push(rec.position + journalRecordHeaderBytes + rec.payload.length);
+    await r.file.close();
+  }
+  const lastStart = ends[ends.length - 2] ?? 0;
+  const cuts = [
+    { name: "1 byte into the last header", at: lastStart + 1, keep: 49 },
+    { name: "mid-header of the last record", at: lastStart + 13, keep: 49 },
+    { name: "just after the last header", at: lastStart + journalRecordHeaderBytes, keep: 49 },
+    { name: "mid-payload of the last record", at: lastStart + journalRecordHeaderBytes + 700, keep: 49 },
+    { name: "one byte short of the end", at: size - 1, keep: 49 },
+    { name: "mid-payload of an earlier record", at: (ends[30] ?? 0) + 50, keep: 31 },
+  ];
+  for (const cut of cuts) {
+    await t.test(cut.name, async (t) => {
+      writeFileSync(path, pristine.subarray(0, cut.at));
+      const r = await collect(path);
+      const validBytes = ends[cut.keep - 1] ?? 0;
+      t.same(r.recovery, { records: cut.keep, validBytes, truncatedBytes: cut.at - validBytes });
+      t.equal(statSync(path).size, validBytes, "the file was cut at the last good record");
+      t.equal(compare(r.records, written.slice(0, cut.keep)), "same");
+      // Appends continue after the cut and survive another reopen.
+      const more = await writeRecords(r.file, 1000, 20, 7, () => 333);
+      await r.file.close();
+      const again = await collect(path);
+      t.equal(again.recovery.truncatedBytes, 0);
+      t.equal(compare(again.records, [...written.slice(0, cut.keep), ...more]), "same");
+      await again.file.close();
+    });
+  }
+});
+
+void t.test("a flipped byte followed by more than the torn window is corruption, and the file is untouched", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "corrupt.log");
+  const { file } = await collect(path, { create: true });
+  // 64 KiB records in batches within journalBatchBytesMax, enough to pass the window.
+  const recordBytes = 64 * 1024;
+  const count = Math.ceil(tornWindowBytes / recordBytes) + 20;
+  await writeRecords(file, 0, count, Math.floor(journalBatchBytesMax / (recordBytes + 64)), () => recordBytes);
+  await file.close();
+  const bytes = readFileSync(path);
+  const victim = 5 * (recordBytes + journalRecordHeaderBytes) + journalRecordHeaderBytes + 1000; // in record 5's payload
+  bytes[victim] = (bytes[victim] ?? 0) ^ 0x40;
+  writeFileSync(path, bytes);
+  let replayed = 0;
+  const err: unknown = await RecordFile.open(path, () => replayed++).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.ok(err instanceof DataCorruptionError, "DataCorruptionError");
+  t.equal((err as SluiceError).code, "DATA_CORRUPTION");
+  t.match((err as Error).message, path, "the message names the file");
+  t.match((err as Error).message, String(5 * (recordBytes + journalRecordHeaderBytes)), "and the position");
+  t.equal(replayed, 5, "records before the damage were replayed");
+  t.ok(readFileSync(path).equals(bytes), "the file is untouched");
+
+  // A caller that forbids a torn tail gets corruption even for damage in the last record.
+  const tail = Buffer.from(bytes);
+  tail[victim] = (tail[victim] ?? 0) ^ 0x40; // undo
+  tail[tail.length - 10] = (tail[tail.length - 10] ?? 0) ^ 1;
+  writeFileSync(path, tail);
+  await t.rejects(RecordFile.open(path, () => {}, { allowTornTail: false }), { code: "DATA_CORRUPTION" });
+  t.ok(readFileSync(path).equals(tail), "the file is untouched");
+});
+
+void t.test("a flipped byte in the last record is a torn tail and is cut", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "torn.log");
+  const { file } = await collect(path, { create: true });
+  const written = await writeRecords(file, 0, 40, 8, () => 500);
+  const size = file.sizeBytes;
+  await file.close();
+  const recordBytes = 500 + journalRecordHeaderBytes;
+  for (const offset of [2, 6, 10, 14, 18, 22, 300]) {
+    const bytes = readFileSync(path);
+    // Restore the pristine length each round, then damage one byte of the last record.
+    const at = size - recordBytes + offset;
+    bytes[at] = (bytes[at] ?? 0) ^ 0x80;
+    writeFileSync(path, bytes);
+    const r = await collect(path);
+    t.same(r.recovery, { records: 39, validBytes: size - recordBytes, truncatedBytes: recordBytes }, `damage at +${offset}`);
+    t.equal(compare(r.records, written.slice(0, 39)), "same");
+    const rewritten = await writeRecords(r.file, 39, 1, 1, () => 500);
+    t.ok(rewritten[0]?.payload.equals(written[39]?.payload ?? Buffer.alloc(0)));
+    await r.file.close();
+  }
+});
+
+void t.test("a payload length of 2^32-1 near the end is cut without a huge allocation", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "len.log");
+  const { file } = await collect(path, { create: true });
+  const written = await writeRecords(file, 0, 10, 10, () => 64);
+  const size = file.sizeBytes;
+  await file.close();
+  const bytes = readFileSync(path);
+  const lastAt = size - (64 + journalRecordHeaderBytes);
+  bytes.writeUInt32BE(0xffff_ffff, lastAt + 4);
+  writeFileSync(path, bytes);
+  const heapBefore = process.memoryUsage().arrayBuffers;
+  const r = await collect(path);
+  t.ok(process.memoryUsage().arrayBuffers - heapBefore < 64 * MiB, "no buffer of the claimed length was made");
+  t.same(r.recovery, { records: 9, validBytes: lastAt, truncatedBytes: size - lastAt });
+  t.equal(compare(r.records, written.slice(0, 9)), "same");
+  await r.file.close();
+});
+
+void t.test("a failed write fails the file for good and close makes later calls CLOSED", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "fail.log");
+  const { file } = await collect(path, { create: true });
+  // Close the descriptor under the RecordFile so the next writev fails with EBADF.
+  const handle = (file as unknown as { handle: { close(): Promise<void> } }).handle;
+  await handle.close();
+  const rec = encodeRecord(1, 1, Buffer.from("x"));
+  const err: unknown = await file.appendBatch(rec, 25).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.equal((err as SluiceError).code, "INTERNAL");
+  t.ok((err as Error).cause !== undefined, "the I/O error is the cause");
+  t.equal(file.failed, err);
+  const again: unknown = await file.appendBatch(rec, 25).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.equal(again, err, "later calls reject with the same error, with no retry");
+
+  const other = await collect(join(dir, "ok.log"), { create: true });
+  await other.file.close();
+  await t.rejects(other.file.appendBatch(rec, 25), { code: "CLOSED" });
+  await t.rejects(RecordFile.open(join(dir, "missing.log"), () => {}), { code: "INTERNAL" });
+});

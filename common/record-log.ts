@@ -1,0 +1,371 @@
+/**
+ * A file of checksummed records, appended in group-committed batches. The segment store's journal
+ * and the controller's embedded metadata store both keep their durable state in these files.
+ *
+ * Record layout (big-endian), `journalRecordHeaderBytes` (24) of header, then the payload:
+ *
+ *   u32 crc            zlib crc32 over bytes 4..end of the record (rest of header and payload)
+ *   u32 payloadLength  at most logEntryBytesMax
+ *   u32 tag            the caller's (the journal puts the ledger id here)
+ *   u32 flags          0; any other value is a bad record until a later format gives it meaning
+ *   i64 seq            the caller's (the journal puts the entry id here): high i32, low u32;
+ *                      a safe integer >= 0
+ *
+ * Recovery tells a torn tail from corruption by where the first bad record starts. Only the last
+ * batch can be torn by a crash, because every earlier batch was fdatasync'd before the next was
+ * written; a batch is at most `tornWindowBytes` long (asserted in appendBatch). So a bad record
+ * that starts within the last `tornWindowBytes` of the file is a torn tail and is cut off; one that
+ * starts earlier is corruption and is reported, never skipped (invariant 8).
+ */
+import { constants as fsConstants } from "node:fs";
+import { open as openFile, type FileHandle } from "node:fs/promises";
+import { dirname } from "node:path";
+import { crc32 } from "node:zlib";
+import { assert } from "./assert.js";
+import { ClosedError, DataCorruptionError, InternalError, InvalidArgumentError, SluiceError } from "./errors.js";
+import { journalBatchBytesMax, journalRecordHeaderBytes, logEntryBytesMax, recordReadChunkBytes } from "./limits.js";
+import { logger } from "./log.js";
+
+const log = logger("record-log");
+
+/**
+ * Longest tail of a file that a crash can have torn: one whole batch, which is at most
+ * journalBatchBytesMax of records, or a single record larger than that going alone.
+ */
+export const tornWindowBytes = journalBatchBytesMax + logEntryBytesMax + journalRecordHeaderBytes;
+
+/** Field offsets inside the record header. */
+const crcOffset = 0;
+const lengthOffset = 4;
+const tagOffset = 8;
+const flagsOffset = 12;
+const seqHighOffset = 16;
+const seqLowOffset = 20;
+const u32Max = 0xffff_ffff;
+const seqHighMax = Math.floor(Number.MAX_SAFE_INTEGER / 2 ** 32);
+
+assert(journalRecordHeaderBytes === seqLowOffset + 4, "the record header layout matches its limit");
+
+/** One record as replayed by `RecordFile.open`. The payload buffer belongs to the callee. */
+export interface RecordFileRecord {
+  tag: number;
+  seq: number;
+  payload: Buffer;
+  /** Byte offset of the record's header in the file. */
+  position: number;
+}
+
+export interface RecordFileRecovery {
+  /** Records replayed. */
+  records: number;
+  /** Length of the file after recovery: the end of the last good record. */
+  validBytes: number;
+  /** Bytes of torn tail cut off (0 when the file ended cleanly). */
+  truncatedBytes: number;
+}
+
+export interface RecordFileOpenOptions {
+  /** Create the file (and fsync its directory) when it does not exist. Default false. */
+  create?: boolean;
+  /**
+   * Whether a bad record within the torn-tail window may be cut off as a torn tail. Default true.
+   * A caller that knows the file was closed cleanly (an earlier file in a sequence) passes false,
+   * so any bad record there is reported as corruption and the file is left untouched.
+   */
+  allowTornTail?: boolean;
+}
+
+/**
+ * Encodes one record as a header buffer followed by the payload pieces, which are not copied. The
+ * crc is chained over the pieces. Throws INVALID_ARGUMENT for a tag that is not a u32, a seq that
+ * is not a safe integer >= 0, or a payload above logEntryBytesMax.
+ */
+export function encodeRecord(tag: number, seq: number, payload: Buffer | readonly Buffer[]): Buffer[] {
+  if (!Number.isInteger(tag) || tag < 0 || tag > u32Max) {
+    throw new InvalidArgumentError(`record tag ${tag} is not an integer in [0, ${u32Max}]`);
+  }
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    throw new InvalidArgumentError(`record seq ${seq} is not a safe integer >= 0`);
+  }
+  const pieces: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
+  let payloadLength = 0;
+  for (const piece of pieces) payloadLength += piece.length;
+  if (payloadLength > logEntryBytesMax) {
+    throw new InvalidArgumentError(`record payload of ${payloadLength} bytes is above the limit of ${logEntryBytesMax}`);
+  }
+  const header = Buffer.allocUnsafe(journalRecordHeaderBytes);
+  header.writeUInt32BE(payloadLength, lengthOffset);
+  header.writeUInt32BE(tag, tagOffset);
+  header.writeUInt32BE(0, flagsOffset);
+  header.writeInt32BE(Math.floor(seq / 2 ** 32), seqHighOffset);
+  header.writeUInt32BE(seq % 2 ** 32, seqLowOffset);
+  let crc = crc32(header.subarray(lengthOffset));
+  for (const piece of pieces) crc = crc32(piece, crc);
+  header.writeUInt32BE(crc, crcOffset);
+  return [header, ...pieces];
+}
+
+/**
+ * An open record file positioned at its end. Appends are whole batches written with one writev and
+ * made durable with one fdatasync. If a write or sync ever fails the file is failed for good: the
+ * page cache state after a failed fsync is unknown, so nothing is retried and every later call
+ * rejects with the same error.
+ */
+export class RecordFile {
+  readonly path: string;
+  private readonly handle: FileHandle;
+  private size: number;
+  private writing = false;
+  private closed = false;
+  private failure: SluiceError | undefined;
+
+  private constructor(path: string, handle: FileHandle, sizeBytes: number) {
+    this.path = path;
+    this.handle = handle;
+    this.size = sizeBytes;
+  }
+
+  /** Same as the module's `encodeRecord`, for callers that hold only the class. */
+  static encodeRecord(tag: number, seq: number, payload: Buffer | readonly Buffer[]): Buffer[] {
+    return encodeRecord(tag, seq, payload);
+  }
+
+  /**
+   * Opens `path`, replays every good record through `onRecord` in file order, and leaves the file
+   * ready for appends after the last good record. A torn tail is cut off (ftruncate + fsync) and
+   * logged; a bad record before the torn-tail window rejects with DATA_CORRUPTION naming the file
+   * and position, and the file is left untouched. If `onRecord` throws, open rejects with that.
+   * A missing file without `create` rejects with INTERNAL whose cause is the ENOENT error.
+   */
+  static async open(
+    path: string,
+    onRecord: (rec: RecordFileRecord) => void,
+    opts: RecordFileOpenOptions = {},
+  ): Promise<{ file: RecordFile; recovery: RecordFileRecovery }> {
+    const handle = await openHandle(path, opts.create ?? false);
+    try {
+      const fileBytes = (await handle.stat()).size;
+      const scan = await scanRecords(handle, path, fileBytes, onRecord);
+      let truncatedBytes = 0;
+      if (scan.bad !== undefined) {
+        const tailBytes = fileBytes - scan.bad.position;
+        if (!(opts.allowTornTail ?? true) || tailBytes > tornWindowBytes) {
+          throw new DataCorruptionError(
+            `${path}: bad record at byte ${scan.bad.position} (${scan.bad.reason}), ${tailBytes} bytes before the end ` +
+              `of the file, which ${opts.allowTornTail ?? true ? `is beyond the torn-tail window of ${tornWindowBytes} bytes` : "may not have a torn tail"}`,
+          );
+        }
+        await handle.truncate(scan.bad.position);
+        await handle.sync();
+        truncatedBytes = tailBytes;
+        log.warn("cut a torn tail off a record file", {
+          file: path,
+          position: scan.bad.position,
+          reason: scan.bad.reason,
+          validBytes: scan.validBytes,
+          truncatedBytes,
+        });
+      }
+      return {
+        file: new RecordFile(path, handle, scan.validBytes),
+        recovery: { records: scan.records, validBytes: scan.validBytes, truncatedBytes },
+      };
+    } catch (err) {
+      await closeQuietly(handle, path);
+      throw err;
+    }
+  }
+
+  /** Length of the file: the end of the last durable record. */
+  get sizeBytes(): number {
+    return this.size;
+  }
+
+  /** The error that failed this file for good, if one has. */
+  get failed(): SluiceError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Writes `pieces` (whole encoded records, `totalBytes` in all) at the end of the file with one
+   * writev, then makes them durable with one fdatasync. Resolves only once both succeed. Calls must
+   * be serialised by the caller. A batch may be at most `tornWindowBytes` long, which holds when it
+   * is at most journalBatchBytesMax or a single record; recovery relies on it. Rejects with CLOSED
+   * after close, and with INTERNAL (cause: the I/O error) when the write or sync fails, which fails
+   * the file for good.
+   */
+  async appendBatch(pieces: readonly Buffer[], totalBytes: number): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new ClosedError(`${this.path}: record file is closed`);
+    assert(!this.writing, "appendBatch calls are serialised by the caller");
+    let sum = 0;
+    for (const piece of pieces) sum += piece.length;
+    assert(sum === totalBytes, `batch pieces hold ${sum} bytes, not the ${totalBytes} stated`);
+    assert(totalBytes <= tornWindowBytes, `a batch of ${totalBytes} bytes is longer than the torn-tail window`);
+    if (totalBytes === 0) return;
+    this.writing = true;
+    const position = this.size;
+    try {
+      // libuv's writev writes every buffer (it loops over IOV_MAX groups and partial writes) and
+      // returns a short count only when the disk refuses the rest; that is a failure here.
+      const { bytesWritten } = await this.handle.writev(pieces, position);
+      if (bytesWritten !== totalBytes) {
+        throw new InternalError(`${this.path}: short write of ${bytesWritten} of ${totalBytes} bytes at byte ${position}`);
+      }
+      await this.handle.datasync();
+      this.size = position + totalBytes;
+    } catch (err) {
+      this.failure =
+        err instanceof SluiceError
+          ? err
+          : new InternalError(`${this.path}: write or sync failed at byte ${position}; the file is failed for good`, {
+              cause: err,
+            });
+      throw this.failure;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Closes the file handle. Idempotent; must not be called while a batch is being written. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    assert(!this.writing, "close waits for the batch being written");
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+async function openHandle(path: string, create: boolean): Promise<FileHandle> {
+  try {
+    return await openFile(path, fsConstants.O_RDWR);
+  } catch (err) {
+    if (!create || !isErrno(err, "ENOENT")) {
+      throw new InternalError(`${path}: cannot open record file`, { cause: err });
+    }
+  }
+  let handle: FileHandle;
+  try {
+    handle = await openFile(path, fsConstants.O_RDWR | fsConstants.O_CREAT);
+  } catch (err) {
+    throw new InternalError(`${path}: cannot create record file`, { cause: err });
+  }
+  try {
+    // The new name must be durable before any record in the file is acknowledged as durable.
+    await syncDirectory(dirname(path));
+  } catch (err) {
+    await closeQuietly(handle, path);
+    throw new InternalError(`${path}: cannot sync the directory of a new record file`, { cause: err });
+  }
+  return handle;
+}
+
+/** Fsyncs a directory, making the names created in it durable. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const handle = await openFile(dir, fsConstants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function closeQuietly(handle: FileHandle, path: string): Promise<void> {
+  try {
+    await handle.close();
+  } catch (err) {
+    // The caller is already failing with a more telling error; this one is only worth a line.
+    log.warn("closing a record file failed", { file: path, error: err });
+  }
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
+}
+
+interface ScanResult {
+  records: number;
+  validBytes: number;
+  bad?: { position: number; reason: string };
+}
+
+/**
+ * Reads records from the start of the file through one reused chunk buffer, allocating only each
+ * record's payload, and stops at the first bad or incomplete record.
+ */
+async function scanRecords(
+  handle: FileHandle,
+  path: string,
+  fileBytes: number,
+  onRecord: (rec: RecordFileRecord) => void,
+): Promise<ScanResult> {
+  const chunk = Buffer.allocUnsafe(Math.min(recordReadChunkBytes, Math.max(fileBytes, journalRecordHeaderBytes)));
+  let chunkStart = 0; // file position of chunk[0]
+  let chunkEnd = 0; // file position just past the last byte held in chunk
+  let position = 0;
+  let records = 0;
+  const bad = (reason: string): ScanResult => ({ records, validBytes: position, bad: { position, reason } });
+
+  while (position < fileBytes) {
+    if (fileBytes - position < journalRecordHeaderBytes) return bad("incomplete header");
+    if (position + journalRecordHeaderBytes > chunkEnd) {
+      // Refill from the record's start; re-reading the few header bytes left in the chunk is
+      // cheaper to reason about than shifting them.
+      const want = Math.min(chunk.length, fileBytes - position);
+      await readFully(handle, path, chunk, 0, want, position);
+      chunkStart = position;
+      chunkEnd = position + want;
+    }
+    const h = position - chunkStart;
+    const payloadLength = chunk.readUInt32BE(h + lengthOffset);
+    // The length is checked against its limit and against the file before anything is allocated.
+    if (payloadLength > logEntryBytesMax) return bad(`payload length ${payloadLength} is above ${logEntryBytesMax}`);
+    const payloadStart = position + journalRecordHeaderBytes;
+    const recordEnd = payloadStart + payloadLength;
+    if (recordEnd > fileBytes) return bad("incomplete payload");
+
+    const storedCrc = chunk.readUInt32BE(h + crcOffset);
+    const tag = chunk.readUInt32BE(h + tagOffset);
+    const flags = chunk.readUInt32BE(h + flagsOffset);
+    const seqHigh = chunk.readInt32BE(h + seqHighOffset);
+    const seqLow = chunk.readUInt32BE(h + seqLowOffset);
+    let crc = crc32(chunk.subarray(h + lengthOffset, h + journalRecordHeaderBytes));
+
+    const payload = Buffer.allocUnsafe(payloadLength);
+    const inChunk = Math.min(payloadLength, chunkEnd - payloadStart);
+    chunk.copy(payload, 0, h + journalRecordHeaderBytes, h + journalRecordHeaderBytes + inChunk);
+    if (inChunk < payloadLength) {
+      // The rest of a payload longer than what is buffered goes straight into its own buffer.
+      await readFully(handle, path, payload, inChunk, payloadLength - inChunk, payloadStart + inChunk);
+      chunkStart = recordEnd;
+      chunkEnd = recordEnd;
+    }
+    crc = crc32(payload, crc);
+    if (crc !== storedCrc) return bad(`crc ${crc} does not match the stored ${storedCrc}`);
+    if (flags !== 0) return bad(`unknown flags ${flags}`);
+    if (seqHigh < 0 || seqHigh > seqHighMax) return bad(`seq high word ${seqHigh} is out of range`);
+
+    onRecord({ tag, seq: seqHigh * 2 ** 32 + seqLow, payload, position });
+    records++;
+    position = recordEnd;
+  }
+  return { records, validBytes: position };
+}
+
+async function readFully(
+  handle: FileHandle,
+  path: string,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<void> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await handle.read(buffer, offset + done, length - done, position + done);
+    if (bytesRead === 0) {
+      throw new InternalError(`${path}: file ended at byte ${position + done} while being replayed; it shrank under us`);
+    }
+    done += bytesRead;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The controller's gRPC front end. Each handler validates through StreamMetadata; a SluiceError
+ * becomes a gRPC status (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, UNAVAILABLE, INTERNAL) with
+ * the stable code in the `sluice-code` metadata entry, so the client rebuilds the same typed error.
+ */
+import * as grpc from "@grpc/grpc-js";
+import { toSluiceError, type ErrorCode } from "../../common/errors.js";
+import { logger } from "../../common/log.js";
+import {
+  controllerServiceDefinition,
+  errorCodeMetadataKey,
+  type ControllerMethod,
+  type ControllerMethods,
+} from "../../proto/controller.js";
+import type { StreamMetadata } from "../streams/stream-metadata.js";
+
+const log = logger("controller");
+
+function grpcStatusOf(code: ErrorCode): grpc.status {
+  switch (code) {
+    case "INVALID_ARGUMENT":
+    case "INVALID_CONFIG":
+    case "INVALID_NAME":
+    case "MALFORMED_FRAME":
+    case "FRAME_TOO_LARGE":
+    case "UNKNOWN_FRAME_TYPE":
+    case "INVALID_EVENTS":
+    case "EVENT_TOO_LARGE":
+    case "INVALID_EVENT_NUMBER":
+    case "WRITER_NOT_SET_UP":
+      return grpc.status.INVALID_ARGUMENT;
+    case "NO_SUCH_SCOPE":
+    case "NO_SUCH_STREAM":
+    case "NO_SUCH_SEGMENT":
+      return grpc.status.NOT_FOUND;
+    case "SCOPE_EXISTS":
+    case "STREAM_EXISTS":
+    case "SEGMENT_EXISTS":
+      return grpc.status.ALREADY_EXISTS;
+    case "SCOPE_NOT_EMPTY":
+    case "SEGMENT_SEALED":
+    case "SEGMENT_TRUNCATED":
+    case "CONDITIONAL_CHECK_FAILED":
+      return grpc.status.FAILED_PRECONDITION;
+    case "AUTH_FAILED":
+      return grpc.status.UNAUTHENTICATED;
+    case "OVERLOADED":
+    case "STORAGE_FULL":
+      return grpc.status.RESOURCE_EXHAUSTED;
+    case "TIMEOUT":
+      return grpc.status.DEADLINE_EXCEEDED;
+    case "WRONG_HOST":
+    case "CONTAINER_NOT_READY":
+    case "CONNECTION_CLOSED":
+    case "UNAVAILABLE":
+    case "CLOSED":
+      return grpc.status.UNAVAILABLE;
+    case "UNSUPPORTED_VERSION":
+      return grpc.status.UNIMPLEMENTED;
+    case "INTERNAL":
+      return grpc.status.INTERNAL;
+    case "DATA_CORRUPTION":
+      return grpc.status.DATA_LOSS;
+  }
+}
+
+type Handlers = { [M in ControllerMethod]: (req: ControllerMethods[M][0]) => Promise<ControllerMethods[M][1]> };
+
+function handlersFor(streams: StreamMetadata): Handlers {
+  return {
+    CreateScope: async (req) => ({ created: await streams.createScope(req.scope) }),
+    ListScopes: async () => ({ scopes: await streams.listScopes() }),
+    CreateStream: async (req) => ({ created: await streams.createStream(req.scope, req.stream, req.config) }),
+    ListStreams: async (req) => ({ streams: await streams.listStreams(req.scope) }),
+    GetStream: (req) => streams.getStream(req.scope, req.stream),
+    GetCurrentSegments: async (req) => ({ segments: await streams.currentSegments(req.scope, req.stream) }),
+    GetSegmentEndpoint: (req) => Promise.resolve(streams.endpointOf(req.segment)),
+  };
+}
+
+function unary<Req, Res>(method: string, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    fn(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        const e = toSluiceError(err);
+        if (e.code === "INTERNAL") log.error("rpc failed", { method, error: e, cause: e.cause });
+        const metadata = new grpc.Metadata();
+        metadata.set(errorCodeMetadataKey, e.code);
+        callback({ code: grpcStatusOf(e.code), details: e.message, metadata });
+      },
+    );
+  };
+}
+
+export class ControllerGrpcServer {
+  private readonly server = new grpc.Server();
+
+  constructor(streams: StreamMetadata) {
+    const handlers = handlersFor(streams);
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const name of Object.keys(handlers) as ControllerMethod[]) {
+      impl[name] = unary(name, handlers[name] as (req: unknown) => Promise<unknown>);
+    }
+    this.server.addService(controllerServiceDefinition, impl);
+  }
+
+  /** Binds and starts; resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err !== null) reject(err);
+        else resolve(bound);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.tryShutdown(() => resolve());
+      // Calls still open (long client deadlines) must not hold shutdown forever.
+      setTimeout(() => this.server.forceShutdown(), 2000).unref();
+    });
+  }
+}

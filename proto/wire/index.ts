@@ -1,0 +1,42 @@
+/**
+ * The data-plane wire protocol (wire.md): frame shapes, the codec, the stream decoder, event
+ * framing, and the client connection. Other modules import from here only.
+ */
+export {
+  errorFrame,
+  errorFromFrame,
+  errorMessageBytesMax,
+  frameTypeIds,
+  frameTypeName,
+  isFrameOf,
+  protocolVersion,
+  truncateUtf8,
+  writerIdBytes,
+} from "./frames.js";
+export type {
+  AppendBlockFrame,
+  AppendSetupFrame,
+  CreateSegmentFrame,
+  DataAppendedFrame,
+  ErrorFrame,
+  Frame,
+  FrameOf,
+  FrameType,
+  GetSegmentInfoFrame,
+  HelloFrame,
+  KeepAliveFrame,
+  ReadSegmentFrame,
+  RequestFrame,
+  SegmentCreatedFrame,
+  SegmentInfoFrame,
+  SegmentReadFrame,
+  SetupAppendFrame,
+} from "./frames.js";
+export { decodePayload, encodeFrame } from "./codec.js";
+export { FrameDecoder } from "./decoder.js";
+export { EventParser, encodeEvents, skipEvents, validateEvents } from "./events.js";
+export type { ParsedEvent } from "./events.js";
+export { WireConnection } from "./connection.js";
+export type { ConnectOptions } from "./connection.js";
+export { ConnectionPool } from "./connection-pool.js";
+export type { Endpoint } from "./connection-pool.js";

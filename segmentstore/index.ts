@@ -1,0 +1,1 @@
+export { SegmentStore, type SegmentStoreOptions } from "./segment-store.js";

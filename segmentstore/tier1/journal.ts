@@ -1,0 +1,334 @@
+/**
+ * The local durable journal of a log node: entries of many ledgers (u32 ids) share one sequence of
+ * journal files, `journal-0000000001.log`, `journal-0000000002.log`, ..., written with group
+ * commit. Each entry is one record of common/record-log.ts with the ledger id as its tag and the
+ * entry id as its seq.
+ *
+ * Group commit: while one writev + fdatasync runs, new appends gather in a queue; when it finishes,
+ * what gathered (up to journalBatchBytesMax; a single larger record goes alone) is written with one
+ * writev and one fdatasync. A lone append with nothing in flight goes out at once, so there is no
+ * linger timer to tune and an idle journal adds no latency.
+ */
+import { mkdir, readdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { assert } from "../../common/assert.js";
+import {
+  ClosedError,
+  DataCorruptionError,
+  InternalError,
+  InvalidConfigError,
+  SluiceError,
+} from "../../common/errors.js";
+import { journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax } from "../../common/limits.js";
+import { logger } from "../../common/log.js";
+import { encodeRecord, RecordFile, syncDirectory } from "../../common/record-log.js";
+
+const log = logger("journal");
+
+/** Journal file names carry a zero-padded sequence number so that they sort in write order. */
+const fileNamePattern = /^journal-(\d{10})\.log$/;
+const fileNumberDigits = 10;
+const fileNumberMax = 10 ** fileNumberDigits - 1;
+/** Largest fileBytesMax a caller may configure (1 TiB); far above any sensible journal file. */
+const fileBytesMaxLimit = 2 ** 40;
+
+export function journalFileName(fileNumber: number): string {
+  return `journal-${String(fileNumber).padStart(fileNumberDigits, "0")}.log`;
+}
+
+export interface JournalOptions {
+  /** A file is closed and the next begun, between batches, once it reaches this size. */
+  fileBytesMax?: number;
+  /** Bytes appended but not yet durable (queued or being written); above it append waits. */
+  queueBytesMax?: number;
+}
+
+export interface JournalRecovery {
+  /** Journal files replayed. */
+  files: number;
+  /** Entries replayed. */
+  records: number;
+  /** Bytes of torn tail cut off the last file. */
+  truncatedBytes: number;
+}
+
+export interface JournalStats {
+  /** Batches written, each with one writev and one fdatasync. */
+  batches: number;
+  /** Entries made durable. */
+  records: number;
+  /** Bytes made durable, record headers included. */
+  bytes: number;
+}
+
+/** One append waiting to be written. */
+interface PendingRecord {
+  pieces: Buffer[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: SluiceError) => void;
+}
+
+export class Journal {
+  private readonly dir: string;
+  private readonly fileBytesMax: number;
+  private readonly queueBytesMax: number;
+  private readonly recoveryStats: JournalRecovery;
+  private readonly counters: JournalStats = { batches: 0, records: 0, bytes: 0 };
+
+  private file: RecordFile;
+  private fileNumber: number;
+  /** Admitted appends in order, not yet taken into a batch. */
+  private readonly queue: PendingRecord[] = [];
+  /**
+   * Appends waiting for room under queueBytesMax, in order. It holds no bytes of its own (each
+   * waiting append's payload is the caller's); its length is bounded by the callers' own bounds
+   * on what they have in flight (the container operation queue).
+   */
+  private readonly waiting: PendingRecord[] = [];
+  /** Bytes admitted and not yet durable: the queue plus the batch being written. */
+  private admittedBytes = 0;
+  /** The batch loop, while it runs; it never rejects. */
+  private draining: Promise<void> | undefined;
+  private closing = false;
+  private closed = false;
+  private failure: SluiceError | undefined;
+
+  private constructor(
+    dir: string,
+    file: RecordFile,
+    fileNumber: number,
+    recovery: JournalRecovery,
+    fileBytesMax: number,
+    queueBytesMax: number,
+  ) {
+    this.dir = dir;
+    this.file = file;
+    this.fileNumber = fileNumber;
+    this.recoveryStats = recovery;
+    this.fileBytesMax = fileBytesMax;
+    this.queueBytesMax = queueBytesMax;
+  }
+
+  /**
+   * Opens (creating if needed) the journal in `dir` and replays every entry, in journal order,
+   * through `onEntry` before resolving; entries of one ledger arrive in the order they were
+   * appended. A torn tail is accepted only in the last file, where it is cut off; a bad record
+   * anywhere else, or a gap in the file numbers, rejects with DATA_CORRUPTION. Bad options reject
+   * with INVALID_CONFIG naming the option and its range.
+   */
+  static async open(
+    dir: string,
+    onEntry: (ledger: number, entryId: number, payload: Buffer) => void,
+    opts: JournalOptions = {},
+  ): Promise<Journal> {
+    const fileBytesMax = checkOption("fileBytesMax", opts.fileBytesMax ?? journalFileBytesMax, 1, fileBytesMaxLimit);
+    const queueBytesMax = checkOption("queueBytesMax", opts.queueBytesMax ?? journalQueueBytesMax, 1, journalQueueBytesMax);
+
+    await makeDurableDir(dir);
+    const numbers = (await readdir(dir))
+      .map((name) => fileNamePattern.exec(name)?.[1])
+      .filter((digits): digits is string => digits !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    for (let i = 1; i < numbers.length; i++) {
+      if (numbers[i] !== (numbers[i - 1] ?? 0) + 1) {
+        // Old files are removed from the front only, so a hole means a file went missing.
+        throw new DataCorruptionError(`${dir}: journal file ${journalFileName((numbers[i - 1] ?? 0) + 1)} is missing`);
+      }
+    }
+
+    const recovery: JournalRecovery = { files: 0, records: 0, truncatedBytes: 0 };
+    const onRecord = (rec: { tag: number; seq: number; payload: Buffer }): void => {
+      onEntry(rec.tag, rec.seq, rec.payload);
+    };
+    let file: RecordFile | undefined;
+    let fileNumber = numbers[numbers.length - 1] ?? 1;
+    for (const [i, n] of numbers.entries()) {
+      const last = i === numbers.length - 1;
+      // Every file but the last was fully synced before its successor was created, so only the
+      // last may end in a torn batch.
+      const opened = await RecordFile.open(join(dir, journalFileName(n)), onRecord, { allowTornTail: last });
+      if (!last && opened.recovery.validBytes === 0) {
+        // A file is rolled away from only after a batch was written to it, so an empty earlier
+        // file lost its records.
+        await opened.file.close();
+        throw new DataCorruptionError(`${dir}: journal file ${journalFileName(n)} is empty but is not the last`);
+      }
+      recovery.files++;
+      recovery.records += opened.recovery.records;
+      recovery.truncatedBytes += opened.recovery.truncatedBytes;
+      if (last) file = opened.file;
+      else await opened.file.close();
+    }
+    if (file === undefined) {
+      fileNumber = 1;
+      file = (await RecordFile.open(join(dir, journalFileName(fileNumber)), onRecord, { create: true })).file;
+    }
+    if (recovery.files > 0) log.info("journal replayed", { dir, ...recovery });
+    // Deleting files whose ledgers are all gone is the job of a later change (ledger deletion).
+    return new Journal(dir, file, fileNumber, recovery, fileBytesMax, queueBytesMax);
+  }
+
+  /** What open replayed. */
+  get recovery(): JournalRecovery {
+    return { ...this.recoveryStats };
+  }
+
+  /** Counters of what was made durable since open; records / batches is records per fdatasync. */
+  get stats(): JournalStats {
+    return { ...this.counters };
+  }
+
+  /** The error that failed the journal for good, if one has. */
+  get failed(): SluiceError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Appends one entry. Resolves only once the entry is written and fdatasync'd; entries appended
+   * earlier (of any ledger) are durable no later, so one ledger's entries become durable in append
+   * order. When more than queueBytesMax bytes are admitted and not yet durable, the entry waits for
+   * room before it is admitted (backpressure, not an error); later appends queue behind it.
+   * The payload buffers must not change until the promise settles.
+   *
+   * Rejects with INVALID_ARGUMENT for a ledger that is not a u32, an entry id that is not a safe
+   * integer >= 0, or a payload above logEntryBytesMax; with CLOSED once close has begun; and with
+   * INTERNAL (cause: the I/O error) once a write or sync has failed, which fails the journal.
+   */
+  append(ledger: number, entryId: number, payload: Buffer | readonly Buffer[]): Promise<void> {
+    if (this.closing) return Promise.reject(new ClosedError(`${this.dir}: journal is closed`));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    let pieces: Buffer[];
+    try {
+      pieces = encodeRecord(ledger, entryId, payload);
+    } catch (err) {
+      return Promise.reject(err instanceof SluiceError ? err : new InternalError("cannot encode entry", { cause: err }));
+    }
+    let bytes = 0;
+    for (const piece of pieces) bytes += piece.length;
+    return new Promise<void>((resolve, reject) => {
+      const rec: PendingRecord = { pieces, bytes, resolve, reject };
+      if (this.waiting.length === 0 && this.hasRoom(bytes)) {
+        this.admit(rec);
+        this.kick();
+      } else {
+        this.waiting.push(rec);
+      }
+    });
+  }
+
+  /**
+   * Waits for the batch being written, writes everything appended before close, then closes the
+   * file. Appends after close reject with CLOSED. If the journal has failed, close only releases
+   * the file (the appends have already been rejected). Idempotent.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.draining !== undefined) await this.draining;
+    if (this.closed) return;
+    this.closed = true;
+    assert(this.failure !== undefined || (this.queue.length === 0 && this.waiting.length === 0), "close wrote everything");
+    await this.file.close();
+  }
+
+  private hasRoom(bytes: number): boolean {
+    // A record larger than the bound is admitted alone, so it cannot wait forever.
+    return this.admittedBytes === 0 || this.admittedBytes + bytes <= this.queueBytesMax;
+  }
+
+  private admit(rec: PendingRecord): void {
+    this.admittedBytes += rec.bytes;
+    this.queue.push(rec);
+  }
+
+  /** Starts the batch loop unless it runs already. */
+  private kick(): void {
+    if (this.draining !== undefined || this.failure !== undefined) return;
+    this.draining = this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0 && this.failure === undefined) {
+      await this.writeBatch();
+    }
+    // Cleared in the same synchronous step as the emptiness check above, so an append made from
+    // here on starts a new loop instead of leaving its record stranded in the queue.
+    this.draining = undefined;
+  }
+
+  /** Writes one batch from the head of the queue; a failure fails the journal instead of throwing. */
+  private async writeBatch(): Promise<void> {
+    const batch: PendingRecord[] = [];
+    const pieces: Buffer[] = [];
+    let batchBytes = 0;
+    for (;;) {
+      const rec = this.queue[0];
+      if (rec === undefined || (batch.length > 0 && batchBytes + rec.bytes > journalBatchBytesMax)) break;
+      this.queue.shift();
+      batch.push(rec);
+      for (const piece of rec.pieces) pieces.push(piece);
+      batchBytes += rec.bytes;
+    }
+    try {
+      if (this.file.sizeBytes >= this.fileBytesMax) await this.roll();
+      await this.file.appendBatch(pieces, batchBytes);
+    } catch (err) {
+      this.fail(err, batch);
+      return;
+    }
+    this.counters.batches++;
+    this.counters.records += batch.length;
+    this.counters.bytes += batchBytes;
+    this.admittedBytes -= batchBytes;
+    for (const rec of batch) rec.resolve();
+    for (;;) {
+      const next = this.waiting[0];
+      if (next === undefined || !this.hasRoom(next.bytes)) break;
+      this.waiting.shift();
+      this.admit(next);
+    }
+  }
+
+  /** Closes the full file and begins the next; called between batches only. */
+  private async roll(): Promise<void> {
+    const nextNumber = this.fileNumber + 1;
+    if (nextNumber > fileNumberMax) throw new InternalError(`${this.dir}: journal file numbers are used up`);
+    await this.file.close();
+    const opened = await RecordFile.open(join(this.dir, journalFileName(nextNumber)), () => {}, { create: true });
+    this.file = opened.file;
+    this.fileNumber = nextNumber;
+    log.debug("journal rolled to a new file", { dir: this.dir, file: journalFileName(nextNumber) });
+  }
+
+  /** Fail-stop: every pending and later append rejects with the error; nothing is retried. */
+  private fail(err: unknown, batch: readonly PendingRecord[]): void {
+    const failure =
+      err instanceof SluiceError ? err : new InternalError(`${this.dir}: journal write failed`, { cause: err });
+    this.failure = failure;
+    log.error("journal failed; every pending and later append is rejected", { dir: this.dir, error: failure });
+    const rejected = [...batch, ...this.queue.splice(0), ...this.waiting.splice(0)];
+    this.admittedBytes = 0;
+    for (const rec of rejected) rec.reject(failure);
+  }
+}
+
+function checkOption(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidConfigError(`journal option ${name}: ${value} is not an integer in [${min}, ${max}]`);
+  }
+  return value;
+}
+
+/**
+ * Creates `dir` and its missing parents, and fsyncs the parent of each directory created so that
+ * the journal's directory is itself durable before any entry in it is acknowledged.
+ */
+async function makeDurableDir(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (created === undefined) return;
+  for (let path = dir; ; path = dirname(path)) {
+    await syncDirectory(dirname(path));
+    if (path === created || dirname(path) === path) break;
+  }
+}

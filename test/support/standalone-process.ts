@@ -1,0 +1,85 @@
+/**
+ * Runs `sluice standalone` as a real child process on 127.0.0.1 with ephemeral ports, for tests
+ * that need process boundaries (SIGKILL durability, bad clients). The child is stopped by its pid.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+
+export const sluiceBin = fileURLToPath(new URL("../../bin/sluice.ts", import.meta.url));
+
+/** Arguments to run a TypeScript entry point with this Node. */
+export function tsNodeArgs(script: string, args: readonly string[]): string[] {
+  return ["--import", "tsx", script, ...args];
+}
+
+export interface StandaloneProcess {
+  proc: ChildProcess;
+  controllerUri: string;
+  controllerPort: number;
+  segmentStorePort: number;
+  /** Everything the child wrote to stderr so far. */
+  stderr(): string;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+  /** SIGTERM (graceful), and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+export async function startStandaloneProcess(dataDir: string, extra: readonly string[] = []): Promise<StandaloneProcess> {
+  const proc = spawn(
+    process.execPath,
+    tsNodeArgs(sluiceBin, ["standalone", "--data-dir", dataDir, "--controller-port", "0", "--segmentstore-port", "0", ...extra]),
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let err = "";
+  proc.stderr.on("data", (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+  const ready = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: proc.stdout });
+    const timer = setTimeout(() => reject(new Error(`standalone did not start in 60 s: ${err}`)), 60_000);
+    lines.on("line", (line) => {
+      if (line.startsWith("sluice standalone ready")) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`standalone exited with ${code}: ${err}`));
+    });
+  });
+  const m = /controller tcp:\/\/127\.0\.0\.1:(\d+) segmentstore tcp:\/\/127\.0\.0\.1:(\d+)/.exec(ready);
+  if (m === null) throw new Error(`unexpected ready line: ${ready}`);
+  const controllerPort = Number(m[1]);
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    await exited;
+  };
+  return {
+    proc,
+    controllerUri: `tcp://127.0.0.1:${controllerPort}`,
+    controllerPort,
+    segmentStorePort: Number(m[2]),
+    stderr: () => err,
+    kill,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Two free TCP ports on 127.0.0.1 (bound then released), for a restart on the same ports. */
+export async function freePorts(count: number): Promise<number[]> {
+  const { createServer } = await import("node:net");
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<import("node:net").Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
