@@ -36,9 +36,15 @@ export function murmur3x86_32(data: Uint8Array, seed = 0): number {
 }
 
 const encoder = new TextEncoder();
+/** Routing keys are hashed on every write: encode them into one reused buffer, not a new one each. */
+const scratch = new Uint8Array(1024);
 
 /** Position of a routing key on the key space, in [0, 1). */
 export function keyPosition(routingKey: string): number {
+  if (routingKey.length * 3 <= scratch.length) {
+    const { written } = encoder.encodeInto(routingKey, scratch);
+    return murmur3x86_32(scratch.subarray(0, written)) / 4294967296;
+  }
   return murmur3x86_32(encoder.encode(routingKey)) / 4294967296;
 }
 

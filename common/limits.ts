@@ -42,6 +42,8 @@ export const containerQueueOpsMax = 100_000;
 export const containerQueueBytesMax = 64 * MiB;
 /** Bytes in one Tier-1 entry made by container group commit (a lone larger operation goes alone). */
 export const containerBatchBytesMax = 1 * MiB;
+/** Tier-1 entries a container keeps in flight, so the next one is queued while one syncs. */
+export const containerInflightEntriesMax = 4;
 
 /** Front end: unacknowledged append bytes per connection before the socket is paused, and resumed. */
 export const connectionInflightBytesHigh = 16 * MiB;

@@ -27,6 +27,7 @@ import {
 } from "../../common/errors.js";
 import {
   containerBatchBytesMax,
+  containerInflightEntriesMax,
   containerQueueBytesMax,
   containerQueueOpsMax,
   readBytesMax,
@@ -93,9 +94,13 @@ export class SegmentContainer {
   private nextSegmentId = 1;
   private queue: Pending[] = [];
   private queueBytes = 0;
-  private inflight = false;
+  /** Tier-1 entries written and not yet durable, oldest first. */
+  private inflight = 0;
   private flushScheduled = false;
   private failure: SluiceError | undefined;
+  private entriesWritten = 0;
+  private entriesApplied = 0;
+  private lastWritten: Promise<number> | undefined;
   private log: DurableDataLog | undefined;
 
   constructor(
@@ -225,7 +230,7 @@ export class SegmentContainer {
       const bytes = op === undefined ? 0 : operationBytes(op);
       this.queue.push({ op, bytes, done: (err) => (err === undefined ? resolve() : reject(err)) });
       this.queueBytes += bytes;
-      if (!this.inflight && !this.flushScheduled) {
+      if (this.inflight < containerInflightEntriesMax && !this.flushScheduled) {
         // A microtask, not a timer: operations decoded from the same socket read join one entry.
         this.flushScheduled = true;
         queueMicrotask(() => this.flush());
@@ -233,10 +238,20 @@ export class SegmentContainer {
     });
   }
 
-  /** Writes the next group of queued operations as one Tier-1 entry. */
+  /**
+   * Writes the queued operations as Tier-1 entries (each up to ~1 MiB), keeping at most
+   * `containerInflightEntriesMax` entries in flight: while one is being synced the next is already
+   * in the log's queue, so the disk never waits for this container's CPU work. The log makes
+   * entries durable in append order, so they are applied in that order too.
+   */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.inflight || this.queue.length === 0 || this.failure !== undefined) return;
+    while (this.inflight < containerInflightEntriesMax && this.queue.length > 0 && this.failure === undefined) {
+      this.writeEntry();
+    }
+  }
+
+  private writeEntry(): void {
     const durableLog = this.log;
     assert(durableLog !== undefined, "started");
     let n = 0;
@@ -252,16 +267,24 @@ export class SegmentContainer {
     const batch = this.queue.slice(0, n);
     this.queue = this.queue.slice(n);
     this.queueBytes -= bytes;
-    this.inflight = true;
-    const written = pieces.length === 0 ? Promise.resolve(-1) : durableLog.append(pieces);
+    this.inflight++;
+    const sequence = this.entriesWritten++;
+    // A batch of duplicates only has to wait for the entries before it.
+    const written = pieces.length === 0 ? (this.lastWritten ?? Promise.resolve(-1)) : durableLog.append(pieces);
+    this.lastWritten = written.catch(() => -1);
     written.then(
       () => {
-        this.inflight = false;
+        if (this.failure !== undefined) {
+          this.fail(this.failure, batch);
+          return;
+        }
+        assert(sequence === this.entriesApplied++, "entries become durable in order");
+        this.inflight--;
         for (const p of batch) {
           if (p.op !== undefined) this.apply(p.op);
           p.done(undefined);
         }
-        if (this.queue.length > 0) this.flush();
+        this.flush();
       },
       (err: unknown) => this.fail(toSluiceError(err), batch),
     );
@@ -269,8 +292,11 @@ export class SegmentContainer {
 
   /** Fail-stop: nothing more is acked; every waiting operation is rejected. */
   private fail(err: SluiceError, batch: Pending[]): void {
+    if (this.failure !== undefined) {
+      for (const p of batch) p.done(new ContainerNotReadyError(`container ${this.id} has failed: ${this.failure.message}`, { cause: err }));
+      return;
+    }
     this.failure = err;
-    this.inflight = false;
     log.error("container failed; it accepts no more operations", { container: this.id, error: err });
     const rejected = new ContainerNotReadyError(`container ${this.id} has failed: ${err.message}`, { cause: err });
     for (const p of [...batch, ...this.queue]) p.done(rejected);
