@@ -2,7 +2,6 @@
  * `sluice standalone`: controller, segment store and its local Tier-1 journal in one process, with
  * the embedded metadata store, all under one data directory. Nothing else to install.
  */
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseConfig, describeOptions, type OptionSpecs } from "../common/config.js";
 import { cacheBytesMaxDefault, containerCountMax } from "../common/limits.js";
@@ -32,7 +31,6 @@ export interface Standalone {
 export async function startStandalone(argv: readonly string[]): Promise<Standalone> {
   const { config } = parseConfig(standaloneOptions, argv);
   const dataDir = resolve(config["data-dir"]);
-  await mkdir(dataDir, { recursive: true });
   const store = await SegmentStore.start({
     dataDir,
     host: config.host,

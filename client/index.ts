@@ -12,7 +12,9 @@
  * await sluice.close();
  * ```
  */
+import { LRUCache } from "lru-cache";
 import { InvalidArgumentError } from "../common/errors.js";
+import { endpointsCachedMax } from "../common/limits.js";
 import { parseStreamName } from "../common/names.js";
 import { ConnectionPool, type WireConnection } from "../proto/wire/index.js";
 import type { SegmentRange } from "../proto/controller.js";
@@ -41,7 +43,7 @@ export class Sluice {
   private readonly pool = new ConnectionPool();
   private readonly writers = new Set<EventWriter>();
   /** Endpoints by segment; segments do not move between stores until placement changes (a later issue). */
-  private readonly endpoints = new Map<string, Promise<{ host: string; port: number }>>();
+  private readonly endpoints = new LRUCache<string, Promise<{ host: string; port: number }>>({ max: endpointsCachedMax });
 
   private constructor(private readonly controller: ControllerClient) {
     this.admin = new Admin(controller);
@@ -69,6 +71,7 @@ export class Sluice {
     const w = new EventWriter(stream, {
       currentSegments: () => this.currentSegments(stream),
       connect: (segment) => this.connect(segment),
+      closed: () => this.writers.delete(w),
     });
     this.writers.add(w);
     return w;

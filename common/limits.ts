@@ -48,8 +48,12 @@ export const containerInflightEntriesMax = 4;
 /** Front end: unacknowledged append bytes per connection before the socket is paused, and resumed. */
 export const connectionInflightBytesHigh = 16 * MiB;
 export const connectionInflightBytesLow = 4 * MiB;
-/** Segment store: bytes appended but not durable, across connections. */
-export const storeInflightBytesMax = 256 * MiB;
+/** Front end: requests (reads, info, create) one connection may have outstanding; more get OVERLOADED. */
+export const connectionRequestsInflightMax = 1_000;
+/** Front end: bytes the outstanding reads of one connection may ask for; more get OVERLOADED. */
+export const connectionReadBytesMax = 64 * MiB;
+/** Front end: a connection must say Hello within this time, or it is closed. */
+export const helloTimeoutMs = 10_000;
 /** Read index: bytes held in memory. Until Tier-2 exists every byte is pinned. */
 export const cacheBytesMaxDefault = 4 * 1024 * MiB;
 /** Tail readers waiting at one segment store. */
@@ -72,6 +76,8 @@ export const writerInflightBytesMax = 32 * MiB;
 export const writerQueuedBytesMax = 64 * MiB;
 /** Client writer: bytes joined into one AppendBlock. */
 export const writerBlockBytesMax = 1 * MiB;
+/** Client: segment endpoints remembered (least recently used forgotten first). */
+export const endpointsCachedMax = 10_000;
 /** Client: requests in flight per connection. */
 export const connectionRequestsMax = 10_000;
 

@@ -18,7 +18,7 @@
  * starts earlier is corruption and is reported, never skipped (invariant 8).
  */
 import { constants as fsConstants } from "node:fs";
-import { open as openFile, type FileHandle } from "node:fs/promises";
+import { mkdir, open as openFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { assert } from "./assert.js";
@@ -73,6 +73,11 @@ export interface RecordFileOpenOptions {
    * so any bad record there is reported as corruption and the file is left untouched.
    */
   allowTornTail?: boolean;
+  /**
+   * How far from the end a bad record may start and still be taken for a torn tail: the largest
+   * batch one appendBatch writes. A file written one record per batch passes its largest record.
+   */
+  tornWindowBytes?: number;
 }
 
 /**
@@ -149,10 +154,11 @@ export class RecordFile {
       let truncatedBytes = 0;
       if (scan.bad !== undefined) {
         const tailBytes = fileBytes - scan.bad.position;
-        if (!(opts.allowTornTail ?? true) || tailBytes > tornWindowBytes) {
+        const windowBytes = opts.tornWindowBytes ?? tornWindowBytes;
+        if (!(opts.allowTornTail ?? true) || tailBytes > windowBytes) {
           throw new DataCorruptionError(
             `${path}: bad record at byte ${scan.bad.position} (${scan.bad.reason}), ${tailBytes} bytes before the end ` +
-              `of the file, which ${opts.allowTornTail ?? true ? `is beyond the torn-tail window of ${tornWindowBytes} bytes` : "may not have a torn tail"}`,
+              `of the file, which ${opts.allowTornTail ?? true ? `is beyond the torn-tail window of ${windowBytes} bytes` : "may not have a torn tail"}`,
           );
         }
         await handle.truncate(scan.bad.position);
@@ -165,6 +171,10 @@ export class RecordFile {
           validBytes: scan.validBytes,
           truncatedBytes,
         });
+      } else {
+        // Records written before a crash may sit only in the page cache (written, never synced, so
+        // never acknowledged). They are about to be treated as stored: make them durable first.
+        await handle.datasync();
       }
       return {
         file: new RecordFile(path, handle, scan.validBytes),
@@ -261,6 +271,19 @@ async function openHandle(path: string, create: boolean): Promise<FileHandle> {
 }
 
 /** Fsyncs a directory, making the names created in it durable. */
+/**
+ * Creates `dir` and its missing parents, and fsyncs the parent of each directory created, so that
+ * the directory is itself durable before any record in it is acknowledged.
+ */
+export async function makeDurableDir(dir: string): Promise<void> {
+  const created = await mkdir(dir, { recursive: true });
+  if (created === undefined) return;
+  for (let path = dir; ; path = dirname(path)) {
+    await syncDirectory(dirname(path));
+    if (path === created || dirname(path) === path) break;
+  }
+}
+
 export async function syncDirectory(dir: string): Promise<void> {
   const handle = await openFile(dir, fsConstants.O_RDONLY);
   try {

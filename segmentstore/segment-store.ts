@@ -4,12 +4,13 @@
  * only then does the store listen. The store keeps its container count in the data directory and
  * refuses to start with another count, since segments are placed on containers by hash.
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { systemClock, type Clock } from "../common/clock.js";
 import { InvalidConfigError, WrongHostError } from "../common/errors.js";
 import { containerOf } from "../common/hash.js";
 import { logger } from "../common/log.js";
+import { makeDurableDir } from "../common/record-log.js";
 import { SegmentContainer, type CacheBudget } from "./container/segment-container.js";
 import { TailWaiters } from "./readindex/read-index.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";
@@ -56,7 +57,7 @@ export class SegmentStore {
 
   static async start(options: SegmentStoreOptions): Promise<SegmentStore> {
     const clock = options.clock ?? systemClock;
-    await mkdir(join(options.dataDir, "tier1"), { recursive: true });
+    await makeDurableDir(options.dataDir);
     await checkLayout(options.dataDir, options.containerCount);
     const cache: CacheBudget = { usedBytes: 0, maxBytes: options.cacheBytesMax };
     const tail = new TailWaiters(clock);

@@ -97,6 +97,16 @@ void t.test("bad clients are refused; the server and good clients carry on; noth
   const noSuch = await raw(port, [hello, Buffer.concat(encodeFrame({ type: "GetSegmentInfo", requestId: 9, segment: "bad/none/0.#epoch.0" })), Buffer.concat(encodeFrame({ type: "GetSegmentInfo", requestId: 10, segment: "../../etc" }))]);
   t.same(noSuch.frames.filter((f) => f.type === "Error").map((f) => codeOf(f)), ["NO_SUCH_SEGMENT", "INVALID_NAME"]);
 
+  // A flood of reads that are never read back: bounded per connection, the excess refused at once.
+  const flood = Buffer.concat(
+    Array.from({ length: 3000 }, (_, i) =>
+      Buffer.concat(encodeFrame({ type: "ReadSegment", requestId: i + 1, segment, offset: 0, maxBytes: 8 * 1024 * 1024, waitMs: 60_000 })),
+    ),
+  );
+  const flooded = await raw(port, [hello, flood], 2000);
+  const overloaded = flooded.frames.filter((f) => codeOf(f) === "OVERLOADED").length;
+  t.ok(overloaded > 2000, `${overloaded} of 3000 reads refused with OVERLOADED`);
+
   // The server is up, the good client still works, and the bad input wrote nothing.
   const [after] = await sluice.batch.segments("bad/s");
   t.equal(after!.endOffset, lengthBefore, "no bytes were added by bad clients");

@@ -11,7 +11,7 @@ import { keyPosition } from "../../common/hash.js";
 import { eventBytesMax, eventHeaderBytes, writerInflightBytesMax, writerQueuedBytesMax } from "../../common/limits.js";
 import type { SegmentRange } from "../../proto/controller.js";
 import type { WireConnection } from "../../proto/wire/index.js";
-import { SegmentWriter } from "./segment-writer.js";
+import { SegmentWriter, type SegmentWriterContext } from "./segment-writer.js";
 
 export interface WriteOptions {
   /** Events with the same key keep their order; without a key the segment is chosen at random. */
@@ -21,6 +21,8 @@ export interface WriteOptions {
 export interface WriterServices {
   currentSegments(): Promise<SegmentRange[]>;
   connect(segment: string): Promise<WireConnection>;
+  /** Called once the writer is closed. */
+  closed?(): void;
 }
 
 interface QueuedWrite {
@@ -57,8 +59,7 @@ export class EventWriter {
       return Promise.reject(new EventTooLargeError(`event of ${bytes.length} bytes exceeds the ${eventBytesMax}-byte limit`));
     }
     if (this.queued.length === 0 && this.segments !== undefined && this.hasRoom(bytes.length)) {
-      this.outstandingBytes += bytes.length + eventHeaderBytes;
-      return this.segmentFor(options.routingKey).write(bytes);
+      return this.dispatch(bytes, options.routingKey);
     }
     if (this.queuedBytes + bytes.length > writerQueuedBytesMax) {
       return Promise.reject(
@@ -102,6 +103,7 @@ export class EventWriter {
     } finally {
       this.closed = true;
       for (const s of this.segments ?? []) s.writer.close();
+      this.services.closed?.();
     }
   }
 
@@ -115,8 +117,7 @@ export class EventWriter {
     while (this.segments !== undefined && this.queued.length > 0 && this.hasRoom(this.queued[0]!.bytes.length)) {
       const q = this.queued.shift()!;
       this.queuedBytes -= q.bytes.length;
-      this.outstandingBytes += q.bytes.length + eventHeaderBytes;
-      this.segmentFor(q.routingKey).write(q.bytes).then(q.resolve, q.reject);
+      this.dispatch(q.bytes, q.routingKey).then(q.resolve, q.reject);
     }
   }
 
@@ -130,10 +131,7 @@ export class EventWriter {
           this.failQueued(new InvalidArgumentError(`stream ${this.stream} has no segments`));
           return;
         }
-        const context = {
-          connect: (segment: string) => this.services.connect(segment),
-          released: (n: number) => this.release(n),
-        };
+        const context = this.context();
         this.segments = ranges.map((range) => ({ range, writer: new SegmentWriter(range.segment, context) }));
         this.drain();
       },
@@ -152,13 +150,36 @@ export class EventWriter {
     for (const q of failed) q.reject(err);
   }
 
+  /** Hands one event to its segment writer, counting its bytes until the writer releases them. */
+  private dispatch(bytes: Uint8Array, routingKey: string | undefined): Promise<void> {
+    const writer = this.segmentFor(routingKey);
+    const failed = writer.failed;
+    if (failed !== undefined) return Promise.reject(failed);
+    this.outstandingBytes += bytes.length + eventHeaderBytes;
+    return writer.write(bytes);
+  }
+
   private segmentFor(routingKey: string | undefined): SegmentWriter {
     const segments = this.segments!;
     const position = routingKey === undefined ? Math.random() : keyPosition(routingKey);
+    let entry = segments[segments.length - 1]!;
     for (const s of segments) {
-      if (position >= s.range.keyStart && position < s.range.keyEnd) return s.writer;
+      if (position >= s.range.keyStart && position < s.range.keyEnd) {
+        entry = s;
+        break;
+      }
     }
-    return segments[segments.length - 1]!.writer;
+    // A writer that gave up on a retriable error (the store was unreachable for long) is replaced
+    // for new events; the events it failed were reported to their callers.
+    if (entry.writer.failed?.retriable === true) entry.writer = new SegmentWriter(entry.range.segment, this.context());
+    return entry.writer;
+  }
+
+  private context(): SegmentWriterContext {
+    return {
+      connect: (segment: string) => this.services.connect(segment),
+      released: (n: number) => this.release(n),
+    };
   }
 
   private release(bytes: number): void {

@@ -116,6 +116,11 @@ export class SegmentWriter {
     });
   }
 
+  /** The error this writer failed with, if it has; later writes fail with it. */
+  get failed(): SluiceError | undefined {
+    return this.failure;
+  }
+
   get outstandingBytes(): number {
     return this.unacked.reduce((n, b) => n + b.data.length, 0) + this.builder.bytes;
   }
@@ -134,7 +139,8 @@ export class SegmentWriter {
 
   /** Sends every block not yet sent on the current connection, or connects first. */
   private pump(): void {
-    if (this.failure !== undefined) return;
+    // While connecting, blocks wait: they go out once AppendSetup says what is already stored.
+    if (this.failure !== undefined || this.connecting) return;
     const conn = this.conn;
     if (conn === undefined || conn.closed) {
       this.reconnect(0);
@@ -190,8 +196,9 @@ export class SegmentWriter {
         },
       );
     };
+    // The timer keeps the process alive on purpose: unacked events must not be dropped by an exit.
     if (delayMs === 0) run();
-    else setTimeout(run, delayMs).unref();
+    else setTimeout(run, delayMs);
   }
 
   private retry(err: SluiceError): void {
@@ -207,7 +214,8 @@ export class SegmentWriter {
   }
 
   private onConnectionLost(conn: WireConnection, err: SluiceError): void {
-    if (conn !== this.conn) return;
+    // During a reconnect the attempt's own failure path retries.
+    if (conn !== this.conn || this.connecting) return;
     this.detach();
     if (this.unacked.length > 0) this.retry(err);
   }

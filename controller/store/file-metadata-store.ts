@@ -5,12 +5,12 @@
  * Writes are serialised: a compare-and-set is checked and applied in one step of the queue, which
  * is what makes exactly one of several racing writers win.
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { assert } from "../../common/assert.js";
 import { ConditionalCheckFailedError, InvalidArgumentError, ClosedError } from "../../common/errors.js";
 import { metadataValueBytesMax } from "../../common/limits.js";
-import { RecordFile, encodeRecord } from "../../common/record-log.js";
+import { RecordFile, encodeRecord, makeDurableDir } from "../../common/record-log.js";
+import { journalRecordHeaderBytes } from "../../common/limits.js";
 import type { MetadataStore, VersionedValue } from "./metadata-store.js";
 
 const recordPut = 1;
@@ -28,12 +28,13 @@ export class FileMetadataStore implements MetadataStore {
 
   /** Opens (or creates) the store in `dir`, replaying its log. */
   static async open(dir: string): Promise<FileMetadataStore> {
-    await mkdir(dir, { recursive: true });
+    await makeDurableDir(dir);
     const store = new FileMetadataStore();
     const { file } = await RecordFile.open(
       join(dir, "metadata.log"),
       (rec) => store.replay(rec.tag, rec.seq, rec.payload),
-      { create: true },
+      // Every write is its own synced batch, so only the last record can be torn.
+      { create: true, tornWindowBytes: journalRecordHeaderBytes + 2 + keyBytesMax + metadataValueBytesMax },
     );
     store.file = file;
     return store;

@@ -6,8 +6,9 @@
  *   up to ~1 MiB, in one Tier-1 entry; a lone operation goes out at once) -> durable -> apply to
  *   segment metadata and the read index -> wake tail readers -> resolve, in queue order.
  *
- * One entry is in flight at a time per container; operations arriving meanwhile gather for the next
- * entry, which is what makes batches grow with load without a linger timer. Recovery replays the
+ * A few entries are in flight per container (containerInflightEntriesMax); operations arriving
+ * meanwhile gather for the next entry, which is what makes batches grow with load without a
+ * linger timer, and the next entry waits in the log's queue while one syncs. Recovery replays the
  * container's entries through the same `apply`, so state after a restart equals state before it.
  * An error from the log fails the container for good (fail-stop): nothing is acked after it.
  */
@@ -94,13 +95,10 @@ export class SegmentContainer {
   private nextSegmentId = 1;
   private queue: Pending[] = [];
   private queueBytes = 0;
-  /** Tier-1 entries written and not yet durable, oldest first. */
-  private inflight = 0;
+  /** Operations of the Tier-1 entries written and not yet durable, oldest entry first. */
+  private readonly inflightBatches: Pending[][] = [];
   private flushScheduled = false;
   private failure: SluiceError | undefined;
-  private entriesWritten = 0;
-  private entriesApplied = 0;
-  private lastWritten: Promise<number> | undefined;
   private log: DurableDataLog | undefined;
 
   constructor(
@@ -230,7 +228,7 @@ export class SegmentContainer {
       const bytes = op === undefined ? 0 : operationBytes(op);
       this.queue.push({ op, bytes, done: (err) => (err === undefined ? resolve() : reject(err)) });
       this.queueBytes += bytes;
-      if (this.inflight < containerInflightEntriesMax && !this.flushScheduled) {
+      if (this.inflightBatches.length < containerInflightEntriesMax && !this.flushScheduled) {
         // A microtask, not a timer: operations decoded from the same socket read join one entry.
         this.flushScheduled = true;
         queueMicrotask(() => this.flush());
@@ -246,7 +244,7 @@ export class SegmentContainer {
    */
   private flush(): void {
     this.flushScheduled = false;
-    while (this.inflight < containerInflightEntriesMax && this.queue.length > 0 && this.failure === undefined) {
+    while (this.inflightBatches.length < containerInflightEntriesMax && this.queue.length > 0 && this.failure === undefined) {
       this.writeEntry();
     }
   }
@@ -267,19 +265,24 @@ export class SegmentContainer {
     const batch = this.queue.slice(0, n);
     this.queue = this.queue.slice(n);
     this.queueBytes -= bytes;
-    this.inflight++;
-    const sequence = this.entriesWritten++;
-    // A batch of duplicates only has to wait for the entries before it.
-    const written = pieces.length === 0 ? (this.lastWritten ?? Promise.resolve(-1)) : durableLog.append(pieces);
-    this.lastWritten = written.catch(() => -1);
-    written.then(
+    if (pieces.length === 0) {
+      // Only duplicates: nothing to log. They are acked with the newest entry in flight (which
+      // holds or follows their originals), or at once when every earlier entry is durable.
+      const newest = this.inflightBatches[this.inflightBatches.length - 1];
+      if (newest !== undefined) newest.push(...batch);
+      else for (const p of batch) p.done(undefined);
+      return;
+    }
+    this.inflightBatches.push(batch);
+    durableLog.append(pieces).then(
       () => {
         if (this.failure !== undefined) {
           this.fail(this.failure, batch);
           return;
         }
-        assert(sequence === this.entriesApplied++, "entries become durable in order");
-        this.inflight--;
+        // The log resolves entries in append order and these handlers run in registration order.
+        assert(this.inflightBatches[0] === batch, "entries become durable in order");
+        this.inflightBatches.shift();
         for (const p of batch) {
           if (p.op !== undefined) this.apply(p.op);
           p.done(undefined);

@@ -7,11 +7,21 @@
  *
  * Backpressure: while the append bytes taken and not yet acknowledged, or the bytes waiting in the
  * socket's write buffer, are above the high watermark, the socket is paused; it resumes below the
- * low watermark.
+ * low watermark. Other requests are bounded per connection in number and in the bytes their reads
+ * may return; past either bound a request gets OVERLOADED at once, so one client cannot take the
+ * store's memory or every tail-waiter slot.
  */
 import type { Socket } from "node:net";
 import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError } from "../../common/errors.js";
-import { connectionInflightBytesHigh, connectionInflightBytesLow, writersPerConnectionMax } from "../../common/limits.js";
+import {
+  connectionInflightBytesHigh,
+  connectionInflightBytesLow,
+  connectionReadBytesMax,
+  connectionRequestsInflightMax,
+  readBytesMax,
+  helloTimeoutMs,
+  writersPerConnectionMax,
+} from "../../common/limits.js";
 import { logger } from "../../common/log.js";
 import { parseSegmentName } from "../../common/names.js";
 import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/wire/index.js";
@@ -28,6 +38,10 @@ export class ConnectionHandler {
   private closed = false;
   private paused = false;
   private inflightBytes = 0;
+  /** Requests other than appends being served, and the bytes their reads may return. */
+  private requestsInflight = 0;
+  private readBytesInflight = 0;
+  private readonly helloTimer: NodeJS.Timeout;
   /** Writers set up on this connection, as `writerIdHex/segment`. */
   private readonly writers = new Set<string>();
 
@@ -41,7 +55,11 @@ export class ConnectionHandler {
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("drain", () => this.updateFlow());
     socket.on("error", (err) => log.debug("connection error", { remote: socket.remoteAddress, error: err }));
+    // A connection that never says Hello holds a slot for nothing: close it.
+    this.helloTimer = setTimeout(() => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)), helloTimeoutMs);
+    this.helloTimer.unref();
     socket.on("close", () => {
+      clearTimeout(this.helloTimer);
       this.closed = true;
       this.onClosed();
     });
@@ -87,6 +105,7 @@ export class ConnectionHandler {
         throw new UnsupportedVersionError(`client speaks versions ${frame.lowVersion}-${frame.highVersion}; this server speaks ${protocolVersion}`);
       }
       this.helloDone = true;
+      clearTimeout(this.helloTimer);
       this.write({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
       return;
     }
@@ -132,8 +151,12 @@ export class ConnectionHandler {
    * Runs a request against its container; any SluiceError, thrown or rejected, becomes an Error
    * frame for that request (the connection stays open).
    */
-  private request(frame: Frame & { requestId: number; segment: string }, run: (c: SegmentContainer) => Promise<Frame>): void {
+  private request(frame: Frame & { requestId: number; segment: string }, run: (c: SegmentContainer) => Promise<Frame>, readBytes = 0): void {
     const fail = (err: unknown) => this.write(errorFrame(frame.requestId, toSluiceError(err), frame.segment));
+    if (this.requestsInflight >= connectionRequestsInflightMax || this.readBytesInflight + readBytes > connectionReadBytesMax) {
+      fail(new OverloadedError(`connection has ${this.requestsInflight} requests (${this.readBytesInflight} read bytes) outstanding; wait for replies`));
+      return;
+    }
     let reply: Promise<Frame>;
     try {
       parseSegmentName(frame.segment);
@@ -142,7 +165,22 @@ export class ConnectionHandler {
       fail(err);
       return;
     }
-    reply.then((r) => this.write(r), fail);
+    this.requestsInflight++;
+    this.readBytesInflight += readBytes;
+    const settle = () => {
+      this.requestsInflight--;
+      this.readBytesInflight -= readBytes;
+    };
+    reply.then(
+      (r) => {
+        settle();
+        this.write(r);
+      },
+      (err: unknown) => {
+        settle();
+        fail(err);
+      },
+    );
   }
 
   private setupAppend(frame: FrameOf<"SetupAppend">): void {
@@ -196,7 +234,7 @@ export class ConnectionHandler {
       if (frame.maxBytes < 1) throw new InvalidArgumentError("maxBytes must be at least 1");
       const r = await c.read(frame.segment, frame.offset, frame.maxBytes, frame.waitMs);
       return { type: "SegmentRead", requestId: frame.requestId, segment: frame.segment, offset: r.offset, atTail: r.atTail, endOfSegment: r.endOfSegment, data: r.data };
-    });
+    }, Math.min(frame.maxBytes, readBytesMax));
   }
 
   private updateFlow(): void {

@@ -9,8 +9,8 @@
  * writev and one fdatasync. A lone append with nothing in flight goes out at once, so there is no
  * linger timer to tune and an idle journal adds no latency.
  */
-import { mkdir, readdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { assert } from "../../common/assert.js";
 import {
   ClosedError,
@@ -21,7 +21,7 @@ import {
 } from "../../common/errors.js";
 import { journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax } from "../../common/limits.js";
 import { logger } from "../../common/log.js";
-import { encodeRecord, RecordFile, syncDirectory } from "../../common/record-log.js";
+import { encodeRecord, makeDurableDir, RecordFile } from "../../common/record-log.js";
 
 const log = logger("journal");
 
@@ -320,15 +320,3 @@ function checkOption(name: string, value: number, min: number, max: number): num
   return value;
 }
 
-/**
- * Creates `dir` and its missing parents, and fsyncs the parent of each directory created so that
- * the journal's directory is itself durable before any entry in it is acknowledged.
- */
-async function makeDurableDir(dir: string): Promise<void> {
-  const created = await mkdir(dir, { recursive: true });
-  if (created === undefined) return;
-  for (let path = dir; ; path = dirname(path)) {
-    await syncDirectory(dirname(path));
-    if (path === created || dirname(path) === path) break;
-  }
-}
