@@ -124,7 +124,7 @@ void t.test("a file cut mid-record is truncated there and keeps working", async 
     { name: "mid-header of the last record", at: lastStart + 13, keep: 49 },
     { name: "just after the last header", at: lastStart + journalRecordHeaderBytes, keep: 49 },
     { name: "mid-payload of the last record", at: lastStart + journalRecordHeaderBytes + 700, keep: 49 },
-    { name: "one byte short of the end", at: size - 1, keep: 49 },
+    { name: "into the batch marker after the last record", at: size - 1, keep: 50 },
     { name: "mid-payload of an earlier record", at: (ends[30] ?? 0) + 50, keep: 31 },
   ];
   for (const cut of cuts) {
@@ -188,19 +188,47 @@ void t.test("a flipped byte in the last record is a torn tail and is cut", async
   const size = file.sizeBytes;
   await file.close();
   const recordBytes = 500 + journalRecordHeaderBytes;
+  // The file ends with the last record, then the marker closing its batch.
+  const lastAt = size - journalRecordHeaderBytes - recordBytes;
   for (const offset of [2, 6, 10, 14, 18, 22, 300]) {
     const bytes = readFileSync(path);
     // Restore the pristine length each round, then damage one byte of the last record.
-    const at = size - recordBytes + offset;
+    const at = lastAt + offset;
     bytes[at] = (bytes[at] ?? 0) ^ 0x80;
     writeFileSync(path, bytes);
     const r = await collect(path);
-    t.same(r.recovery, { records: 39, validBytes: size - recordBytes, truncatedBytes: recordBytes }, `damage at +${offset}`);
+    t.same(r.recovery, { records: 39, validBytes: lastAt, truncatedBytes: size - lastAt }, `damage at +${offset}`);
     t.equal(compare(r.records, written.slice(0, 39)), "same");
     const rewritten = await writeRecords(r.file, 39, 1, 1, () => 500);
     t.ok(rewritten[0]?.payload.equals(written[39]?.payload ?? Buffer.alloc(0)));
     await r.file.close();
   }
+});
+
+void t.test("damage in a synced batch that a later batch follows is corruption, even near the end", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "synced.log");
+  const { file } = await collect(path, { create: true });
+  await writeRecords(file, 0, 30, 10, () => 200); // three small batches, far inside the torn window
+  await file.close();
+  const pristine = readFileSync(path);
+  const recordBytes = 200 + journalRecordHeaderBytes;
+  const batchBytes = 10 * recordBytes + journalRecordHeaderBytes;
+  // A payload byte of the middle batch: the last batch was written after it was synced.
+  const damaged = Buffer.from(pristine);
+  const at = batchBytes + 3 * recordBytes + journalRecordHeaderBytes + 50;
+  damaged[at] = (damaged[at] ?? 0) ^ 0x10;
+  writeFileSync(path, damaged);
+  await t.rejects(RecordFile.open(path, () => {}), { code: "DATA_CORRUPTION", message: /later batch/ });
+  t.ok(readFileSync(path).equals(damaged), "the file is untouched");
+  // The same damage in the last batch is a torn tail.
+  const torn = Buffer.from(pristine);
+  const inLast = 2 * batchBytes + 3 * recordBytes + journalRecordHeaderBytes + 50;
+  torn[inLast] = (torn[inLast] ?? 0) ^ 0x10;
+  writeFileSync(path, torn);
+  const r = await collect(path);
+  t.equal(r.recovery.records, 23);
+  await r.file.close();
 });
 
 void t.test("a payload length of 2^32-1 near the end is cut without a huge allocation", async (t) => {
@@ -211,7 +239,7 @@ void t.test("a payload length of 2^32-1 near the end is cut without a huge alloc
   const size = file.sizeBytes;
   await file.close();
   const bytes = readFileSync(path);
-  const lastAt = size - (64 + journalRecordHeaderBytes);
+  const lastAt = size - journalRecordHeaderBytes - (64 + journalRecordHeaderBytes);
   bytes.writeUInt32BE(0xffff_ffff, lastAt + 4);
   writeFileSync(path, bytes);
   const heapBefore = process.memoryUsage().arrayBuffers;

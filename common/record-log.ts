@@ -32,7 +32,14 @@ const log = logger("record-log");
  * Longest tail of a file that a crash can have torn: one whole batch, which is at most
  * journalBatchBytesMax of records, or a single record larger than that going alone.
  */
-export const tornWindowBytes = journalBatchBytesMax + logEntryBytesMax + journalRecordHeaderBytes;
+export const tornWindowBytes = journalBatchBytesMax + logEntryBytesMax + 2 * journalRecordHeaderBytes;
+
+/**
+ * Every batch ends with a marker: an empty record with this flag. Recovery uses the markers to
+ * tell a torn last batch (cut it) from a damaged batch that a later batch follows (it was synced
+ * before the later one was written, so the damage is corruption: report it).
+ */
+const batchEndFlag = 1;
 
 /** Field offsets inside the record header. */
 const crcOffset = 0;
@@ -86,6 +93,13 @@ export interface RecordFileOpenOptions {
  * is not a safe integer >= 0, or a payload above logEntryBytesMax.
  */
 export function encodeRecord(tag: number, seq: number, payload: Buffer | readonly Buffer[]): Buffer[] {
+  return encodeRecordWithFlags(tag, seq, payload, 0);
+}
+
+/** The marker closing every batch (see batchEndFlag). Its bytes never change. */
+const batchEndMarker = encodeRecordWithFlags(0, 0, [], batchEndFlag)[0]!;
+
+function encodeRecordWithFlags(tag: number, seq: number, payload: Buffer | readonly Buffer[], flags: number): Buffer[] {
   if (!Number.isInteger(tag) || tag < 0 || tag > u32Max) {
     throw new InvalidArgumentError(`record tag ${tag} is not an integer in [0, ${u32Max}]`);
   }
@@ -101,7 +115,7 @@ export function encodeRecord(tag: number, seq: number, payload: Buffer | readonl
   const header = Buffer.allocUnsafe(journalRecordHeaderBytes);
   header.writeUInt32BE(payloadLength, lengthOffset);
   header.writeUInt32BE(tag, tagOffset);
-  header.writeUInt32BE(0, flagsOffset);
+  header.writeUInt32BE(flags, flagsOffset);
   header.writeInt32BE(Math.floor(seq / 2 ** 32), seqHighOffset);
   header.writeUInt32BE(seq % 2 ** 32, seqLowOffset);
   let crc = crc32(header.subarray(lengthOffset));
@@ -155,7 +169,15 @@ export class RecordFile {
       if (scan.bad !== undefined) {
         const tailBytes = fileBytes - scan.bad.position;
         const windowBytes = opts.tornWindowBytes ?? tornWindowBytes;
-        if (!(opts.allowTornTail ?? true) || tailBytes > windowBytes) {
+        const later = await laterBatchAfter(handle, path, fileBytes, scan.bad.position);
+        if (later !== undefined) {
+          throw new DataCorruptionError(
+            `${path}: bad record at byte ${scan.bad.position} (${scan.bad.reason}) in a batch that a later batch follows ` +
+              `(at byte ${later}), so it was synced: the file is corrupt`,
+          );
+        }
+        // The torn batch is the last one: it starts after the last batch marker read.
+        if (!(opts.allowTornTail ?? true) || fileBytes - scan.lastBatchEnd > windowBytes) {
           throw new DataCorruptionError(
             `${path}: bad record at byte ${scan.bad.position} (${scan.bad.reason}), ${tailBytes} bytes before the end ` +
               `of the file, which ${opts.allowTornTail ?? true ? `is beyond the torn-tail window of ${windowBytes} bytes` : "may not have a torn tail"}`,
@@ -211,19 +233,20 @@ export class RecordFile {
     let sum = 0;
     for (const piece of pieces) sum += piece.length;
     assert(sum === totalBytes, `batch pieces hold ${sum} bytes, not the ${totalBytes} stated`);
-    assert(totalBytes <= tornWindowBytes, `a batch of ${totalBytes} bytes is longer than the torn-tail window`);
+    assert(totalBytes + journalRecordHeaderBytes <= tornWindowBytes, `a batch of ${totalBytes} bytes is longer than the torn-tail window`);
     if (totalBytes === 0) return;
     this.writing = true;
     const position = this.size;
+    const batchBytes = totalBytes + batchEndMarker.length;
     try {
       // libuv's writev writes every buffer (it loops over IOV_MAX groups and partial writes) and
       // returns a short count only when the disk refuses the rest; that is a failure here.
-      const { bytesWritten } = await this.handle.writev(pieces, position);
-      if (bytesWritten !== totalBytes) {
-        throw new InternalError(`${this.path}: short write of ${bytesWritten} of ${totalBytes} bytes at byte ${position}`);
+      const { bytesWritten } = await this.handle.writev([...pieces, batchEndMarker], position);
+      if (bytesWritten !== batchBytes) {
+        throw new InternalError(`${this.path}: short write of ${bytesWritten} of ${batchBytes} bytes at byte ${position}`);
       }
       await this.handle.datasync();
-      this.size = position + totalBytes;
+      this.size = position + batchBytes;
     } catch (err) {
       this.failure =
         err instanceof SluiceError
@@ -270,7 +293,6 @@ async function openHandle(path: string, create: boolean): Promise<FileHandle> {
   return handle;
 }
 
-/** Fsyncs a directory, making the names created in it durable. */
 /**
  * Creates `dir` and its missing parents, and fsyncs the parent of each directory created, so that
  * the directory is itself durable before any record in it is acknowledged.
@@ -284,6 +306,7 @@ export async function makeDurableDir(dir: string): Promise<void> {
   }
 }
 
+/** Fsyncs a directory, making the names created in it durable. */
 export async function syncDirectory(dir: string): Promise<void> {
   const handle = await openFile(dir, fsConstants.O_RDONLY);
   try {
@@ -309,6 +332,8 @@ function isErrno(err: unknown, code: string): boolean {
 interface ScanResult {
   records: number;
   validBytes: number;
+  /** End of the last batch whose closing marker was read. */
+  lastBatchEnd: number;
   bad?: { position: number; reason: string };
 }
 
@@ -327,7 +352,8 @@ async function scanRecords(
   let chunkEnd = 0; // file position just past the last byte held in chunk
   let position = 0;
   let records = 0;
-  const bad = (reason: string): ScanResult => ({ records, validBytes: position, bad: { position, reason } });
+  let lastBatchEnd = 0;
+  const bad = (reason: string): ScanResult => ({ records, validBytes: position, lastBatchEnd, bad: { position, reason } });
 
   while (position < fileBytes) {
     if (fileBytes - position < journalRecordHeaderBytes) return bad("incomplete header");
@@ -365,6 +391,11 @@ async function scanRecords(
     }
     crc = crc32(payload, crc);
     if (crc !== storedCrc) return bad(`crc ${crc} does not match the stored ${storedCrc}`);
+    if (flags === batchEndFlag && payloadLength === 0) {
+      position = recordEnd;
+      lastBatchEnd = position;
+      continue;
+    }
     if (flags !== 0) return bad(`unknown flags ${flags}`);
     if (seqHigh < 0 || seqHigh > seqHighMax) return bad(`seq high word ${seqHigh} is out of range`);
 
@@ -372,7 +403,41 @@ async function scanRecords(
     records++;
     position = recordEnd;
   }
-  return { records, validBytes: position };
+  return { records, validBytes: position, lastBatchEnd };
+}
+
+/**
+ * Looks past a bad record at `badPosition` for proof that a later batch was written: the marker
+ * ending the bad record's batch, then any good record after it. A later batch is written only
+ * after the earlier one was synced, so such proof makes the bad record corruption, not a torn
+ * tail. Needs the bad record's length field to be sound to step over it; returns the position of
+ * the later batch's first record, or undefined when there is no proof.
+ */
+async function laterBatchAfter(handle: FileHandle, path: string, fileBytes: number, badPosition: number): Promise<number | undefined> {
+  const header = Buffer.allocUnsafe(journalRecordHeaderBytes);
+  const readRecord = async (at: number): Promise<{ end: number; marker: boolean } | undefined> => {
+    if (at + journalRecordHeaderBytes > fileBytes) return undefined;
+    await readFully(handle, path, header, 0, journalRecordHeaderBytes, at);
+    const length = header.readUInt32BE(lengthOffset);
+    if (length > logEntryBytesMax || at + journalRecordHeaderBytes + length > fileBytes) return undefined;
+    return { end: at + journalRecordHeaderBytes + length, marker: header.readUInt32BE(flagsOffset) === batchEndFlag && length === 0 };
+  };
+  const bad = await readRecord(badPosition);
+  if (bad === undefined) return undefined;
+  let at = bad.end;
+  let batchEnded = false;
+  while (at - badPosition <= 2 * tornWindowBytes) {
+    const next = await readRecord(at);
+    if (next === undefined) return undefined;
+    const payload = Buffer.allocUnsafe(next.end - at - journalRecordHeaderBytes);
+    await readFully(handle, path, payload, 0, payload.length, at + journalRecordHeaderBytes);
+    const crc = crc32(payload, crc32(header.subarray(lengthOffset)));
+    if (crc !== header.readUInt32BE(crcOffset)) return undefined;
+    if (batchEnded) return at;
+    batchEnded = next.marker;
+    at = next.end;
+  }
+  return undefined;
 }
 
 async function readFully(

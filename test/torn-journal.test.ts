@@ -1,7 +1,7 @@
 // Proves torn-tail recovery end to end: the last journal file is cut mid-record while the server is down; at restart
 // the torn record is detected and cut off, everything before it is served, and new writes continue.
 import t from "tap";
-import { readdir, stat, truncate } from "node:fs/promises";
+import { appendFile, readdir, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { Sluice } from "../client/index.js";
 import { startStandaloneProcess } from "./support/standalone-process.js";
@@ -38,4 +38,32 @@ void t.test("a torn last journal record is cut at restart; earlier events are se
   t.equal(again.at(-1), "after-restart");
   t.equal(again.length, 21);
   await sluice.close();
+});
+
+void t.test("a zero-filled tail (file grown, data never written) is cut; a second restart finds a clean journal", async (t) => {
+  const dir = t.testdir();
+  let server = await startStandaloneProcess(dir);
+  t.teardown(() => server.kill());
+  let sluice = await Sluice.connect(server.controllerUri);
+  await sluice.admin.createScope("zero");
+  await sluice.admin.createStream("zero/s", { scaling: { type: "fixed", minSegments: 1 } });
+  const writer = sluice.writer("zero/s");
+  for (let i = 0; i < 5; i++) await writer.write(`e${i}`);
+  await sluice.close();
+  await server.kill();
+  const tier1 = join(dir, "tier1");
+  const last = join(tier1, (await readdir(tier1)).filter((f) => f.startsWith("journal-")).sort().at(-1)!);
+  await appendFile(last, Buffer.alloc(8192));
+
+  for (let restart = 0; restart < 2; restart++) {
+    server = await startStandaloneProcess(dir);
+    if (restart === 0) t.match(server.stderr(), /torn/i, "the zeros are reported and cut");
+    else t.notMatch(server.stderr(), /torn/i, "nothing left to cut");
+    sluice = await Sluice.connect(server.controllerUri);
+    const events: string[] = [];
+    for (const r of await sluice.batch.segments("zero/s")) for await (const e of sluice.batch.read(r)) events.push(Buffer.from(e.data).toString());
+    t.same(events, ["e0", "e1", "e2", "e3", "e4"]);
+    await sluice.close();
+    await server.stop();
+  }
 });

@@ -45,7 +45,7 @@ void t.test("a torn last record is cut at reopen", async (t) => {
   const path = join(dir, "metadata.log");
   const size = (await stat(path)).size;
   const fh = await open(path, "r+");
-  await fh.truncate(size - 3);
+  await fh.truncate(size - 30); // past the batch marker, into the last record
   await fh.close();
   const r = await FileMetadataStore.open(dir);
   t.equal((await r.get("a"))?.value.toString(), "kept");

@@ -2,6 +2,7 @@
 import t from "tap";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SluiceError } from "../../common/errors.js";
@@ -139,7 +140,7 @@ void t.test("a torn tail in the last file is cut; torn bytes in an earlier file 
   t.ok(lastBytes.length > journalRecordHeaderBytes * 2, "the last file holds records");
 
   // Cut the last file in the middle of its last record's payload.
-  writeFileSync(lastPath, lastBytes.subarray(0, lastBytes.length - 5));
+  writeFileSync(lastPath, lastBytes.subarray(0, lastBytes.length - journalRecordHeaderBytes - 5)); // past the batch marker
   const cut = await openCollecting(dir, { fileBytesMax });
   t.ok(cut.journal.recovery.truncatedBytes > 0, "torn bytes were cut");
   t.equal(cut.journal.recovery.records, 79, "every entry but the torn one replayed");
@@ -287,5 +288,32 @@ void t.test("entries acked before SIGKILL all survive", async (t) => {
   });
   t.same(missing, [], "every acked entry is in the journal");
   t.ok(journal.recovery.files > 1, `the writer rolled files (${journal.recovery.files})`);
+  await journal.close();
+});
+
+void t.test("an append resolves only after fdatasync returns (invariant 1)", async (t) => {
+  const dir = t.testdir();
+  const { journal } = await openCollecting(dir);
+  // Hold every datasync of this process until released, as a slow disk would.
+  const probe = await open(join(dir, "probe"), "w");
+  const proto = Object.getPrototypeOf(probe) as { datasync: () => Promise<void> };
+  await probe.close();
+  const realDatasync = proto.datasync;
+  const held: (() => void)[] = [];
+  proto.datasync = function (this: unknown) {
+    return new Promise<void>((resolve) => held.push(resolve)).then(() => realDatasync.call(this));
+  };
+  t.teardown(() => {
+    proto.datasync = realDatasync;
+  });
+  let acked = false;
+  const appended = journal.append(0, 0, Buffer.from("must be synced first")).then(() => (acked = true));
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(held.length, 1, "the journal is waiting on its fdatasync");
+  t.notOk(acked, "no ack while the sync has not returned");
+  proto.datasync = realDatasync;
+  for (const release of held.splice(0)) release();
+  await appended;
+  t.ok(acked, "acked once the sync returned");
   await journal.close();
 });

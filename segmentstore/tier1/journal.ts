@@ -19,7 +19,7 @@ import {
   InvalidConfigError,
   SluiceError,
 } from "../../common/errors.js";
-import { journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax } from "../../common/limits.js";
+import { journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax, journalRecordHeaderBytes } from "../../common/limits.js";
 import { logger } from "../../common/log.js";
 import { encodeRecord, makeDurableDir, RecordFile } from "../../common/record-log.js";
 
@@ -279,7 +279,8 @@ export class Journal {
     }
     this.counters.batches++;
     this.counters.records += batch.length;
-    this.counters.bytes += batchBytes;
+    // The file also holds the marker that closes every batch.
+    this.counters.bytes += batchBytes + journalRecordHeaderBytes;
     this.admittedBytes -= batchBytes;
     for (const rec of batch) rec.resolve();
     for (;;) {
