@@ -43,11 +43,11 @@ export const containerQueueBytesMax = 64 * MiB;
 /** Bytes in one Tier-1 entry made by container group commit (a lone larger operation goes alone). */
 export const containerBatchBytesMax = 1 * MiB;
 /** Tier-1 entries a container keeps in flight, so the next one is queued while one syncs. */
-export const containerInflightEntriesMax = 4;
+export const containerInflightEntriesMax = 8;
 
 /** Front end: unacknowledged append bytes per connection before the socket is paused, and resumed. */
-export const connectionInflightBytesHigh = 16 * MiB;
-export const connectionInflightBytesLow = 4 * MiB;
+export const connectionInflightBytesHigh = 32 * MiB;
+export const connectionInflightBytesLow = 8 * MiB;
 /** Front end: requests (reads, info, create) one connection may have outstanding; more get OVERLOADED. */
 export const connectionRequestsInflightMax = 1_000;
 /** Front end: bytes the outstanding reads of one connection may ask for; more get OVERLOADED. */

@@ -99,6 +99,8 @@ export class SegmentStore {
     await this.server.close();
     this.tail.notifyAll();
     await this.journal.close();
+    const stats = this.journal.stats;
+    log.info("segment store closed", { ...stats, recordsPerBatch: stats.batches === 0 ? 0 : +(stats.records / stats.batches).toFixed(1) });
   }
 
   /** For tests and metrics. */

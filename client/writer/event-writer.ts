@@ -73,6 +73,9 @@ export class EventWriter {
       resolve = res;
       reject = rej;
     });
+    // As for events that go straight to a segment: a failure also surfaces in flush(), so a
+    // producer that does not await each write does not crash on an unhandled rejection.
+    promise.catch(() => undefined);
     this.queued.push({ bytes, routingKey: options.routingKey, promise, resolve, reject });
     if (this.segments === undefined) this.load();
     return promise;
