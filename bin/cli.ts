@@ -3,9 +3,7 @@
  * controller given by --controller (or SLUICE_CONTROLLER), does one thing and exits.
  */
 import { createInterface } from "node:readline";
-import { parseConfig, type OptionSpecs } from "../common/config.js";
-import { InvalidArgumentError } from "../common/errors.js";
-import { streamSegmentsMax } from "../common/limits.js";
+import { parseConfig, type OptionSpecs, InvalidArgumentError, streamSegmentsMax } from "../common/index.js";
 import { Sluice } from "../client/index.js";
 
 const controllerOption = {

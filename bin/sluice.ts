@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `sluice` command: roles (standalone) and client commands. */
-import { SluiceError } from "../common/errors.js";
+import { SluiceError } from "../common/index.js";
 import { readCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
 import { standaloneHelp, startStandalone } from "./standalone.js";
 

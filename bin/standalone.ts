@@ -3,9 +3,7 @@
  * the embedded metadata store, all under one data directory. Nothing else to install.
  */
 import { resolve } from "node:path";
-import { parseConfig, describeOptions, type OptionSpecs } from "../common/config.js";
-import { cacheBytesMaxDefault, containerCountMax } from "../common/limits.js";
-import { logger } from "../common/log.js";
+import { parseConfig, describeOptions, type OptionSpecs, cacheBytesMaxDefault, containerCountMax, logger } from "../common/index.js";
 import { Controller } from "../controller/index.js";
 import { SegmentStore } from "../segmentstore/index.js";
 

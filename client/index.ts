@@ -13,11 +13,9 @@
  * ```
  */
 import { LRUCache } from "lru-cache";
-import { InvalidArgumentError } from "../common/errors.js";
-import { endpointsCachedMax } from "../common/limits.js";
-import { parseStreamName } from "../common/names.js";
-import { ConnectionPool, type WireConnection } from "../proto/wire/index.js";
-import type { SegmentRange } from "../proto/controller.js";
+import { InvalidArgumentError, endpointsCachedMax, parseStreamName } from "../common/index.js";
+import { ConnectionPool, type WireConnection } from "../proto/index.js";
+import type { SegmentRange } from "../proto/index.js";
 import { Admin } from "./admin/admin.js";
 import { BatchClient } from "./batch/batch-client.js";
 import { ControllerClient } from "./controller/controller-client.js";
@@ -26,7 +24,43 @@ import { EventWriter } from "./writer/event-writer.js";
 export { Admin, type StreamOptions } from "./admin/admin.js";
 export { BatchClient, type Event, type SegmentRangeToRead } from "./batch/batch-client.js";
 export { EventWriter, type WriteOptions } from "./writer/event-writer.js";
-export * from "../common/errors.js";
+// Every error a client call can raise, with its stable code.
+export {
+  SluiceError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  InvalidNameError,
+  NoSuchScopeError,
+  NoSuchStreamError,
+  NoSuchSegmentError,
+  ScopeExistsError,
+  StreamExistsError,
+  SegmentExistsError,
+  ScopeNotEmptyError,
+  WrongHostError,
+  SegmentSealedError,
+  SegmentTruncatedError,
+  ConditionalCheckFailedError,
+  InvalidEventNumberError,
+  AuthFailedError,
+  WriterNotSetUpError,
+  ContainerNotReadyError,
+  MalformedFrameError,
+  FrameTooLargeError,
+  UnknownFrameTypeError,
+  UnsupportedVersionError,
+  InvalidEventsError,
+  EventTooLargeError,
+  OverloadedError,
+  StorageFullError,
+  TimeoutError,
+  ConnectionClosedError,
+  UnavailableError,
+  ClosedError,
+  DataCorruptionError,
+} from "../common/index.js";
+export type { ErrorCode } from "../common/index.js";
 
 /** Parses `tcp://host:port` (the controller's gRPC address). */
 function parseControllerUri(uri: string): string {

@@ -3,8 +3,7 @@
  * every container on the one local segment store.
  */
 import { join } from "node:path";
-import { systemClock, type Clock } from "../common/clock.js";
-import { logger } from "../common/log.js";
+import { systemClock, type Clock, logger } from "../common/index.js";
 import { FileMetadataStore, type MetadataStore } from "./store/index.js";
 import { ControllerGrpcServer } from "./server/grpc-server.js";
 import { SegmentHelper, type Endpoint } from "./streams/segment-helper.js";

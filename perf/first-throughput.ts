@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { parseConfig } from "../common/config.js";
-import { startStandaloneProcess, tsNodeArgs } from "../test/support/standalone-process.js";
+import { parseConfig } from "../common/index.js";
+import { startStandaloneProcess, tsNodeArgs } from "./support/standalone-process.js";
 
 const run = promisify(execFile);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));

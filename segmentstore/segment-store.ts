@@ -6,11 +6,7 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { systemClock, type Clock } from "../common/clock.js";
-import { InvalidConfigError, WrongHostError } from "../common/errors.js";
-import { containerOf } from "../common/hash.js";
-import { logger } from "../common/log.js";
-import { makeDurableDir } from "../common/record-log.js";
+import { systemClock, type Clock, InvalidConfigError, WrongHostError, containerOf, logger, makeDurableDir } from "../common/index.js";
 import { SegmentContainer, type CacheBudget } from "./container/segment-container.js";
 import { TailWaiters } from "./readindex/read-index.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";

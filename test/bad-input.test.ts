@@ -4,9 +4,9 @@
 import t from "tap";
 import { connect, type Socket } from "node:net";
 import { Sluice } from "../client/index.js";
-import { encodeFrame, FrameDecoder, protocolVersion, type Frame } from "../proto/wire/index.js";
-import { errorFromWireId } from "../common/errors.js";
-import { startStandaloneProcess } from "./support/standalone-process.js";
+import { encodeFrame, FrameDecoder, protocolVersion, type Frame } from "../proto/index.js";
+import { errorFromWireId } from "../common/index.js";
+import { startStandaloneProcess } from "../perf/support/standalone-process.js";
 
 interface RawResult {
   frames: Frame[];

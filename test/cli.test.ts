@@ -4,7 +4,7 @@
 import t from "tap";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { sluiceBin, startStandaloneProcess, tsNodeArgs } from "./support/standalone-process.js";
+import { sluiceBin, startStandaloneProcess, tsNodeArgs } from "../perf/support/standalone-process.js";
 
 const run = promisify(execFile);
 

@@ -2,7 +2,7 @@
 // restarts on the same data dir, and every acked event is read back exactly once, in write order per routing key.
 import t from "tap";
 import { Sluice } from "../client/index.js";
-import { freePorts, startStandaloneProcess } from "./support/standalone-process.js";
+import { freePorts, startStandaloneProcess } from "../perf/support/standalone-process.js";
 import { readAllByKey, testEvent } from "./support/events.js";
 
 const keyCount = 1000;

@@ -4,7 +4,7 @@ import t from "tap";
 import { appendFile, readdir, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { Sluice } from "../client/index.js";
-import { startStandaloneProcess } from "./support/standalone-process.js";
+import { startStandaloneProcess } from "../perf/support/standalone-process.js";
 
 void t.test("a torn last journal record is cut at restart; earlier events are served", async (t) => {
   const dir = t.testdir();

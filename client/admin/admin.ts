@@ -1,7 +1,6 @@
 /** Scopes and streams, through the controller. */
-import { InvalidArgumentError } from "../../common/errors.js";
-import { parseStreamName, validateName } from "../../common/names.js";
-import type { GetStreamResponse } from "../../proto/controller.js";
+import { InvalidArgumentError, parseStreamName, validateName } from "../../common/index.js";
+import type { GetStreamResponse } from "../../proto/index.js";
 import type { ControllerClient } from "../controller/controller-client.js";
 
 export interface StreamOptions {

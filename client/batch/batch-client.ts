@@ -4,10 +4,9 @@
  * segments from their start to their length at the time of the call; stream cuts come with reader
  * groups.
  */
-import { InvalidArgumentError } from "../../common/errors.js";
-import { readBytesMax } from "../../common/limits.js";
-import { EventParser, type WireConnection } from "../../proto/wire/index.js";
-import type { SegmentRange } from "../../proto/controller.js";
+import { InvalidArgumentError, readBytesMax } from "../../common/index.js";
+import { EventParser, type WireConnection } from "../../proto/index.js";
+import type { SegmentRange } from "../../proto/index.js";
 
 export interface SegmentRangeToRead {
   segment: string;

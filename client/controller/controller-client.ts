@@ -4,13 +4,8 @@
  * TIMEOUT when the controller could not be reached.
  */
 import * as grpc from "@grpc/grpc-js";
-import { errorFromCode, isErrorCode, TimeoutError, UnavailableError, InternalError, type SluiceError } from "../../common/errors.js";
-import {
-  controllerServiceDefinition,
-  errorCodeMetadataKey,
-  type ControllerMethod,
-  type ControllerMethods,
-} from "../../proto/controller.js";
+import { errorFromCode, isErrorCode, TimeoutError, UnavailableError, InternalError, type SluiceError } from "../../common/index.js";
+import { controllerServiceDefinition, errorCodeMetadataKey, type ControllerMethod, type ControllerMethods } from "../../proto/index.js";
 
 const ControllerStub = grpc.makeGenericClientConstructor(controllerServiceDefinition, "Controller");
 

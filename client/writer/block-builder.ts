@@ -3,8 +3,7 @@
  * cost one copy each and no allocation each. A block is a contiguous range of a slab; a slab is
  * released when every block cut from it has been acknowledged and dropped.
  */
-import { assert } from "../../common/assert.js";
-import { eventHeaderBytes, writerBlockBytesMax } from "../../common/limits.js";
+import { assert, eventHeaderBytes, writerBlockBytesMax } from "../../common/index.js";
 
 const slabBytes = writerBlockBytesMax;
 

@@ -1,8 +1,7 @@
 // Proves the writer's bounds do not leak when a segment writer fails: every write to a failed segment rejects at once
 // with the typed error, the in-flight byte budget is given back, and ready()/flush() settle instead of hanging.
 import t from "tap";
-import { NoSuchSegmentError } from "../../common/errors.js";
-import { writerInflightBytesMax } from "../../common/limits.js";
+import { NoSuchSegmentError, writerInflightBytesMax } from "../../common/index.js";
 import { EventWriter } from "./event-writer.js";
 
 void t.test("writes to a failed segment reject without consuming the in-flight budget", async (t) => {

@@ -6,11 +6,8 @@
  * order), and above `writerQueuedBytesMax` queued, `write` fails with OVERLOADED; `ready()` tells a
  * producer when to continue.
  */
-import { EventTooLargeError, ClosedError, InvalidArgumentError, OverloadedError } from "../../common/errors.js";
-import { keyPosition } from "../../common/hash.js";
-import { eventBytesMax, eventHeaderBytes, writerInflightBytesMax, writerQueuedBytesMax } from "../../common/limits.js";
-import type { SegmentRange } from "../../proto/controller.js";
-import type { WireConnection } from "../../proto/wire/index.js";
+import { EventTooLargeError, ClosedError, InvalidArgumentError, OverloadedError, keyPosition, eventBytesMax, eventHeaderBytes, writerInflightBytesMax, writerQueuedBytesMax } from "../../common/index.js";
+import type { SegmentRange, WireConnection } from "../../proto/index.js";
 import { SegmentWriter, type SegmentWriterContext } from "./segment-writer.js";
 
 export interface WriteOptions {

@@ -7,10 +7,8 @@
  * is applied twice (invariant 5).
  */
 import { randomBytes } from "node:crypto";
-import { assert } from "../../common/assert.js";
-import { ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError } from "../../common/errors.js";
-import { logger } from "../../common/log.js";
-import type { Frame, WireConnection } from "../../proto/wire/index.js";
+import { assert, ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError, logger } from "../../common/index.js";
+import type { Frame, WireConnection } from "../../proto/index.js";
 import { BlockBuilder } from "./block-builder.js";
 
 const log = logger("writer");

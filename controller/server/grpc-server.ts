@@ -4,14 +4,8 @@
  * the stable code in the `sluice-code` metadata entry, so the client rebuilds the same typed error.
  */
 import * as grpc from "@grpc/grpc-js";
-import { toSluiceError, type ErrorCode } from "../../common/errors.js";
-import { logger } from "../../common/log.js";
-import {
-  controllerServiceDefinition,
-  errorCodeMetadataKey,
-  type ControllerMethod,
-  type ControllerMethods,
-} from "../../proto/controller.js";
+import { toSluiceError, type ErrorCode, logger } from "../../common/index.js";
+import { controllerServiceDefinition, errorCodeMetadataKey, type ControllerMethod, type ControllerMethods } from "../../proto/index.js";
 import type { StreamMetadata } from "../streams/stream-metadata.js";
 
 const log = logger("controller");

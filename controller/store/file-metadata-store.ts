@@ -6,11 +6,7 @@
  * is what makes exactly one of several racing writers win.
  */
 import { join } from "node:path";
-import { assert } from "../../common/assert.js";
-import { ConditionalCheckFailedError, InvalidArgumentError, ClosedError } from "../../common/errors.js";
-import { metadataValueBytesMax } from "../../common/limits.js";
-import { RecordFile, encodeRecord, makeDurableDir } from "../../common/record-log.js";
-import { journalRecordHeaderBytes } from "../../common/limits.js";
+import { assert, ConditionalCheckFailedError, InvalidArgumentError, ClosedError, metadataValueBytesMax, RecordFile, encodeRecord, makeDurableDir, journalRecordHeaderBytes } from "../../common/index.js";
 import type { MetadataStore, VersionedValue } from "./metadata-store.js";
 
 const recordPut = 1;

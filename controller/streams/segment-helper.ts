@@ -1,8 +1,8 @@
 /**
  * The controller's calls to segment stores over the data plane (creating segments of a new stream).
  */
-import { SegmentExistsError } from "../../common/errors.js";
-import { ConnectionPool, type Endpoint } from "../../proto/wire/index.js";
+import { SegmentExistsError } from "../../common/index.js";
+import { ConnectionPool, type Endpoint } from "../../proto/index.js";
 
 export type { Endpoint };
 

@@ -6,13 +6,9 @@
  * is written in state "creating", its segments are created on the segment stores, then the record
  * is moved to "active" by compare-and-set. Only active streams are visible to readers and writers.
  */
-import { assert } from "../../common/assert.js";
-import type { Clock } from "../../common/clock.js";
-import { containerOf } from "../../common/hash.js";
-import { InvalidArgumentError, NoSuchScopeError, NoSuchStreamError, ConditionalCheckFailedError } from "../../common/errors.js";
-import { streamSegmentsMax } from "../../common/limits.js";
-import { segmentName, parseSegmentName, validateName } from "../../common/names.js";
-import type { SegmentRange, StreamConfig, GetStreamResponse } from "../../proto/controller.js";
+import { assert, containerOf, InvalidArgumentError, NoSuchScopeError, NoSuchStreamError, ConditionalCheckFailedError, streamSegmentsMax, segmentName, parseSegmentName, validateName } from "../../common/index.js";
+import type { Clock } from "../../common/index.js";
+import type { SegmentRange, StreamConfig, GetStreamResponse } from "../../proto/index.js";
 import type { MetadataStore } from "../store/index.js";
 import type { Endpoint } from "./segment-helper.js";
 

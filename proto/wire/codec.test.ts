@@ -1,6 +1,6 @@
 // Proves the codec round-trips every frame type, passes data through as views, and rejects each malformed payload with the right typed error, by encoding sample frames and hand-building bad payloads.
 import t from "tap";
-import { SluiceError } from "../../common/errors.js";
+import { SluiceError } from "../../common/index.js";
 import { decodePayload, encodeFrame } from "./codec.js";
 import { frameTypeIds, type Frame, type FrameType } from "./frames.js";
 

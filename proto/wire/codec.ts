@@ -4,9 +4,7 @@
  * or re-encoded. Decoding checks every field against the spec and returns `data` as a view of the
  * payload.
  */
-import { MalformedFrameError, UnknownFrameTypeError } from "../../common/errors.js";
-import { frameBytesMax, frameHeaderBytes, segmentNameBytesMax } from "../../common/limits.js";
-import { unreachable } from "../../common/assert.js";
+import { MalformedFrameError, UnknownFrameTypeError, frameBytesMax, frameHeaderBytes, segmentNameBytesMax, unreachable } from "../../common/index.js";
 import { errorMessageBytesMax, frameTypeIds, frameTypeName, writerIdBytes, type Frame, type FrameType } from "./frames.js";
 
 const u8Bytes = 1;

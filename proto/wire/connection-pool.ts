@@ -3,7 +3,7 @@
  * client's writers and readers, the controller's segment calls). A closed connection is
  * forgotten, so the next use connects again.
  */
-import { ClosedError } from "../../common/errors.js";
+import { ClosedError } from "../../common/index.js";
 import { WireConnection } from "./connection.js";
 
 export interface Endpoint {

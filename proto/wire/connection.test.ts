@@ -1,9 +1,7 @@
 // Proves WireConnection's handshake, reply correlation, typed errors, deadlines, close handling and subscriptions against a tiny real TCP server on 127.0.0.1 built from FrameDecoder and encodeFrame.
 import net from "node:net";
 import t from "tap";
-import { ManualClock } from "../../common/clock.js";
-import { NoSuchSegmentError, SluiceError } from "../../common/errors.js";
-import { connectionRequestsMax } from "../../common/limits.js";
+import { ManualClock, NoSuchSegmentError, SluiceError, connectionRequestsMax } from "../../common/index.js";
 import { encodeFrame } from "./codec.js";
 import { WireConnection } from "./connection.js";
 import { FrameDecoder } from "./decoder.js";

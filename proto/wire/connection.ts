@@ -5,19 +5,7 @@
  * subscribers.
  */
 import net from "node:net";
-import { assert } from "../../common/assert.js";
-import { systemClock, type Clock, type TimerHandle } from "../../common/clock.js";
-import {
-  ConnectionClosedError,
-  MalformedFrameError,
-  OverloadedError,
-  TimeoutError,
-  UnavailableError,
-  UnsupportedVersionError,
-  toSluiceError,
-  type SluiceError,
-} from "../../common/errors.js";
-import { connectionRequestsMax } from "../../common/limits.js";
+import { assert, systemClock, type Clock, type TimerHandle, ConnectionClosedError, MalformedFrameError, OverloadedError, TimeoutError, UnavailableError, UnsupportedVersionError, toSluiceError, type SluiceError, connectionRequestsMax } from "../../common/index.js";
 import { encodeFrame } from "./codec.js";
 import { FrameDecoder } from "./decoder.js";
 import { errorFromFrame, isFrameOf, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "./frames.js";

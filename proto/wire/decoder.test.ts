@@ -1,6 +1,6 @@
 // Proves the stream decoder yields the same frames however the bytes are chunked, rejects an oversized length after only the header, and stays poisoned after an error, by feeding encoded frames split at every boundary.
 import t from "tap";
-import { FrameTooLargeError, MalformedFrameError, SluiceError } from "../../common/errors.js";
+import { FrameTooLargeError, MalformedFrameError, SluiceError } from "../../common/index.js";
 import { encodeFrame } from "./codec.js";
 import { FrameDecoder } from "./decoder.js";
 import type { Frame } from "./frames.js";

@@ -5,8 +5,7 @@
  * chunk is decoded from a view of that chunk; a frame spread over chunks gets one buffer of exactly
  * its payload size, filled as chunks arrive.
  */
-import { FrameTooLargeError, UnknownFrameTypeError, toSluiceError, type SluiceError } from "../../common/errors.js";
-import { frameBytesMax, frameHeaderBytes } from "../../common/limits.js";
+import { FrameTooLargeError, UnknownFrameTypeError, toSluiceError, type SluiceError, frameBytesMax, frameHeaderBytes } from "../../common/index.js";
 import { decodePayload } from "./codec.js";
 import { frameTypeName, type Frame } from "./frames.js";
 

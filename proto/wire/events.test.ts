@@ -1,6 +1,6 @@
 // Proves event framing: validation accepts exactly well-formed data and types each failure, skipEvents finds event boundaries, and EventParser rebuilds events and their offsets from ranges split at every point.
 import t from "tap";
-import { SluiceError } from "../../common/errors.js";
+import { SluiceError } from "../../common/index.js";
 import { EventParser, encodeEvents, skipEvents, validateEvents, type ParsedEvent } from "./events.js";
 
 const payloads = [Buffer.from("alpha"), Buffer.alloc(0), Buffer.from("c"), Buffer.from("delta-delta-delta")];

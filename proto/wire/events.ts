@@ -3,8 +3,7 @@
  * segment exactly as it travels. Validation walks the lengths without copying; the parser joins the
  * raw byte ranges of consecutive reads back into events.
  */
-import { DataCorruptionError, EventTooLargeError, InvalidEventsError } from "../../common/errors.js";
-import { eventBytesMax, eventHeaderBytes } from "../../common/limits.js";
+import { DataCorruptionError, EventTooLargeError, InvalidEventsError, eventBytesMax, eventHeaderBytes } from "../../common/index.js";
 
 /**
  * Checks that `data` holds exactly `eventCount` well-formed events (wire.md, "Events inside

@@ -2,8 +2,7 @@
  * The frames of the Sluice data-plane wire protocol, version 1 (see wire.md). This file holds only
  * the shapes and the numeric type ids; codec.ts turns them into bytes and back.
  */
-import { errorFromWireId, type SluiceError } from "../../common/errors.js";
-import { segmentNameBytesMax } from "../../common/limits.js";
+import { errorFromWireId, type SluiceError, segmentNameBytesMax } from "../../common/index.js";
 
 /** The one protocol version this code speaks. */
 export const protocolVersion = 1;

@@ -6,8 +6,7 @@
  *   CreateSegment: u32 segmentId | u16 nameLength | name
  *   Append:        u32 segmentId | uuid writerId | i64 lastEventNumber | u32 eventCount | data
  */
-import { assert, unreachable } from "../../common/assert.js";
-import { DataCorruptionError } from "../../common/errors.js";
+import { assert, unreachable, DataCorruptionError } from "../../common/index.js";
 
 export type Operation =
   | { kind: "CreateSegment"; segmentId: number; name: string }

@@ -3,8 +3,8 @@
 // replaying the logged entries rebuilds lengths, data and writer state exactly. The log is an in-memory fake here; the
 // journal-backed path is proven by test/durability.test.ts.
 import t from "tap";
-import { ManualClock } from "../../common/clock.js";
-import { encodeEvents } from "../../proto/wire/index.js";
+import { ManualClock } from "../../common/index.js";
+import { encodeEvents } from "../../proto/index.js";
 import { TailWaiters } from "../readindex/read-index.js";
 import type { DurableDataLog } from "../tier1/durable-data-log.js";
 import { SegmentContainer, type CacheBudget } from "./segment-container.js";

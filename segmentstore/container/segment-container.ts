@@ -12,31 +12,9 @@
  * container's entries through the same `apply`, so state after a restart equals state before it.
  * An error from the log fails the container for good (fail-stop): nothing is acked after it.
  */
-import { assert, unreachable } from "../../common/assert.js";
-import type { Clock } from "../../common/clock.js";
-import {
-  ContainerNotReadyError,
-  InvalidArgumentError,
-  InvalidEventNumberError,
-  NoSuchSegmentError,
-  OverloadedError,
-  SegmentExistsError,
-  SegmentTruncatedError,
-  StorageFullError,
-  toSluiceError,
-  type SluiceError,
-} from "../../common/errors.js";
-import {
-  containerBatchBytesMax,
-  containerInflightEntriesMax,
-  containerQueueBytesMax,
-  containerQueueOpsMax,
-  readBytesMax,
-  readWaitMsMax,
-  segmentsPerStoreMax,
-} from "../../common/limits.js";
-import { logger } from "../../common/log.js";
-import { skipEvents } from "../../proto/wire/index.js";
+import { assert, unreachable, ContainerNotReadyError, InvalidArgumentError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentTruncatedError, StorageFullError, toSluiceError, type SluiceError, containerBatchBytesMax, containerInflightEntriesMax, containerQueueBytesMax, containerQueueOpsMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax, logger } from "../../common/index.js";
+import type { Clock } from "../../common/index.js";
+import { skipEvents } from "../../proto/index.js";
 import { SegmentData, TailWaiters } from "../readindex/read-index.js";
 import type { DurableDataLog } from "../tier1/durable-data-log.js";
 import { decodeOperations, encodeOperation, operationBytes, type Operation } from "./operations.js";

@@ -4,7 +4,7 @@
  * which only weakens dedup for a writer that has been silent longest (a later issue moves
  * attributes to an attribute index in Tier-2, as Pravega does).
  */
-import { writersPerSegmentMax } from "../../common/limits.js";
+import { writersPerSegmentMax } from "../../common/index.js";
 
 export class WriterTable {
   private readonly durableByWriter = new Map<string, number>();

@@ -5,10 +5,8 @@
  * read can never see bytes that could be lost. Until Tier-2 exists every byte is pinned: the total
  * is counted against `cacheBytesMax`, and the container refuses appends above it (STORAGE_FULL).
  */
-import { assert } from "../../common/assert.js";
-import type { Clock, TimerHandle } from "../../common/clock.js";
-import { OverloadedError } from "../../common/errors.js";
-import { tailWaitersMax } from "../../common/limits.js";
+import { assert, OverloadedError, tailWaitersMax } from "../../common/index.js";
+import type { Clock, TimerHandle } from "../../common/index.js";
 
 export interface ReadResult {
   offset: number;

@@ -12,19 +12,8 @@
  * store's memory or every tail-waiter slot.
  */
 import type { Socket } from "node:net";
-import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError } from "../../common/errors.js";
-import {
-  connectionInflightBytesHigh,
-  connectionInflightBytesLow,
-  connectionReadBytesMax,
-  connectionRequestsInflightMax,
-  readBytesMax,
-  helloTimeoutMs,
-  writersPerConnectionMax,
-} from "../../common/limits.js";
-import { logger } from "../../common/log.js";
-import { parseSegmentName } from "../../common/names.js";
-import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/wire/index.js";
+import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionInflightBytesHigh, connectionInflightBytesLow, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
+import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/index.js";
 import type { AppendResult, SegmentContainer } from "../container/segment-container.js";
 
 const log = logger("segmentstore");

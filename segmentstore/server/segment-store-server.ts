@@ -3,8 +3,7 @@
  * ConnectionHandler.
  */
 import { createServer, type Server } from "node:net";
-import { connectionsMax } from "../../common/limits.js";
-import { logger } from "../../common/log.js";
+import { connectionsMax, logger } from "../../common/index.js";
 import { ConnectionHandler, type ContainerLookup } from "./connection-handler.js";
 
 const log = logger("segmentstore");

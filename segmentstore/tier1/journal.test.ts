@@ -5,8 +5,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SluiceError } from "../../common/errors.js";
-import { journalRecordHeaderBytes, KiB, logEntryBytesMax } from "../../common/limits.js";
+import { SluiceError, journalRecordHeaderBytes, KiB, logEntryBytesMax } from "../../common/index.js";
 import { entryPayload } from "./fixtures/payload.js";
 import { Journal, journalFileName } from "./index.js";
 

@@ -11,17 +11,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { assert } from "../../common/assert.js";
-import {
-  ClosedError,
-  DataCorruptionError,
-  InternalError,
-  InvalidConfigError,
-  SluiceError,
-} from "../../common/errors.js";
-import { journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax, journalRecordHeaderBytes } from "../../common/limits.js";
-import { logger } from "../../common/log.js";
-import { encodeRecord, makeDurableDir, RecordFile } from "../../common/record-log.js";
+import { assert, ClosedError, DataCorruptionError, InternalError, InvalidConfigError, SluiceError, journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax, journalRecordHeaderBytes, logger, encodeRecord, makeDurableDir, RecordFile } from "../../common/index.js";
 
 const log = logger("journal");
 
