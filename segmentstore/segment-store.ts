@@ -79,7 +79,7 @@ export class SegmentStore {
       const c = containers[containerOf(segment, options.containerCount)];
       if (c === undefined) throw new WrongHostError(`segment ${segment} is not served here`);
       return c;
-    });
+    }, clock);
     let port: number;
     try {
       port = await server.listen(options.host, options.port);

@@ -12,6 +12,7 @@
  * store's memory or every tail-waiter slot.
  */
 import type { Socket } from "node:net";
+import type { Clock, TimerHandle } from "../../common/index.js";
 import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionInflightBytesHigh, connectionInflightBytesLow, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
 import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/index.js";
 import type { AppendResult, SegmentContainer } from "../container/segment-container.js";
@@ -30,7 +31,7 @@ export class ConnectionHandler {
   /** Requests other than appends being served, and the bytes their reads may return. */
   private requestsInflight = 0;
   private readBytesInflight = 0;
-  private readonly helloTimer: NodeJS.Timeout;
+  private readonly helloTimer: TimerHandle;
   /** Writers set up on this connection, as `writerIdHex/segment`. */
   private readonly writers = new Set<string>();
 
@@ -38,6 +39,7 @@ export class ConnectionHandler {
     private readonly socket: Socket,
     private readonly lookup: ContainerLookup,
     private readonly onClosed: () => void,
+    clock: Clock,
   ) {
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
     socket.setNoDelay(true);
@@ -45,10 +47,9 @@ export class ConnectionHandler {
     socket.on("drain", () => this.updateFlow());
     socket.on("error", (err) => log.debug("connection error", { remote: socket.remoteAddress, error: err }));
     // A connection that never says Hello holds a slot for nothing: close it.
-    this.helloTimer = setTimeout(() => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)), helloTimeoutMs);
-    this.helloTimer.unref();
+    this.helloTimer = clock.setTimer(helloTimeoutMs, () => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)));
     socket.on("close", () => {
-      clearTimeout(this.helloTimer);
+      this.helloTimer.cancel();
       this.closed = true;
       this.onClosed();
     });
@@ -94,7 +95,7 @@ export class ConnectionHandler {
         throw new UnsupportedVersionError(`client speaks versions ${frame.lowVersion}-${frame.highVersion}; this server speaks ${protocolVersion}`);
       }
       this.helloDone = true;
-      clearTimeout(this.helloTimer);
+      this.helloTimer.cancel();
       this.write({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
       return;
     }

@@ -3,6 +3,7 @@
  * ConnectionHandler.
  */
 import { createServer, type Server } from "node:net";
+import type { Clock } from "../../common/index.js";
 import { connectionsMax, logger } from "../../common/index.js";
 import { ConnectionHandler, type ContainerLookup } from "./connection-handler.js";
 
@@ -12,14 +13,14 @@ export class SegmentStoreServer {
   private readonly server: Server;
   private readonly connections = new Set<ConnectionHandler>();
 
-  constructor(lookup: ContainerLookup) {
+  constructor(lookup: ContainerLookup, clock: Clock) {
     this.server = createServer((socket) => {
       if (this.connections.size >= connectionsMax) {
         log.warn("refusing connection: at the connection bound", { connectionsMax });
         socket.destroy();
         return;
       }
-      const handler: ConnectionHandler = new ConnectionHandler(socket, lookup, () => this.connections.delete(handler));
+      const handler: ConnectionHandler = new ConnectionHandler(socket, lookup, () => this.connections.delete(handler), clock);
       this.connections.add(handler);
     });
     this.server.maxConnections = connectionsMax;
