@@ -15,6 +15,7 @@ void t.test("npm start serves from dist and stops on SIGTERM", async (t) => {
   // Its own process group, so the signal reaches npm, its shell and node alike.
   const proc = spawn(npm, ["start", "--", "--data-dir", dataDir, "--controller-port", "0", "--segmentstore-port", "0"], {
     cwd: root,
+    env: { ...process.env, SLUICE_LOG_LEVEL: "info" },
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
