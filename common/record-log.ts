@@ -7,51 +7,32 @@
  *   u32 crc            zlib crc32 over bytes 4..end of the record (rest of header and payload)
  *   u32 payloadLength  at most logEntryBytesMax
  *   u32 tag            the caller's (the journal puts the ledger id here)
- *   u32 flags          0; any other value is a bad record until a later format gives it meaning
+ *   u32 flags          0 for a record; 1 for the empty marker that closes every batch; any other
+ *                      value is a bad record
  *   i64 seq            the caller's (the journal puts the entry id here): high i32, low u32;
  *                      a safe integer >= 0
  *
- * Recovery tells a torn tail from corruption by where the first bad record starts. Only the last
- * batch can be torn by a crash, because every earlier batch was fdatasync'd before the next was
- * written; a batch is at most `tornWindowBytes` long (asserted in appendBatch). So a bad record
- * that starts within the last `tornWindowBytes` of the file is a torn tail and is cut off; one that
- * starts earlier is corruption and is reported, never skipped (invariant 8).
+ * Recovery tells a torn tail from corruption. Only the last batch can be torn by a crash, because
+ * every earlier batch was fdatasync'd before the next was written. A bad record is corruption, and
+ * is reported, never skipped (invariant 8), when a later batch provably follows it (its batch's
+ * marker and then another good record), or when more than one batch (`tornWindowBytes`, asserted
+ * in appendBatch) lies between the last batch marker and the end of the file. Otherwise it is a
+ * torn tail and is cut off.
  */
 import { constants as fsConstants } from "node:fs";
 import { mkdir, open as openFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { crc32 } from "node:zlib";
 import { assert } from "./assert.js";
-import { ClosedError, DataCorruptionError, InternalError, InvalidArgumentError, SluiceError } from "./errors.js";
-import { journalBatchBytesMax, journalRecordHeaderBytes, logEntryBytesMax, recordReadChunkBytes } from "./limits.js";
+import { ClosedError, DataCorruptionError, InternalError, SluiceError } from "./errors.js";
+import { journalRecordHeaderBytes } from "./limits.js";
 import { logger } from "./log.js";
+import { batchEndMarker, encodeRecord, tornWindowBytes } from "./record-format.js";
+import { laterBatchAfter, scanRecords } from "./record-scan.js";
+
+export { encodeRecord, tornWindowBytes } from "./record-format.js";
 
 const log = logger("record-log");
 
-/**
- * Longest tail of a file that a crash can have torn: one whole batch, which is at most
- * journalBatchBytesMax of records, or a single record larger than that going alone.
- */
-export const tornWindowBytes = journalBatchBytesMax + logEntryBytesMax + 2 * journalRecordHeaderBytes;
-
-/**
- * Every batch ends with a marker: an empty record with this flag. Recovery uses the markers to
- * tell a torn last batch (cut it) from a damaged batch that a later batch follows (it was synced
- * before the later one was written, so the damage is corruption: report it).
- */
-const batchEndFlag = 1;
-
-/** Field offsets inside the record header. */
-const crcOffset = 0;
-const lengthOffset = 4;
-const tagOffset = 8;
-const flagsOffset = 12;
-const seqHighOffset = 16;
-const seqLowOffset = 20;
-const u32Max = 0xffff_ffff;
-const seqHighMax = Math.floor(Number.MAX_SAFE_INTEGER / 2 ** 32);
-
-assert(journalRecordHeaderBytes === seqLowOffset + 4, "the record header layout matches its limit");
 
 /** One record as replayed by `RecordFile.open`. The payload buffer belongs to the callee. */
 export interface RecordFileRecord {
@@ -85,43 +66,6 @@ export interface RecordFileOpenOptions {
    * batch one appendBatch writes. A file written one record per batch passes its largest record.
    */
   tornWindowBytes?: number;
-}
-
-/**
- * Encodes one record as a header buffer followed by the payload pieces, which are not copied. The
- * crc is chained over the pieces. Throws INVALID_ARGUMENT for a tag that is not a u32, a seq that
- * is not a safe integer >= 0, or a payload above logEntryBytesMax.
- */
-export function encodeRecord(tag: number, seq: number, payload: Buffer | readonly Buffer[]): Buffer[] {
-  return encodeRecordWithFlags(tag, seq, payload, 0);
-}
-
-/** The marker closing every batch (see batchEndFlag). Its bytes never change. */
-const batchEndMarker = encodeRecordWithFlags(0, 0, [], batchEndFlag)[0]!;
-
-function encodeRecordWithFlags(tag: number, seq: number, payload: Buffer | readonly Buffer[], flags: number): Buffer[] {
-  if (!Number.isInteger(tag) || tag < 0 || tag > u32Max) {
-    throw new InvalidArgumentError(`record tag ${tag} is not an integer in [0, ${u32Max}]`);
-  }
-  if (!Number.isSafeInteger(seq) || seq < 0) {
-    throw new InvalidArgumentError(`record seq ${seq} is not a safe integer >= 0`);
-  }
-  const pieces: readonly Buffer[] = Buffer.isBuffer(payload) ? [payload] : payload;
-  let payloadLength = 0;
-  for (const piece of pieces) payloadLength += piece.length;
-  if (payloadLength > logEntryBytesMax) {
-    throw new InvalidArgumentError(`record payload of ${payloadLength} bytes is above the limit of ${logEntryBytesMax}`);
-  }
-  const header = Buffer.allocUnsafe(journalRecordHeaderBytes);
-  header.writeUInt32BE(payloadLength, lengthOffset);
-  header.writeUInt32BE(tag, tagOffset);
-  header.writeUInt32BE(flags, flagsOffset);
-  header.writeInt32BE(Math.floor(seq / 2 ** 32), seqHighOffset);
-  header.writeUInt32BE(seq % 2 ** 32, seqLowOffset);
-  let crc = crc32(header.subarray(lengthOffset));
-  for (const piece of pieces) crc = crc32(piece, crc);
-  header.writeUInt32BE(crc, crcOffset);
-  return [header, ...pieces];
 }
 
 /**
@@ -327,133 +271,4 @@ async function closeQuietly(handle: FileHandle, path: string): Promise<void> {
 
 function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === code;
-}
-
-interface ScanResult {
-  records: number;
-  validBytes: number;
-  /** End of the last batch whose closing marker was read. */
-  lastBatchEnd: number;
-  bad?: { position: number; reason: string };
-}
-
-/**
- * Reads records from the start of the file through one reused chunk buffer, allocating only each
- * record's payload, and stops at the first bad or incomplete record.
- */
-async function scanRecords(
-  handle: FileHandle,
-  path: string,
-  fileBytes: number,
-  onRecord: (rec: RecordFileRecord) => void,
-): Promise<ScanResult> {
-  const chunk = Buffer.allocUnsafe(Math.min(recordReadChunkBytes, Math.max(fileBytes, journalRecordHeaderBytes)));
-  let chunkStart = 0; // file position of chunk[0]
-  let chunkEnd = 0; // file position just past the last byte held in chunk
-  let position = 0;
-  let records = 0;
-  let lastBatchEnd = 0;
-  const bad = (reason: string): ScanResult => ({ records, validBytes: position, lastBatchEnd, bad: { position, reason } });
-
-  while (position < fileBytes) {
-    if (fileBytes - position < journalRecordHeaderBytes) return bad("incomplete header");
-    if (position + journalRecordHeaderBytes > chunkEnd) {
-      // Refill from the record's start; re-reading the few header bytes left in the chunk is
-      // cheaper to reason about than shifting them.
-      const want = Math.min(chunk.length, fileBytes - position);
-      await readFully(handle, path, chunk, 0, want, position);
-      chunkStart = position;
-      chunkEnd = position + want;
-    }
-    const h = position - chunkStart;
-    const payloadLength = chunk.readUInt32BE(h + lengthOffset);
-    // The length is checked against its limit and against the file before anything is allocated.
-    if (payloadLength > logEntryBytesMax) return bad(`payload length ${payloadLength} is above ${logEntryBytesMax}`);
-    const payloadStart = position + journalRecordHeaderBytes;
-    const recordEnd = payloadStart + payloadLength;
-    if (recordEnd > fileBytes) return bad("incomplete payload");
-
-    const storedCrc = chunk.readUInt32BE(h + crcOffset);
-    const tag = chunk.readUInt32BE(h + tagOffset);
-    const flags = chunk.readUInt32BE(h + flagsOffset);
-    const seqHigh = chunk.readInt32BE(h + seqHighOffset);
-    const seqLow = chunk.readUInt32BE(h + seqLowOffset);
-    let crc = crc32(chunk.subarray(h + lengthOffset, h + journalRecordHeaderBytes));
-
-    const payload = Buffer.allocUnsafe(payloadLength);
-    const inChunk = Math.min(payloadLength, chunkEnd - payloadStart);
-    chunk.copy(payload, 0, h + journalRecordHeaderBytes, h + journalRecordHeaderBytes + inChunk);
-    if (inChunk < payloadLength) {
-      // The rest of a payload longer than what is buffered goes straight into its own buffer.
-      await readFully(handle, path, payload, inChunk, payloadLength - inChunk, payloadStart + inChunk);
-      chunkStart = recordEnd;
-      chunkEnd = recordEnd;
-    }
-    crc = crc32(payload, crc);
-    if (crc !== storedCrc) return bad(`crc ${crc} does not match the stored ${storedCrc}`);
-    if (flags === batchEndFlag && payloadLength === 0) {
-      position = recordEnd;
-      lastBatchEnd = position;
-      continue;
-    }
-    if (flags !== 0) return bad(`unknown flags ${flags}`);
-    if (seqHigh < 0 || seqHigh > seqHighMax) return bad(`seq high word ${seqHigh} is out of range`);
-
-    onRecord({ tag, seq: seqHigh * 2 ** 32 + seqLow, payload, position });
-    records++;
-    position = recordEnd;
-  }
-  return { records, validBytes: position, lastBatchEnd };
-}
-
-/**
- * Looks past a bad record at `badPosition` for proof that a later batch was written: the marker
- * ending the bad record's batch, then any good record after it. A later batch is written only
- * after the earlier one was synced, so such proof makes the bad record corruption, not a torn
- * tail. Needs the bad record's length field to be sound to step over it; returns the position of
- * the later batch's first record, or undefined when there is no proof.
- */
-async function laterBatchAfter(handle: FileHandle, path: string, fileBytes: number, badPosition: number): Promise<number | undefined> {
-  const header = Buffer.allocUnsafe(journalRecordHeaderBytes);
-  const readRecord = async (at: number): Promise<{ end: number; marker: boolean } | undefined> => {
-    if (at + journalRecordHeaderBytes > fileBytes) return undefined;
-    await readFully(handle, path, header, 0, journalRecordHeaderBytes, at);
-    const length = header.readUInt32BE(lengthOffset);
-    if (length > logEntryBytesMax || at + journalRecordHeaderBytes + length > fileBytes) return undefined;
-    return { end: at + journalRecordHeaderBytes + length, marker: header.readUInt32BE(flagsOffset) === batchEndFlag && length === 0 };
-  };
-  const bad = await readRecord(badPosition);
-  if (bad === undefined) return undefined;
-  let at = bad.end;
-  let batchEnded = false;
-  while (at - badPosition <= 2 * tornWindowBytes) {
-    const next = await readRecord(at);
-    if (next === undefined) return undefined;
-    const payload = Buffer.allocUnsafe(next.end - at - journalRecordHeaderBytes);
-    await readFully(handle, path, payload, 0, payload.length, at + journalRecordHeaderBytes);
-    const crc = crc32(payload, crc32(header.subarray(lengthOffset)));
-    if (crc !== header.readUInt32BE(crcOffset)) return undefined;
-    if (batchEnded) return at;
-    batchEnded = next.marker;
-    at = next.end;
-  }
-  return undefined;
-}
-
-async function readFully(
-  handle: FileHandle,
-  path: string,
-  buffer: Buffer,
-  offset: number,
-  length: number,
-  position: number,
-): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, offset + done, length - done, position + done);
-    if (bytesRead === 0) {
-      throw new InternalError(`${path}: file ended at byte ${position + done} while being replayed; it shrank under us`);
-    }
-    done += bytesRead;
-  }
 }
