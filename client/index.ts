@@ -13,16 +13,18 @@
  * ```
  */
 import { LRUCache } from "lru-cache";
-import { InvalidArgumentError, endpointsCachedMax, parseStreamName } from "../common/index.js";
+import { InvalidArgumentError, endpointsCachedMax, parseSegmentName, parseStreamName } from "../common/index.js";
 import { ConnectionPool, type WireConnection } from "../proto/index.js";
 import type { SegmentRange } from "../proto/index.js";
 import { Admin } from "./admin/admin.js";
 import { BatchClient } from "./batch/batch-client.js";
 import { ControllerClient } from "./controller/controller-client.js";
 import { EventWriter } from "./writer/event-writer.js";
+import { SegmentReader, type SegmentReaderOptions } from "./reader/segment-reader.js";
 
 export { Admin, type StreamOptions } from "./admin/admin.js";
-export { BatchClient, type Event, type SegmentRangeToRead } from "./batch/batch-client.js";
+export { BatchClient, type SegmentRangeToRead } from "./batch/batch-client.js";
+export { SegmentReader, type Event, type SegmentReaderOptions } from "./reader/segment-reader.js";
 export { EventWriter, type WriteOptions } from "./writer/event-writer.js";
 // Every error a client call can raise, with its stable code.
 export {
@@ -109,6 +111,16 @@ export class Sluice {
     });
     this.writers.add(w);
     return w;
+  }
+
+  /**
+   * A reader of one segment from `options.offset`: up to `options.endOffset`, or following the
+   * tail with long-poll reads (`waitMs`). The low-level live-reading API until reader groups come.
+   * Raises INVALID_NAME, INVALID_ARGUMENT.
+   */
+  segmentReader(segment: string, options: SegmentReaderOptions = {}): SegmentReader {
+    parseSegmentName(segment);
+    return new SegmentReader(segment, (s) => this.connect(s), options);
   }
 
   /** Closes every writer (flushing it) and every connection. */

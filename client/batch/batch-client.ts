@@ -4,8 +4,9 @@
  * segments from their start to their length at the time of the call; stream cuts come with reader
  * groups.
  */
-import { InvalidArgumentError, readBytesMax } from "../../common/index.js";
-import { EventParser, type WireConnection } from "../../proto/index.js";
+import { InvalidArgumentError } from "../../common/index.js";
+import type { WireConnection } from "../../proto/index.js";
+import { SegmentReader, type Event } from "../reader/segment-reader.js";
 import type { SegmentRange } from "../../proto/index.js";
 
 export interface SegmentRangeToRead {
@@ -14,11 +15,6 @@ export interface SegmentRangeToRead {
   endOffset: number;
 }
 
-export interface Event {
-  /** Segment byte offset of the event (of its length prefix); stable forever. */
-  offset: number;
-  data: Uint8Array;
-}
 
 export interface BatchServices {
   currentSegments(stream: string): Promise<SegmentRange[]>;
@@ -26,7 +22,6 @@ export interface BatchServices {
 }
 
 const requestTimeoutMs = 30_000;
-const readChunkBytes = 1024 * 1024;
 
 export class BatchClient {
   constructor(private readonly services: BatchServices) {}
@@ -48,24 +43,15 @@ export class BatchClient {
     if (range.startOffset < 0 || range.endOffset < range.startOffset) {
       throw new InvalidArgumentError(`invalid range ${range.startOffset}..${range.endOffset}`);
     }
-    const parser = new EventParser(range.startOffset);
-    let offset = range.startOffset;
-    while (offset < range.endOffset) {
-      const conn = await this.services.connect(range.segment);
-      const maxBytes = Math.min(readChunkBytes, readBytesMax, range.endOffset - offset);
-      const r = await conn.request(
-        { type: "ReadSegment", requestId: conn.nextRequestId(), segment: range.segment, offset, maxBytes, waitMs: 0 },
-        "SegmentRead",
-        requestTimeoutMs,
-      );
-      if (r.data.length === 0) {
-        throw new InvalidArgumentError(`${range.segment} ends at ${offset}, before the range end ${range.endOffset}`);
-      }
-      for (const e of parser.push(offset, r.data)) yield e;
-      offset += r.data.length;
-    }
-    if (parser.pendingBytes !== 0) {
-      throw new InvalidArgumentError(`range end ${range.endOffset} of ${range.segment} falls inside an event`);
+    const reader = new SegmentReader(range.segment, (segment) => this.services.connect(segment), {
+      offset: range.startOffset,
+      endOffset: range.endOffset,
+      waitMs: 0,
+    });
+    try {
+      yield* reader.events();
+    } finally {
+      reader.close();
     }
   }
 }
