@@ -1,0 +1,39 @@
+/**
+ * Runs before the tests (`npm test`'s pretest): the servers some tests start for real must be
+ * installed. As root (these machines, CI) a missing Debian package is installed with apt-get;
+ * otherwise this stops at once with the exact command to run.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+
+interface Needed {
+  binary: string;
+  packages: string[];
+  why: string;
+}
+
+const needed: Needed[] = [{ binary: "redis-server", packages: ["redis-server"], why: "the Redis Streams peer of the perf harness (perf/drivers/redis-driver.test.ts)" }];
+
+function installed(binary: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${binary}`], { stdio: "ignore" }).status === 0;
+}
+
+const missing = needed.filter((n) => !installed(n.binary));
+if (missing.length > 0) {
+  const packages = missing.flatMap((n) => n.packages);
+  const command = `apt-get install -y --no-install-recommends ${packages.join(" ")}`;
+  if (process.getuid?.() !== 0) {
+    for (const n of missing) process.stderr.write(`${n.binary} is needed for ${n.why}\n`);
+    process.stderr.write(`install it first (as root):\n  apt-get update && ${command}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`installing ${packages.join(", ")} for the tests: apt-get update && ${command}\n`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { stdio: "inherit", env });
+  for (const n of missing) {
+    if (!installed(n.binary)) {
+      process.stderr.write(`${n.binary} is still missing after installing ${n.packages.join(" ")}\n`);
+      process.exit(1);
+    }
+  }
+}
