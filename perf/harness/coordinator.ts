@@ -16,6 +16,7 @@ import { startRedisServer } from "../support/redis-server.js";
 import { startStandaloneProcess } from "../support/standalone-process.js";
 import { decodeHistogram, mergeHistograms, summarize, type Histogram } from "./histograms.js";
 import type { ConsumerAssignment, DriverSpec, FromWorker, ProducerAssignment, ToWorker, WorkerStats } from "./messages.js";
+import { RateSearch, searchRateStart } from "./rate-search.js";
 import { buildResult, windowLine, type TestResult, type WindowFigures } from "./report.js";
 import type { Workload } from "./workload.js";
 
@@ -30,6 +31,8 @@ export interface RunOptions {
 }
 
 const windowMs = 10_000;
+/** How often a worker reports (worker.ts sends one stats message per interval). */
+const workerStatsIntervalMs = 1000;
 const workerStartMs = 60_000;
 const workerStopMs = 30_000;
 /** Until Tier-2 exists the standalone keeps every byte in memory; give a benchmark room. */
@@ -115,7 +118,7 @@ export async function runBenchmark(options: RunOptions): Promise<TestResult> {
 
     const producerCount = w.topics * w.producersPerTopic;
     const producers: ProducerAssignment[] = topics.flatMap((topic) =>
-      Array.from({ length: w.producersPerTopic }, () => ({ topic, rate: w.producerRate / producerCount })),
+      Array.from({ length: w.producersPerTopic }, () => ({ topic, rate: (w.producerRate === 0 ? searchRateStart : w.producerRate) / producerCount })),
     );
     const backlogBytes = w.consumerBacklogSizeGB * 1e9;
     const consumers: ConsumerAssignment[] = topics.flatMap((topic) =>
@@ -143,9 +146,12 @@ export async function runBenchmark(options: RunOptions): Promise<TestResult> {
     let published = 0;
     let consumed = 0;
     const take = () => {
+      // Each report of the producer worker covers one of its stats intervals (one second).
+      const producerReports = producerWorker.pending.length;
       const all = workers.flatMap((x) => x.pending.splice(0));
       const sum = (f: (s: WorkerStats) => number) => all.reduce((n, s) => n + f(s), 0);
       return {
+        producerReports,
         acked: sum((s) => s.acked),
         errors: sum((s) => s.errors),
         received: sum((s) => s.received),
@@ -169,12 +175,34 @@ export async function runBenchmark(options: RunOptions): Promise<TestResult> {
     const subscriptions = w.topics * w.subscriptionsPerTopic;
     const warmupMs = w.warmupDurationMinutes * 60_000;
     const testMs = w.testDurationMinutes * 60_000;
+    // Max-rate workloads search for the highest sustainable rate, adjusting it every tick.
+    const searching = w.producerRate === 0;
+    const search = new RateSearch();
+    const setRate = (rate: number) => {
+      const message: ToWorker = { type: "setRate", ratePerProducer: rate / producerCount };
+      producerWorker.proc.send(message);
+    };
+    // The coordinator's ticks and the workers' reports are not aligned, so a period is measured in
+    // the producer worker's own reports, and a tick without one is skipped.
+    const steer = (s: { producerReports: number; acked: number }) => {
+      if (s.producerReports === 0) return;
+      const backlog = Math.max(0, published * subscriptions - consumed);
+      if (searching) {
+        const periodSeconds = (s.producerReports * workerStatsIntervalMs) / 1000;
+        setRate(search.next({ publishRate: s.acked / periodSeconds, backlog, periodSeconds, consuming: consumers.length > 0 }));
+      }
+    };
+
     if (warmupMs > 0) {
-      print(`warmup ${Math.round(warmupMs / 1000)} s`);
-      await sleep(warmupMs);
-      const s = take();
-      published += s.acked;
-      consumed += s.received;
+      print(`warmup ${Math.round(warmupMs / 1000)} s${searching ? " (searching the highest sustainable rate)" : ""}`);
+      const warmupStart = performance.now();
+      while (performance.now() - warmupStart < warmupMs) {
+        await sleep(1000);
+        const s = take();
+        published += s.acked;
+        consumed += s.received;
+        steer(s);
+      }
     }
     print(`test ${Math.round(testMs / 1000)} s: ${options.driver}, ${w.name}`);
     const windows: WindowFigures[] = [];
@@ -200,6 +228,7 @@ export async function runBenchmark(options: RunOptions): Promise<TestResult> {
       published += s.acked;
       consumed += s.received;
       const now = performance.now();
+      steer(s);
       if (tty) {
         const done = Math.min(1, (now - started) / testMs);
         const bar = "#".repeat(Math.round(done * 30)).padEnd(30, ".");
@@ -224,7 +253,7 @@ export async function runBenchmark(options: RunOptions): Promise<TestResult> {
         testConsumed += windowAcc.received;
         testErrors += windowAcc.errors;
         if (tty) process.stderr.write("\r" + " ".repeat(70) + "\r");
-        print(windowLine(figures));
+        print(windowLine(figures) + (searching ? ` | target ${search.rate.toLocaleString("en-US")} msg/s` : ""));
         windowStart = now;
         windowAcc = { acked: 0, errors: 0, received: 0, publish: [], endToEnd: [] };
       }

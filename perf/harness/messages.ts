@@ -20,6 +20,7 @@ export interface ConsumerAssignment {
 
 export type ToWorker =
   | { type: "start"; driver: DriverSpec; workload: Workload; workloadPath: string; producers: ProducerAssignment[]; consumers: ConsumerAssignment[] }
+  | { type: "setRate"; ratePerProducer: number }
   | { type: "stop" };
 
 export interface WorkerStats {

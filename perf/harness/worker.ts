@@ -7,7 +7,8 @@
  * Producers are open loop: each message has an intended send time from the RateLimiter, and both
  * publish latency (ack - intended) and end-to-end latency (receive - intended, from the timestamp in
  * the payload) are measured from it, so a stall counts against every message it delayed. With
- * rate 0 a producer sends as fast as the driver's in-flight bound (ready()) allows.
+ * rate 0 a producer sends as fast as the driver's in-flight bound (ready()) allows; the
+ * coordinator's max-rate search instead sets a rate every second (`setRate`).
  */
 import { InternalError, systemClock } from "../../common/index.js";
 import { createDriver } from "../drivers/index.js";
@@ -19,6 +20,7 @@ import { payloadPool } from "./payloads.js";
 import { RateLimiter } from "./rate-limiter.js";
 import type { KeyDistributor } from "./workload.js";
 
+/** One report per second; the coordinator's rate search counts periods in these reports. */
 const statsIntervalMs = 1000;
 /** Messages a producer hands to the driver before yielding to the event loop. */
 const burstMax = 256;
@@ -44,8 +46,11 @@ function keyFor(distributor: KeyDistributor, n: number): string | undefined {
   }
 }
 
+const limiters: RateLimiter[] = [];
+
 async function runProducer(producer: DriverProducer, assignment: ProducerAssignment, pool: Buffer[], keys: KeyDistributor): Promise<void> {
   const limiter = new RateLimiter(assignment.rate, systemClock);
+  limiters.push(limiter);
   const size = pool[0]!.length;
   let n = 0;
   while (!stopping) {
@@ -125,6 +130,8 @@ process.on("message", (raw: ToWorker) => {
         process.disconnect();
       },
     );
+  } else if (raw.type === "setRate") {
+    for (const l of limiters) l.setRate(raw.ratePerProducer);
   } else {
     clearInterval(timer);
     (stop ?? (() => Promise.resolve()))().then(
