@@ -21,7 +21,8 @@ void t.test("npm start serves from dist and stops on SIGTERM", async (t) => {
   });
   let stderr = "";
   proc.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  // "close", not "exit": it waits until every process holding the pipes (npm, its shell, node) is done.
+  const exited = new Promise<number | null>((resolve) => proc.once("close", (code) => resolve(code)));
   t.teardown(() => {
     if (proc.exitCode === null) process.kill(-proc.pid!, "SIGKILL");
   });
