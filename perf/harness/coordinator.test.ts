@@ -28,7 +28,9 @@ void t.test("a fixed-rate run on sluice: published at the rate, all consumed, la
   t.equal(r.driver, "sluice");
   t.equal(r.totals.errors, 0);
   t.ok(r.totals.publishRate > 1500 && r.totals.publishRate < 2500, `publish rate ${r.totals.publishRate} near 2000/s`);
-  t.ok(r.totals.consumed >= r.totals.published * 0.8, `consumed ${r.totals.consumed} of ${r.totals.published}`);
+  // Workers report once a second, unaligned, so consumption may trail publishing by one report (2000
+  // messages here) plus end-to-end latency.
+  t.ok(r.totals.consumed >= r.totals.published - 3000, `consumed ${r.totals.consumed} of ${r.totals.published}`);
   t.ok(r.aggregatedPublishLatency50pct > 0 && r.aggregatedPublishLatency50pct < 1000, `publish p50 ${r.aggregatedPublishLatency50pct} ms`);
   t.ok(r.aggregatedEndToEndLatency50pct > 0, `e2e p50 ${r.aggregatedEndToEndLatency50pct} ms`);
   t.equal(r.publishRate.length, r.consumeRate.length, "one entry per window in each list");
