@@ -1,9 +1,10 @@
 /**
  * `npm run perf -- --workload perf/workloads/NAME.yaml [--driver sluice|redis] [--out FILE.json]
- *  [--duration 20s] [--controller tcp://HOST:PORT]`: one OMB-style benchmark run.
+ *  [--duration 20s] [--controller tcp://HOST:PORT | --standalone]`: one OMB-style benchmark run.
+ * Without --controller the sluice driver starts a fresh standalone (`--standalone` says so).
  */
 import { writeFile } from "node:fs/promises";
-import { describeOptions, parseConfig, SluiceError, type OptionSpecs } from "../common/index.js";
+import { describeOptions, InvalidConfigError, parseConfig, SluiceError, type OptionSpecs } from "../common/index.js";
 import { runBenchmark } from "./harness/coordinator.js";
 import { summaryTable } from "./harness/report.js";
 import { loadWorkload, parseDuration, withDuration } from "./harness/workload.js";
@@ -17,7 +18,12 @@ const options = {
 } satisfies OptionSpecs;
 
 async function main(): Promise<void> {
-  const { config } = parseConfig(options, process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const standalone = argv.includes("--standalone");
+  const { config } = parseConfig(options, argv.filter((a) => a !== "--standalone"));
+  if (standalone && config.controller !== "") {
+    throw new InvalidConfigError("--standalone starts a fresh server; it cannot be combined with --controller");
+  }
   if (config.workload === "") {
     process.stderr.write(`usage: npm run perf -- --workload FILE.yaml [options]\n${describeOptions(options)}\n`);
     process.exitCode = 2;
