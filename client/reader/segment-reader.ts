@@ -11,6 +11,7 @@
  */
 import {
   ClosedError,
+  DataCorruptionError,
   InvalidArgumentError,
   readBytesMax,
   readWaitMsMax,
@@ -35,14 +36,17 @@ export interface SegmentReaderOptions {
   waitMs?: number;
   /** Bytes asked for per read. Default 1 MiB. */
   readBytes?: number;
+  /** Retries of one read on retriable errors before it fails (default 12), and the first backoff (default 50 ms, doubling to 5 s). */
+  retryCountMax?: number;
+  retryDelayMsMin?: number;
 }
 
 export type ConnectFn = (segment: string) => Promise<WireConnection>;
 
 const requestSlackMs = 10_000;
 const readBytesDefault = 1024 * 1024;
-const retryCountMax = 12;
-const retryDelayMsMin = 50;
+const retryCountMaxDefault = 12;
+const retryDelayMsMinDefault = 50;
 const retryDelayMsMax = 5_000;
 
 export class SegmentReader {
@@ -52,9 +56,13 @@ export class SegmentReader {
   private readonly endOffset: number | undefined;
   private readonly waitMs: number;
   private readonly readBytes: number;
+  private readonly retryCountMax: number;
+  private readonly retryDelayMsMin: number;
   private ahead: Promise<FrameOf<"SegmentRead">> | undefined;
   private closed = false;
   private sealedEnd = false;
+  /** Cuts a retry's backoff short when the reader is closed. */
+  private readonly abort = new AbortController();
 
   constructor(
     readonly segment: string,
@@ -64,6 +72,8 @@ export class SegmentReader {
     const offset = options.offset ?? 0;
     this.waitMs = options.waitMs ?? 10_000;
     this.readBytes = options.readBytes ?? readBytesDefault;
+    this.retryCountMax = options.retryCountMax ?? retryCountMaxDefault;
+    this.retryDelayMsMin = options.retryDelayMsMin ?? retryDelayMsMinDefault;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset ${offset} must be an integer >= 0`);
     if (options.endOffset !== undefined && (!Number.isSafeInteger(options.endOffset) || options.endOffset < offset)) {
       throw new InvalidArgumentError(`endOffset ${options.endOffset} must be an integer >= offset ${offset}`);
@@ -93,8 +103,11 @@ export class SegmentReader {
   async next(): Promise<Event[]> {
     if (this.closed) throw new ClosedError(`reader of ${this.segment} is closed`);
     if (this.done) return [];
-    const reply = await (this.ahead ?? this.request());
+    // Take the read-ahead (or a fresh read) off first: a failed one must not be rethrown forever.
+    const pending = this.ahead ?? this.request();
     this.ahead = undefined;
+    const reply = await pending;
+    if (this.closed) throw new ClosedError(`reader of ${this.segment} is closed`);
     if (reply.offset !== this.requestOffset) throw new InvalidArgumentError(`read of ${this.segment} answered offset ${reply.offset}, asked ${this.requestOffset}`);
     this.requestOffset += reply.data.length;
     if (reply.endOfSegment) this.sealedEnd = true;
@@ -103,6 +116,9 @@ export class SegmentReader {
       throw new InvalidArgumentError(`${this.segment} ends at ${this.requestOffset}, before the range end ${end}`);
     }
     const events = this.parser.push(reply.offset, reply.data);
+    if (this.sealedEnd && this.parser.pendingBytes !== 0) {
+      throw new DataCorruptionError(`${this.segment} is sealed at ${this.requestOffset} inside an event (${this.parser.pendingBytes} bytes of it)`);
+    }
     if (end !== undefined && this.requestOffset >= end && this.parser.pendingBytes !== 0) {
       throw new InvalidArgumentError(`range end ${end} of ${this.segment} falls inside an event`);
     }
@@ -122,8 +138,23 @@ export class SegmentReader {
     }
   }
 
+  /** Stops the reader: a pending next() rejects with CLOSED and no further read is sent. */
   close(): void {
     this.closed = true;
+    this.abort.abort();
+  }
+
+  private backoff(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, delayMs);
+      const signal = this.abort.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done);
+    });
   }
 
   /** One read from requestOffset, retried on retriable errors. */
@@ -131,9 +162,9 @@ export class SegmentReader {
     const offset = this.requestOffset;
     const maxBytes = this.endOffset === undefined ? this.readBytes : Math.min(this.readBytes, this.endOffset - offset);
     let lastError: SluiceError | undefined;
-    for (let attempt = 0; attempt <= retryCountMax; attempt++) {
+    for (let attempt = 0; attempt <= this.retryCountMax; attempt++) {
+      if (attempt > 0) await this.backoff(Math.min(retryDelayMsMax, this.retryDelayMsMin * 2 ** (attempt - 1)));
       if (this.closed) throw new ClosedError(`reader of ${this.segment} is closed`);
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(retryDelayMsMax, retryDelayMsMin * 2 ** (attempt - 1))));
       try {
         const conn = await this.connect(this.segment);
         return await conn.request(
@@ -146,6 +177,6 @@ export class SegmentReader {
         if (!lastError.retriable) throw lastError;
       }
     }
-    throw new UnavailableError(`gave up reading ${this.segment} after ${retryCountMax} retries: ${lastError?.message ?? ""}`, { cause: lastError });
+    throw new UnavailableError(`gave up reading ${this.segment} after ${this.retryCountMax} retries: ${lastError?.message ?? ""}`, { cause: lastError });
   }
 }
