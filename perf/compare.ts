@@ -61,21 +61,27 @@ async function main(): Promise<void> {
   const path = workloadPath(config.workload);
   const workload = withDuration(await loadWorkload(path), parseDuration(config.duration));
   const print = (line: string) => process.stdout.write(line + "\n");
+  // Ctrl-C or SIGTERM ends the comparison early, but through its cleanups.
+  const abort = new AbortController();
+  process.on("SIGINT", () => abort.abort());
+  process.on("SIGTERM", () => abort.abort());
+  const signal = abort.signal;
 
   print(`== ceilings (${config["limits-duration"]} per probe)`);
-  const limits = await runLimits({ durationMs: parseDuration(config["limits-duration"], "--limits-duration") });
+  // The ceiling is measured with the workload's own message size, so the ratio compares like with like.
+  const limits = await runLimits({ durationMs: parseDuration(config["limits-duration"], "--limits-duration"), eventBytes: workload.messageSize, signal });
   print(formatLimitsTable(limits));
 
   print(`\n== redis (appendfsync always), ${workload.name}`);
-  const redis = await runBenchmark({ workload, workloadPath: path, driver: "redis", print });
+  const redis = await runBenchmark({ workload, workloadPath: path, driver: "redis", print, signal });
   print(summaryTable(redis));
 
   print(`\n== sluice (standalone), ${workload.name}`);
-  const sluice = await runBenchmark({ workload, workloadPath: path, driver: "sluice", print });
+  const sluice = await runBenchmark({ workload, workloadPath: path, driver: "sluice", print, signal });
   print(summaryTable(sluice));
 
   const ceiling: Row = {
-    system: `ceiling: node group commit (${limits.groupCommit.eventBytes} B x ${limits.groupCommit.batchEvents} + fdatasync)`,
+    system: `ceiling: Node group commit (${limits.groupCommit.eventBytes} B x ${limits.groupCommit.batchEvents} + fdatasync)`,
     eventsPerSec: limits.groupCommit.eventsPerSec,
     mibPerSec: (limits.groupCommit.eventsPerSec * limits.groupCommit.eventBytes) / 1024 ** 2,
     p50: undefined,

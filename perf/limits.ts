@@ -38,6 +38,8 @@ export interface LimitsOptions {
   dir?: string;
   /** Aborting kills the running probe and rejects with the signal's reason (an AbortError by default). */
   signal?: AbortSignal;
+  /** Event size of the group-commit probe (default 1 KiB); perf:compare passes the workload's message size. */
+  eventBytes?: number;
 }
 
 export interface MachineInfo {
@@ -179,7 +181,7 @@ export async function runLimits(options: LimitsOptions): Promise<LimitsResult> {
     const timed = ["--duration-ms", String(durationMs)];
     const groupCommit = readFigures<GroupCommitFigures>(
       "group-commit",
-      await runProbe("group-commit", ["--dir", dir, ...timed], deadlineMs, signal),
+      await runProbe("group-commit", ["--dir", dir, ...timed, ...(options.eventBytes === undefined ? [] : ["--event-bytes", String(options.eventBytes)])], deadlineMs, signal),
       groupCommitFields,
     );
     const fsyncLatency = readFigures<FsyncLatencyFigures>(

@@ -31,7 +31,12 @@ async function main(): Promise<void> {
   }
   let workload = await loadWorkload(config.workload);
   if (config.duration !== "") workload = withDuration(workload, parseDuration(config.duration));
+  // Ctrl-C or SIGTERM ends the run early, but through its cleanup: servers and workers are stopped.
+  const abort = new AbortController();
+  process.on("SIGINT", () => abort.abort());
+  process.on("SIGTERM", () => abort.abort());
   const result = await runBenchmark({
+    signal: abort.signal,
     workload,
     workloadPath: config.workload,
     driver: config.driver as "sluice" | "redis",

@@ -29,6 +29,8 @@ export interface WorkerStats {
   errors: number;
   received: number;
   receivedBytes: number;
+  /** How far the producers are behind their intended send times at the report (the largest). */
+  scheduleLagMs: number;
   publish: EncodedHistogram;
   endToEnd: EncodedHistogram;
 }

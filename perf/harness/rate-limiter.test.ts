@@ -47,16 +47,20 @@ void t.test("after a stall the schedule is not reset to now", async (t) => {
   t.equal(clock.monotonicMs() - afterStall[0]!, 990, "latency from intended time counts the stall");
 });
 
-void t.test("setRate restarts the schedule from now", async (t) => {
+void t.test("setRate keeps sends already due: the new schedule starts where the old one stood", async (t) => {
   const clock = new ManualClock();
+  const start = clock.monotonicMs();
   const limiter = new RateLimiter(10, clock);
   limiter.next();
-  limiter.next();
-  clock.advance(5000);
+  limiter.next(); // ops 0 and 1 taken; op 2 is due at start + 200
+  clock.advance(5000); // a stall: the sender is 4.8 s behind
+  t.equal(limiter.lagMs(), 4800, "lag is now minus the next intended time");
   limiter.setRate(1000);
-  const now = clock.monotonicMs();
   t.equal(limiter.rate, 1000);
-  t.same([limiter.next(), limiter.next(), limiter.next()], [now, now + 1, now + 2]);
+  t.same([limiter.next(), limiter.next(), limiter.next()], [start + 200, start + 201, start + 202], "late sends stay late");
+  t.equal(limiter.lagMs(), 4797);
+  const ahead = new RateLimiter(10, clock);
+  t.equal(ahead.lagMs(), 0, "on schedule: no lag");
 });
 
 void t.test("rate 0 is unlimited: every operation is due now", async (t) => {

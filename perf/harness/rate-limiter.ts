@@ -51,11 +51,27 @@ export class RateLimiter {
     return Math.max(0, intendedMs - this.clock.monotonicMs());
   }
 
-  /** Changes the rate; the schedule starts again from now, with the next operation due at once. */
+  /**
+   * Changes the rate. Operations already due stay due: the new schedule begins at the next
+   * operation's intended time under the old one (which may be in the past), so a rate change
+   * never forgives a backlog of late sends (that would hide a stall again). From unlimited, the
+   * schedule begins now.
+   */
   setRate(opsPerSec: number): void {
-    this.opsPerSec = validRate(opsPerSec);
-    this.startMs = this.clock.monotonicMs();
+    const rate = validRate(opsPerSec);
+    this.startMs = this.opsPerSec === 0 ? this.clock.monotonicMs() : this.nextIntendedMs();
+    this.opsPerSec = rate;
     this.opIndex = 0;
+  }
+
+  /** How far the caller is behind its schedule: now minus the next operation's intended time, or 0. */
+  lagMs(): number {
+    if (this.opsPerSec === 0) return 0;
+    return Math.max(0, this.clock.monotonicMs() - this.nextIntendedMs());
+  }
+
+  private nextIntendedMs(): number {
+    return this.startMs + (this.opIndex * msPerSecond) / this.opsPerSec;
   }
 }
 

@@ -27,7 +27,17 @@ const burstMax = 256;
 const roundRobinKeys = 1000;
 
 function send(message: FromWorker): void {
-  process.send?.(message);
+  // The coordinator may be gone already (then there is nobody to tell).
+  if (process.connected) process.send?.(message);
+}
+
+/** Reports a failure to the coordinator and ends the worker with status 1. */
+function die(err: unknown): void {
+  send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
+  process.exitCode = 1;
+  clearInterval(timer);
+  if (process.connected) process.disconnect();
+  setTimeout(() => process.exit(1), 1000).unref();
 }
 
 const counts = { sent: 0, acked: 0, errors: 0, received: 0, receivedBytes: 0 };
@@ -99,7 +109,8 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<() 
   for (const p of message.producers) {
     const producer = await driver.createProducer(p.topic);
     producers.push(producer);
-    loops.push(runProducer(producer, p, pool, message.workload.keyDistributor));
+    // A producer loop that fails (its driver closed under it, say) ends the worker visibly.
+    loops.push(runProducer(producer, p, pool, message.workload.keyDistributor).catch((err: unknown) => die(err)));
   }
   return async () => {
     stopping = true;
@@ -111,8 +122,18 @@ async function start(message: Extract<ToWorker, { type: "start" }>): Promise<() 
 }
 
 let stop: (() => Promise<void>) | undefined;
+let stopped: Promise<void> | undefined;
+/** Stops the load once, whoever asks first (a stop message, or the coordinator going away). */
+function stopOnce(): Promise<void> {
+  stopping = true;
+  clearInterval(timer);
+  stopped ??= (stop ?? (() => Promise.resolve()))();
+  return stopped;
+}
+
 const timer = setInterval(() => {
-  send({ type: "stats", ...counts, publish: publish.snapshotAndReset(), endToEnd: endToEnd.snapshotAndReset() });
+  const scheduleLagMs = limiters.reduce((max, l) => Math.max(max, l.lagMs()), 0);
+  send({ type: "stats", ...counts, scheduleLagMs, publish: publish.snapshotAndReset(), endToEnd: endToEnd.snapshotAndReset() });
   counts.sent = counts.acked = counts.errors = counts.received = counts.receivedBytes = 0;
 }, statsIntervalMs);
 
@@ -123,30 +144,24 @@ process.on("message", (raw: ToWorker) => {
         stop = s;
         send({ type: "ready" });
       },
-      (err: unknown) => {
-        send({ type: "failed", message: err instanceof Error ? err.message : String(err) });
-        process.exitCode = 1;
-        clearInterval(timer);
-        process.disconnect();
-      },
+      (err: unknown) => die(err),
     );
   } else if (raw.type === "setRate") {
     for (const l of limiters) l.setRate(raw.ratePerProducer);
   } else {
-    clearInterval(timer);
-    (stop ?? (() => Promise.resolve()))().then(
+    stopOnce().then(
       () => {
         send({ type: "stopped" });
-        process.disconnect();
+        if (process.connected) process.disconnect();
       },
-      (err: unknown) => {
-        send({ type: "failed", message: new InternalError("worker stop failed", { cause: err }).message + `: ${String(err)}` });
-        process.disconnect();
-      },
+      (err: unknown) => die(new InternalError(`worker stop failed: ${String(err)}`, { cause: err })),
     );
   }
 });
 process.on("disconnect", () => {
-  // The coordinator went away: nothing to report to, so stop.
-  if (stop === undefined) process.exit(0);
+  // The coordinator went away (or is done with us): stop the load and exit.
+  stopOnce().then(
+    () => process.exit(process.exitCode ?? 0),
+    () => process.exit(1),
+  );
 });

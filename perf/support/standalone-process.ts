@@ -13,6 +13,9 @@ export function tsNodeArgs(script: string, args: readonly string[]): string[] {
   return ["--import", "tsx", script, ...args];
 }
 
+const startTimeoutMs = 60_000;
+const stopGraceMs = 15_000;
+
 export interface StandaloneProcess {
   proc: ChildProcess;
   controllerUri: string;
@@ -36,8 +39,13 @@ export async function startStandaloneProcess(dataDir: string, extra: readonly st
   proc.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const ready = await new Promise<string>((resolve, reject) => {
+    // A child that does not come up is killed, not left behind.
+    const fail = (why: Error) => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      reject(why);
+    };
     const lines = createInterface({ input: proc.stdout });
-    const timer = setTimeout(() => reject(new Error(`standalone did not start in 60 s: ${err}`)), 60_000);
+    const timer = setTimeout(() => fail(new Error(`standalone did not start in 60 s: ${err}`)), startTimeoutMs);
     lines.on("line", (line) => {
       if (line.startsWith("sluice standalone ready")) {
         clearTimeout(timer);
@@ -46,7 +54,7 @@ export async function startStandaloneProcess(dataDir: string, extra: readonly st
     });
     proc.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`standalone exited with ${code}: ${err}`));
+      fail(new Error(`standalone exited with ${code}: ${err}`));
     });
   });
   const m = /controller tcp:\/\/127\.0\.0\.1:(\d+) segmentstore tcp:\/\/127\.0\.0\.1:(\d+)/.exec(ready);
@@ -65,7 +73,10 @@ export async function startStandaloneProcess(dataDir: string, extra: readonly st
     kill,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      // A server that hangs on shutdown is killed after a grace period.
+      const timer = setTimeout(() => proc.kill("SIGKILL"), stopGraceMs);
       await exited;
+      clearTimeout(timer);
     },
   };
 }
