@@ -26,7 +26,7 @@ import { assert } from "./assert.js";
 import { ClosedError, DataCorruptionError, InternalError, SluiceError } from "./errors.js";
 import { journalRecordHeaderBytes } from "./limits.js";
 import { logger } from "./log.js";
-import { batchEndMarker, encodeRecord, tornWindowBytes } from "./record-format.js";
+import { batchEndMarker, tornWindowBytes } from "./record-format.js";
 import { laterBatchAfter, scanRecords } from "./record-scan.js";
 
 export { encodeRecord, tornWindowBytes } from "./record-format.js";
@@ -86,11 +86,6 @@ export class RecordFile {
     this.path = path;
     this.handle = handle;
     this.size = sizeBytes;
-  }
-
-  /** Same as the module's `encodeRecord`, for callers that hold only the class. */
-  static encodeRecord(tag: number, seq: number, payload: Buffer | readonly Buffer[]): Buffer[] {
-    return encodeRecord(tag, seq, payload);
   }
 
   /**

@@ -98,13 +98,4 @@ export class SegmentStore {
     const stats = this.journal.stats;
     log.info("segment store closed", { ...stats, recordsPerBatch: stats.batches === 0 ? 0 : +(stats.records / stats.batches).toFixed(1) });
   }
-
-  /** For tests and metrics. */
-  get journalStats(): { batches: number; records: number; bytes: number } {
-    return this.journal.stats;
-  }
-
-  containerCount(): number {
-    return this.containers.length;
-  }
 }
