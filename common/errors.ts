@@ -18,6 +18,8 @@ export const errorCodes = {
   STREAM_EXISTS: { wireId: 14, retriable: false },
   SEGMENT_EXISTS: { wireId: 15, retriable: false },
   SCOPE_NOT_EMPTY: { wireId: 16, retriable: false },
+  LEASE_NOT_FOUND: { wireId: 17, retriable: false },
+  REVISION_COMPACTED: { wireId: 18, retriable: false },
   WRONG_HOST: { wireId: 20, retriable: true },
   SEGMENT_SEALED: { wireId: 21, retriable: false },
   SEGMENT_TRUNCATED: { wireId: 22, retriable: false },
@@ -93,6 +95,10 @@ export class ScopeExistsError extends defineError("SCOPE_EXISTS") {}
 export class StreamExistsError extends defineError("STREAM_EXISTS") {}
 export class SegmentExistsError extends defineError("SEGMENT_EXISTS") {}
 export class ScopeNotEmptyError extends defineError("SCOPE_NOT_EMPTY") {}
+/** A lease that has expired, was revoked, or never existed. */
+export class LeaseNotFoundError extends defineError("LEASE_NOT_FOUND") {}
+/** A watch asked for history the metadata store no longer keeps; list again and watch from there. */
+export class RevisionCompactedError extends defineError("REVISION_COMPACTED") {}
 export class WrongHostError extends defineError("WRONG_HOST") {}
 export class SegmentSealedError extends defineError("SEGMENT_SEALED") {}
 export class SegmentTruncatedError extends defineError("SEGMENT_TRUNCATED") {}
@@ -127,6 +133,8 @@ const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErr
   STREAM_EXISTS: StreamExistsError,
   SEGMENT_EXISTS: SegmentExistsError,
   SCOPE_NOT_EMPTY: ScopeNotEmptyError,
+  LEASE_NOT_FOUND: LeaseNotFoundError,
+  REVISION_COMPACTED: RevisionCompactedError,
   WRONG_HOST: WrongHostError,
   SEGMENT_SEALED: SegmentSealedError,
   SEGMENT_TRUNCATED: SegmentTruncatedError,

@@ -81,13 +81,34 @@ export const endpointsCachedMax = 10_000;
 /** Client: requests in flight per connection. */
 export const connectionRequestsMax = 10_000;
 
-/** Metadata store: value size. */
+/** Metadata store: value size (etcd's default request limit is 1.5 MiB). */
 export const metadataValueBytesMax = 1 * MiB;
+/** Metadata store: key size. */
+export const metadataKeyBytesMax = 4096;
+/** Metadata store: entries returned by one list page (and the default page size). */
+export const metadataListPageMax = 1000;
+/** Metadata store: bytes of keys and values in one write or transaction (etcd's default --max-request-bytes). */
+export const metadataTxnBytesMax = 1.5 * MiB;
+/** Metadata store: compares plus operations in one transaction (etcd's default --max-txn-ops is 128). */
+export const metadataTxnOpsMax = 128;
+/** Metadata store: the shortest lease TTL (etcd counts whole seconds). */
+export const metadataLeaseTtlMsMin = 1000;
+/** Metadata store: the longest lease TTL. */
+export const metadataLeaseTtlMsMax = 24 * 60 * 60 * 1000;
+/** Embedded metadata store: bytes of keys and values held (it keeps all of them in memory). */
+export const metadataStoreBytesMax = 256 * MiB;
+/** Embedded metadata store: live leases. */
+export const metadataLeasesMax = 100_000;
+/** Embedded metadata store: past changes kept in memory so a watch can start from an older revision. */
+export const metadataWatchHistoryMax = 100_000;
+/** Embedded metadata store: log records written between snapshots (the log is then restarted). */
+export const metadataSnapshotEveryRecords = 10_000;
 
 assert(eventBytesMax + eventHeaderBytes <= appendBlockBytesMax, "an event fits one block");
 assert(readBytesMax + frameFieldsBytesMax <= frameBytesMax, "a read fits one frame");
 assert(writerBlockBytesMax <= appendBlockBytesMax, "a writer block fits one frame");
 assert(connectionInflightBytesLow < connectionInflightBytesHigh, "watermarks ordered");
+assert(metadataTxnBytesMax + metadataTxnOpsMax * 32 <= logEntryBytesMax, "a metadata transaction fits one record");
 assert(containerBatchBytesMax <= logEntryBytesMax, "a container batch fits one log entry");
 assert(logEntryBytesMax <= journalQueueBytesMax, "a log entry fits the journal queue");
 

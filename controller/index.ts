@@ -9,7 +9,7 @@ import { ControllerGrpcServer } from "./server/grpc-server.js";
 import { SegmentHelper, type Endpoint } from "./streams/segment-helper.js";
 import { StreamMetadata, type SegmentPlacement } from "./streams/stream-metadata.js";
 
-export { FileMetadataStore, type MetadataStore, type VersionedValue } from "./store/index.js";
+export * from "./store/index.js";
 export { StreamMetadata, type SegmentPlacement } from "./streams/stream-metadata.js";
 export type { Endpoint } from "./streams/segment-helper.js";
 

@@ -26,6 +26,7 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "NO_SUCH_SCOPE":
     case "NO_SUCH_STREAM":
     case "NO_SUCH_SEGMENT":
+    case "LEASE_NOT_FOUND":
       return grpc.status.NOT_FOUND;
     case "SCOPE_EXISTS":
     case "STREAM_EXISTS":
@@ -35,6 +36,7 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "SEGMENT_SEALED":
     case "SEGMENT_TRUNCATED":
     case "CONDITIONAL_CHECK_FAILED":
+    case "REVISION_COMPACTED":
       return grpc.status.FAILED_PRECONDITION;
     case "AUTH_FAILED":
       return grpc.status.UNAUTHENTICATED;

@@ -1,58 +1,136 @@
-// Proves the embedded metadata store keeps writes across reopen, lets exactly one of racing CAS writers win, and cuts a torn tail.
+// Runs the MetadataStore contract suite against the embedded store (lease time from a ManualClock), then proves
+// what only the embedded store does: reopen keeps everything, snapshots and log restarts, torn-tail cut,
+// corruption reported, leases restarted with a full TTL, and the byte bound.
 import t from "tap";
-import { open, stat } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ManualClock } from "../../common/index.js";
 import { FileMetadataStore } from "./file-metadata-store.js";
+import { listAll, type WatchEvent } from "./metadata-store.js";
+import { metadataStoreContract } from "./metadata-store.contract.js";
 
-void t.test("put, get, list, delete survive reopen", async (t) => {
+void t.test("contract: embedded store", async (t) => {
+  const clock = new ManualClock();
+  metadataStoreContract(t, {
+    async open(t) {
+      const s = await FileMetadataStore.open(t.testdir(), { clock });
+      t.teardown(() => s.close());
+      return s;
+    },
+    passTime(ms) {
+      clock.advance(ms);
+      return Promise.resolve();
+    },
+  });
+});
+
+const b = (s: string) => Buffer.from(s, "utf8");
+
+void t.test("reopen keeps keys, versions, createRevisions, leases and the revision", async (t) => {
   const dir = t.testdir();
-  const s = await FileMetadataStore.open(dir);
-  const v1 = await s.put("scopes/a", Buffer.from("1"));
-  const v2 = await s.put("scopes/b", Buffer.from("2"));
-  await s.put("streams/a/x", Buffer.from("3"));
-  t.ok(v2 > v1);
-  t.equal(await s.delete("scopes/b"), true);
-  t.equal(await s.delete("scopes/b"), false);
+  const clock = new ManualClock();
+  const s = await FileMetadataStore.open(dir, { clock });
+  await s.put("a", b("1"));
+  await s.put("a", b("2"));
+  const lease = await s.grantLease(5000);
+  await s.put("l", b("leased"), { lease });
+  await s.put("gone", b("x"));
+  await s.delete("gone");
+  const before = await listAll(s, "");
+  const revision = await s.revision();
   await s.close();
-  const r = await FileMetadataStore.open(dir);
-  t.same((await r.list("scopes/")).map((v) => [v.key, v.value.toString(), v.version]), [["scopes/a", "1", v1]]);
-  t.equal((await r.get("streams/a/x"))?.value.toString(), "3");
-  t.equal(r.revision(), 4);
+  const r = await FileMetadataStore.open(dir, { clock });
+  t.same(await listAll(r, ""), before, "same keys, values, versions, leases");
+  t.equal(await r.revision(), revision);
+  await r.keepAlive(lease);
+  t.pass("the lease came back");
+  clock.advance(4000);
+  t.equal((await r.get("l"))?.value.toString(), "leased", "with a full TTL from the reopen");
+  clock.advance(2000);
+  await r.put("sync", b("")); // queued behind the expiry
+  t.equal(await r.get("l"), undefined, "then it expires");
   await r.close();
 });
 
-void t.test("compare-and-set: exactly one racing writer wins, the loser changes nothing", async (t) => {
-  const s = await FileMetadataStore.open(t.testdir());
-  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => s.compareAndSet("k", 0, Buffer.from(`w${i}`))));
-  const won = results.filter((r) => r.status === "fulfilled");
-  t.equal(won.length, 1);
-  for (const r of results) if (r.status === "rejected") t.equal((r.reason as { code: string }).code, "CONDITIONAL_CHECK_FAILED");
-  const v = await s.get("k");
-  t.equal(v?.value.toString(), "w0");
-  await t.rejects(s.delete("k", v!.version + 1), { code: "CONDITIONAL_CHECK_FAILED" });
-  t.equal((await s.get("k"))?.value.toString(), "w0");
-  await t.rejects(s.put("", Buffer.alloc(1)), { code: "INVALID_ARGUMENT" });
+void t.test("snapshots: the log restarts, old files go, state and later history survive reopen", async (t) => {
+  const dir = t.testdir();
+  const s = await FileMetadataStore.open(dir, { snapshotEveryRecords: 5 });
+  const lease = await s.grantLease(60_000);
+  for (let i = 0; i < 23; i++) await s.put(`k/${i % 7}`, b(`v${i}`), i % 5 === 0 ? { lease } : {});
+  await s.delete("k/3");
+  const files = (await readdir(dir)).sort();
+  t.same(files, ["log-5", "snapshot-5"], "one generation on disk: 25 records made 5 snapshots");
+  const before = await listAll(s, "");
+  const revision = await s.revision();
   await s.close();
-  await t.rejects(s.put("k", Buffer.alloc(1)), { code: "CLOSED" });
+  const r = await FileMetadataStore.open(dir, { snapshotEveryRecords: 5 });
+  t.same(await listAll(r, ""), before, "snapshot + log give back the same state");
+  t.equal(await r.revision(), revision);
+  await t.rejects(r.watch("k/", 1, { onEvents: () => undefined, onError: () => undefined }), { code: "REVISION_COMPACTED" }, "history before the snapshot is gone");
+  const events: WatchEvent[] = [];
+  const w = await r.watch("k/", revision + 1, { onEvents: (e) => events.push(...e), onError: () => undefined });
+  await r.put("k/new", b("n"));
+  t.same(events.map((e) => e.key), ["k/new"]);
+  await w.close();
+  await r.revokeLease(lease);
+  t.same(
+    (await listAll(r, "k/")).map((e) => e.key),
+    ["k/0", "k/1", "k/2", "k/4", "k/5", "k/new"],
+    "the lease from the snapshot still owned its key (k/6, last written with it), and revoke took it",
+  );
+  await r.close();
 });
 
-void t.test("a torn last record is cut at reopen", async (t) => {
+void t.test("a torn last record is cut at reopen; earlier corruption is reported", async (t) => {
   const dir = t.testdir();
   const s = await FileMetadataStore.open(dir);
-  await s.put("a", Buffer.from("kept"));
-  await s.put("b", Buffer.from("torn"));
+  await s.put("a", b("kept"));
+  await s.put("b", b("torn"));
   await s.close();
-  const path = join(dir, "metadata.log");
+  const path = join(dir, "log-0");
   const size = (await stat(path)).size;
-  const fh = await open(path, "r+");
+  let fh = await open(path, "r+");
   await fh.truncate(size - 30); // past the batch marker, into the last record
   await fh.close();
   const r = await FileMetadataStore.open(dir);
   t.equal((await r.get("a"))?.value.toString(), "kept");
-  t.equal(await r.get("b"), undefined);
-  await r.put("c", Buffer.from("after"));
+  t.equal(await r.get("b"), undefined, "the torn write is gone (it was never acknowledged)");
+  await r.put("c", b("after"));
+  await r.put("d", b("later"));
   await r.close();
-  const again = await FileMetadataStore.open(dir);
-  t.equal((await again.get("c"))?.value.toString(), "after");
-  await again.close();
+  fh = await open(path, "r+");
+  await fh.write(Buffer.from([0xff, 0xff]), 0, 2, 30); // inside the first record, which later batches follow
+  await fh.close();
+  await t.rejects(FileMetadataStore.open(dir), { code: "DATA_CORRUPTION" }, "corruption is reported, never skipped");
+});
+
+void t.test("the byte bound refuses growth with STORAGE_FULL and changes nothing", async (t) => {
+  const s = await FileMetadataStore.open(t.testdir(), { bytesMax: 1000 });
+  t.teardown(() => s.close());
+  await s.put("a", Buffer.alloc(900));
+  const revision = await s.revision();
+  await t.rejects(s.put("b", Buffer.alloc(200)), { code: "STORAGE_FULL" });
+  t.equal(await s.revision(), revision);
+  t.equal(await s.get("b"), undefined);
+  await s.put("a", Buffer.alloc(10));
+  await s.put("b", Buffer.alloc(200));
+  t.pass("room freed by a smaller value is used");
+});
+
+void t.test("a watch handler that throws does not stop the store or other watches", async (t) => {
+  const s = await FileMetadataStore.open(t.testdir());
+  t.teardown(() => s.close());
+  const seen: string[] = [];
+  await s.watch("", 1, {
+    onEvents: () => {
+      throw new Error("handler bug");
+    },
+    onError: () => undefined,
+  });
+  await s.watch("", 1, { onEvents: (e) => seen.push(...e.map((x) => x.key)), onError: () => undefined });
+  await s.put("x", b("1"));
+  await sleep(10);
+  t.same(seen, ["x"]);
+  t.ok((await s.get("x")) !== undefined);
 });

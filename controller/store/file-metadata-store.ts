@@ -1,128 +1,719 @@
 /**
- * The embedded MetadataStore: every write is a checksummed record appended to a log file under the
- * data directory and fdatasync'd before its promise resolves; at start the log is replayed (a torn
- * last record is cut, corruption earlier is reported). State lives in memory, so reads are local.
- * Writes are serialised: a compare-and-set is checked and applied in one step of the queue, which
- * is what makes exactly one of several racing writers win.
+ * The embedded MetadataStore (`sluice standalone`, `--metadata file://DIR`): one process owns a
+ * directory holding a snapshot and an append-only log of checksummed records. Every change is one
+ * record, fdatasync'd before its promise resolves; all state lives in memory, so reads are local.
+ *
+ * Files, for generation g (g grows by one per snapshot):
+ *   snapshot-<g>   the whole state at the moment generation g began (absent for g = 0); written as
+ *                  `snapshot-<g>.tmp`, fsync'd, then renamed, so a snapshot file is always complete
+ *   log-<g>        every change since that snapshot; a torn last record is cut at recovery
+ * After `snapshotEveryRecords` log records the state is snapshotted and a new generation begins;
+ * the older generation's files are then deleted.
+ *
+ * Writes are serialised: a compare is checked and its changes applied in one step of the write
+ * queue, which is what makes exactly one of several racing writers win. Leases expire by the
+ * injected Clock; an expiry is itself a logged change. Leases restart with a full TTL when the
+ * store is reopened (as etcd's do after a leader change).
  */
+import { readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { assert, ConditionalCheckFailedError, InvalidArgumentError, ClosedError, metadataValueBytesMax, RecordFile, encodeRecord, makeDurableDir, journalRecordHeaderBytes } from "../../common/index.js";
-import type { MetadataStore, VersionedValue } from "./metadata-store.js";
+import {
+  assert,
+  ClosedError,
+  ConditionalCheckFailedError,
+  InternalError,
+  InvalidConfigError,
+  journalBatchBytesMax,
+  LeaseNotFoundError,
+  logger,
+  makeDurableDir,
+  metadataLeasesMax,
+  metadataSnapshotEveryRecords,
+  metadataStoreBytesMax,
+  metadataWatchHistoryMax,
+  RecordFile,
+  RevisionCompactedError,
+  StorageFullError,
+  syncDirectory,
+  systemClock,
+  encodeRecord,
+  journalRecordHeaderBytes,
+  logEntryBytesMax,
+  type Clock,
+  type TimerHandle,
+} from "../../common/index.js";
+import type { Compare, KeyValue, LeaseId, ListOptions, ListPage, MetadataStore, PutOptions, TxnOp, Watch, WatchEvent, WatchHandler } from "./metadata-store.js";
+import { checkFromRevision, checkKey, checkListOptions, checkPrefix, checkTtl, checkTxn } from "./validate.js";
 
-const recordPut = 1;
-const recordDelete = 2;
-const keyBytesMax = 4096;
+const log = logger("metadata");
+
+/** Record tags. A log holds change records; a snapshot holds the others. */
+const tagChange = 1;
+const tagSnapshotHeader = 2;
+const tagSnapshotLease = 3;
+const tagSnapshotKey = 4;
+const tagSnapshotEnd = 5;
+
+/** Operation codes inside a change record. */
+const opPut = 1;
+const opDelete = 2;
+const opLeaseGrant = 3;
+const opLeaseEnd = 4;
+
+type Change =
+  | { op: typeof opPut; key: string; value: Buffer; lease: number }
+  | { op: typeof opDelete; key: string }
+  | { op: typeof opLeaseGrant; lease: number; ttlMs: number }
+  | { op: typeof opLeaseEnd; lease: number };
+
+interface Entry {
+  keyBytes: Buffer;
+  value: Buffer;
+  version: number;
+  createRevision: number;
+  lease: number;
+}
+
+interface LeaseState {
+  ttlMs: number;
+  /** Monotonic ms after which the lease is expired. */
+  deadlineMs: number;
+  keys: Set<string>;
+  timer: TimerHandle | undefined;
+  /** An expiry or revoke is queued: keep-alives already fail. */
+  ending: boolean;
+}
+
+interface Watcher {
+  prefix: string;
+  handler: WatchHandler;
+  lastRevision: number;
+  closed: boolean;
+}
+
+export interface FileMetadataStoreOptions {
+  clock?: Clock;
+  /** Log records between snapshots. */
+  snapshotEveryRecords?: number;
+  /** Bytes of keys and values held. */
+  bytesMax?: number;
+}
+
+const leaseIdMax = 2 ** 48 - 1;
 
 export class FileMetadataStore implements MetadataStore {
-  private readonly entries = new Map<string, VersionedValue>();
+  private readonly entries = new Map<string, Entry>();
+  private sortedKeys: string[] | undefined;
+  private readonly leases = new Map<number, LeaseState>();
+  private readonly watchers = new Set<Watcher>();
+  /** Past changes, oldest first from `historyHead`; every change with revision >= historyStart is here. */
+  private history: WatchEvent[] = [];
+  private historyHead = 0;
+  private historyStart = 1;
   private currentRevision = 0;
+  private nextLeaseId = 1;
+  private storedBytes = 0;
+  private generation = 0;
+  private recordsInLog = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Set when a snapshot fails part way: the store stops (fail-stop), as a failed record file does. */
+  private failure: Error | undefined;
   private file!: RecordFile;
 
-  private constructor() {}
+  private constructor(
+    private readonly dir: string,
+    private readonly clock: Clock,
+    private readonly snapshotEveryRecords: number,
+    private readonly bytesMax: number,
+  ) {}
 
-  /** Opens (or creates) the store in `dir`, replaying its log. */
-  static async open(dir: string): Promise<FileMetadataStore> {
+  /** Opens (or creates) the store in `dir`: loads the latest snapshot and replays the log after it. */
+  static async open(dir: string, options: FileMetadataStoreOptions = {}): Promise<FileMetadataStore> {
     await makeDurableDir(dir);
-    const store = new FileMetadataStore();
-    const { file } = await RecordFile.open(
-      join(dir, "metadata.log"),
-      (rec) => store.replay(rec.tag, rec.seq, rec.payload),
-      // Every write is its own synced batch, so only the last record can be torn.
-      { create: true, tornWindowBytes: journalRecordHeaderBytes + 2 + keyBytesMax + metadataValueBytesMax },
+    const store = new FileMetadataStore(
+      dir,
+      options.clock ?? systemClock,
+      options.snapshotEveryRecords ?? metadataSnapshotEveryRecords,
+      options.bytesMax ?? metadataStoreBytesMax,
     );
-    store.file = file;
+    await store.recover();
     return store;
   }
 
-  private replay(tag: number, revision: number, payload: Buffer): void {
-    assert(revision > this.currentRevision, "metadata revisions increase");
-    const keyLength = payload.readUInt16BE(0);
-    const key = payload.toString("utf8", 2, 2 + keyLength);
-    if (tag === recordPut) {
-      this.entries.set(key, { key, value: Buffer.from(payload.subarray(2 + keyLength)), version: revision });
-    } else {
-      assert(tag === recordDelete, `metadata record tag ${tag}`);
-      this.entries.delete(key);
+  private async recover(): Promise<void> {
+    const names = await readdir(this.dir);
+    if (names.includes("metadata.log")) {
+      throw new InvalidConfigError(`${this.dir} holds a metadata.log of an earlier Sluice format; start with an empty data directory`);
     }
-    this.currentRevision = revision;
+    const generations = (prefix: string) =>
+      names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
+    const snapshot = Math.max(0, ...generations("snapshot"));
+    this.generation = snapshot;
+    if (snapshot > 0) {
+      let ended = false;
+      const { file } = await RecordFile.open(join(this.dir, `snapshot-${snapshot}`), (rec) => (ended = this.loadSnapshotRecord(rec.tag, rec.payload)), {
+        allowTornTail: false,
+      });
+      await file.close();
+      if (!ended) throw new InvalidConfigError(`${this.dir}/snapshot-${snapshot} ends before its end record`);
+    }
+    this.historyStart = this.currentRevision + 1;
+    const { file, recovery } = await RecordFile.open(
+      join(this.dir, `log-${snapshot}`),
+      (rec) => {
+        assert(rec.tag === tagChange, `metadata log record tag ${rec.tag}`);
+        this.apply(decodeChanges(rec.payload), rec.seq);
+        this.recordsInLog++;
+      },
+      // Every change is its own synced batch, so only the last record can be torn.
+      { create: true, tornWindowBytes: logEntryBytesMax + 2 * journalRecordHeaderBytes },
+    );
+    this.file = file;
+    // Leases restart with a full TTL.
+    for (const [id, lease] of this.leases) this.armLease(id, lease);
+    for (const name of names) {
+      const g = /^(?:snapshot|log)-(\d+)(\.tmp)?$/.exec(name);
+      if (g !== null && (Number(g[1]) < snapshot || g[2] !== undefined)) await unlink(join(this.dir, name));
+    }
+    log.info("metadata store open", { dir: this.dir, revision: this.currentRevision, keys: this.entries.size, leases: this.leases.size, logRecords: recovery.records, cutBytes: recovery.truncatedBytes });
   }
 
-  get(key: string): Promise<VersionedValue | undefined> {
-    return Promise.resolve(this.entries.get(key));
+  /** Loads one snapshot record; true for the end record. */
+  private loadSnapshotRecord(tag: number, p: Buffer): boolean {
+    switch (tag) {
+      case tagSnapshotHeader:
+        this.currentRevision = p.readUIntBE(0, 6);
+        this.nextLeaseId = p.readUIntBE(6, 6);
+        return false;
+      case tagSnapshotLease:
+        this.leases.set(p.readUIntBE(0, 6), { ttlMs: p.readUInt32BE(6), deadlineMs: 0, keys: new Set(), timer: undefined, ending: false });
+        return false;
+      case tagSnapshotKey: {
+        const keyLength = p.readUInt16BE(0);
+        const keyBytes = Buffer.from(p.subarray(2, 2 + keyLength));
+        const key = keyBytes.toString("utf8");
+        let at = 2 + keyLength;
+        const lease = p.readUIntBE(at, 6);
+        const version = p.readUIntBE(at + 6, 6);
+        const createRevision = p.readUIntBE(at + 12, 6);
+        at += 18;
+        const value = Buffer.from(p.subarray(at + 4, at + 4 + p.readUInt32BE(at)));
+        this.entries.set(key, { keyBytes, value, version, createRevision, lease });
+        this.storedBytes += keyBytes.length + value.length;
+        if (lease !== 0) this.leases.get(lease)?.keys.add(key);
+        return false;
+      }
+      case tagSnapshotEnd:
+        assert(p.readUInt32BE(0) === this.entries.size && p.readUInt32BE(4) === this.leases.size, "snapshot counts match");
+        return true;
+      default:
+        throw new InvalidConfigError(`metadata snapshot record tag ${tag} is unknown`);
+    }
   }
 
-  put(key: string, value: Buffer): Promise<number> {
-    return this.write(key, () => this.append(recordPut, key, value));
+  get(key: string): Promise<KeyValue | undefined> {
+    try {
+      checkKey(key);
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return Promise.resolve(this.keyValue(key));
   }
 
-  compareAndSet(key: string, expectedVersion: number, value: Buffer): Promise<number> {
-    return this.write(key, () => {
-      this.check(key, expectedVersion);
-      return this.append(recordPut, key, value);
+  async put(key: string, value: Buffer, options: PutOptions = {}): Promise<number> {
+    return (await this.write([], [{ type: "put", key, value, ...options }])).revision;
+  }
+
+  async compareAndSet(key: string, expectedVersion: number, value: Buffer, options: PutOptions = {}): Promise<number> {
+    return (await this.write([{ key, version: expectedVersion }], [{ type: "put", key, value, ...options }])).revision;
+  }
+
+  async delete(key: string, expectedVersion?: number): Promise<boolean> {
+    const compares = expectedVersion === undefined ? [] : [{ key, version: expectedVersion }];
+    return (await this.write(compares, [{ type: "delete", key }])).deleted > 0;
+  }
+
+  async txn(compares: readonly Compare[], ops: readonly TxnOp[]): Promise<number> {
+    return (await this.write(compares, ops)).revision;
+  }
+
+  list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    let limit: number;
+    try {
+      checkPrefix(prefix);
+      limit = checkListOptions(options);
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const keys = this.sorted();
+    const start = options.after === undefined ? prefix : options.after;
+    // First key at or after `start` (after `after`, exclusive) in byte order.
+    const startBytes = Buffer.from(start);
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = Buffer.compare(this.entries.get(keys[mid]!)!.keyBytes, startBytes);
+      if (c < 0 || (c === 0 && options.after !== undefined)) lo = mid + 1;
+      else hi = mid;
+    }
+    const entries: KeyValue[] = [];
+    let more = false;
+    for (let i = lo; i < keys.length && keys[i]!.startsWith(prefix); i++) {
+      if (entries.length === limit) {
+        more = true;
+        break;
+      }
+      entries.push(this.keyValue(keys[i]!)!);
+    }
+    return Promise.resolve({ entries, more, revision: this.currentRevision });
+  }
+
+  watch(prefix: string, fromRevision: number, handler: WatchHandler): Promise<Watch> {
+    try {
+      checkPrefix(prefix);
+      checkFromRevision(fromRevision);
+      this.checkOpen();
+      if (fromRevision < this.historyStart) {
+        throw new RevisionCompactedError(
+          `watch from revision ${fromRevision}: this store keeps changes from revision ${this.historyStart} on; list again and watch from the list's revision + 1`,
+        );
+      }
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const watcher: Watcher = { prefix, handler, lastRevision: fromRevision - 1, closed: false };
+    // Past changes go out now, before any later write can be delivered, so order holds.
+    const past: WatchEvent[] = [];
+    for (let i = this.historyHead; i < this.history.length; i++) {
+      const e = this.history[i]!;
+      if (e.revision >= fromRevision && e.key.startsWith(prefix)) past.push(e);
+    }
+    this.deliver(watcher, past);
+    if (fromRevision <= this.currentRevision) watcher.lastRevision = this.currentRevision;
+    this.watchers.add(watcher);
+    const watchers = this.watchers;
+    return Promise.resolve({
+      get lastRevision() {
+        return watcher.lastRevision;
+      },
+      close() {
+        watcher.closed = true;
+        watchers.delete(watcher);
+        return Promise.resolve();
+      },
     });
   }
 
-  delete(key: string, expectedVersion?: number): Promise<boolean> {
-    return this.write(key, async () => {
-      if (expectedVersion !== undefined) this.check(key, expectedVersion);
-      if (!this.entries.has(key)) return false;
-      await this.append(recordDelete, key, Buffer.alloc(0));
-      return true;
+  async grantLease(ttlMs: number): Promise<LeaseId> {
+    checkTtl(ttlMs);
+    const ttl = Math.ceil(ttlMs / 1000) * 1000;
+    const id = await this.enqueue(async () => {
+      if (this.leases.size >= metadataLeasesMax) throw new StorageFullError(`the metadata store holds ${metadataLeasesMax} leases, its bound`);
+      const lease = this.nextLeaseId;
+      assert(lease <= leaseIdMax, "lease ids fit 48 bits");
+      await this.commit([{ op: opLeaseGrant, lease, ttlMs: ttl }]);
+      return lease;
     });
+    return String(id);
   }
 
-  list(prefix: string): Promise<VersionedValue[]> {
-    const out: VersionedValue[] = [];
-    for (const [key, v] of this.entries) if (key.startsWith(prefix)) out.push(v);
-    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return Promise.resolve(out);
+  keepAlive(lease: LeaseId): Promise<void> {
+    try {
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const id = parseLease(lease);
+    const state = id === undefined ? undefined : this.leases.get(id);
+    if (id === undefined || state === undefined || state.ending || this.clock.monotonicMs() >= state.deadlineMs) {
+      return Promise.reject(new LeaseNotFoundError(`lease ${lease} has expired or was revoked`));
+    }
+    state.deadlineMs = this.clock.monotonicMs() + state.ttlMs;
+    return Promise.resolve();
   }
 
-  revision(): number {
-    return this.currentRevision;
+  async revokeLease(lease: LeaseId): Promise<void> {
+    const id = parseLease(lease);
+    if (id === undefined) return;
+    await this.endLease(id);
+  }
+
+  revision(): Promise<number> {
+    try {
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return Promise.resolve(this.currentRevision);
+  }
+
+  /** Raises CLOSED after close, or the error that stopped the store (a failed snapshot). */
+  private checkOpen(): void {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closed) throw new ClosedError("metadata store is closed");
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const w of this.watchers) w.closed = true;
+    this.watchers.clear();
+    for (const lease of this.leases.values()) lease.timer?.cancel();
     await this.queue.catch(() => undefined);
     await this.file.close();
   }
 
-  private check(key: string, expectedVersion: number): void {
-    const version = this.entries.get(key)?.version ?? 0;
-    if (version !== expectedVersion) {
-      throw new ConditionalCheckFailedError(`${key}: expected version ${expectedVersion}, found ${version}`);
+  // ---- writes ----
+
+  /** Checks, then (in the write queue) compares and commits one transaction. */
+  private write(compares: readonly Compare[], ops: readonly TxnOp[]): Promise<{ revision: number; deleted: number }> {
+    try {
+      checkTxn(compares, ops);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
+    return this.enqueue(async () => {
+      const failed = compares.flatMap((c) => {
+        const found = this.entries.get(c.key)?.version ?? 0;
+        return found === c.version ? [] : [`${c.key}: expected version ${c.version}, found ${found}`];
+      });
+      if (failed.length > 0) throw new ConditionalCheckFailedError(failed.join("; "));
+      const changes: Change[] = [];
+      let deleted = 0;
+      let growth = 0;
+      for (const op of ops) {
+        const existing = this.entries.get(op.key);
+        if (op.type === "put") {
+          const lease = op.lease === undefined ? 0 : parseLease(op.lease);
+          const state = lease === undefined || lease === 0 ? undefined : this.leases.get(lease);
+          if (lease === undefined || (lease !== 0 && (state === undefined || state.ending))) {
+            throw new LeaseNotFoundError(`lease ${op.lease} has expired or was revoked`);
+          }
+          growth += op.value.length - (existing?.value.length ?? -Buffer.byteLength(op.key));
+          changes.push({ op: opPut, key: op.key, value: op.value, lease });
+        } else if (existing !== undefined) {
+          deleted++;
+          changes.push({ op: opDelete, key: op.key });
+        }
+      }
+      if (growth > 0 && this.storedBytes + growth > this.bytesMax) {
+        throw new StorageFullError(`the metadata store holds ${this.storedBytes} bytes; this write would pass its bound of ${this.bytesMax}`);
+      }
+      if (changes.length === 0) return { revision: this.currentRevision, deleted };
+      return { revision: await this.commit(changes), deleted };
+    });
   }
 
   /** Runs `op` after every earlier write, so checks and appends never interleave. */
-  private write<T>(key: string, op: () => Promise<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new ClosedError("metadata store is closed"));
-    if (key.length === 0 || Buffer.byteLength(key) > keyBytesMax) {
-      return Promise.reject(new InvalidArgumentError(`metadata key must be 1-${keyBytesMax} bytes`));
+  private enqueue<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      this.checkOpen();
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
-    const result = this.queue.then(op, op);
+    const result = this.queue.then(() => {
+      this.checkOpen();
+      return op();
+    });
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  private async append(tag: number, key: string, value: Buffer): Promise<number> {
-    if (value.length > metadataValueBytesMax) {
-      throw new InvalidArgumentError(`metadata value of ${value.length} bytes exceeds ${metadataValueBytesMax}`);
-    }
-    const keyBytes = Buffer.from(key, "utf8");
-    const head = Buffer.allocUnsafe(2 + keyBytes.length);
-    head.writeUInt16BE(keyBytes.length, 0);
-    keyBytes.copy(head, 2);
-    const revision = this.currentRevision + 1;
-    const pieces = encodeRecord(tag, revision, [head, value]);
+  /** Logs `changes` as one record (durable on return), applies them, and tells watchers. In the queue only. */
+  private async commit(changes: Change[]): Promise<number> {
+    const bumps = changes.some((c) => c.op === opPut || c.op === opDelete);
+    const revision = this.currentRevision + (bumps ? 1 : 0);
+    const pieces = encodeRecord(tagChange, revision, encodeChanges(changes));
     await this.file.appendBatch(pieces, pieces.reduce((n, b) => n + b.length, 0));
-    this.currentRevision = revision;
-    if (tag === recordPut) this.entries.set(key, { key, value: Buffer.from(value), version: revision });
-    else this.entries.delete(key);
+    const events = this.apply(changes, revision);
+    this.recordsInLog++;
+    for (const w of this.watchers) {
+      this.deliver(
+        w,
+        events.filter((e) => e.key.startsWith(w.prefix)),
+      );
+      w.lastRevision = revision;
+    }
+    for (const c of changes) if (c.op === opLeaseGrant) this.armLease(c.lease, this.leases.get(c.lease)!);
+    if (this.recordsInLog >= this.snapshotEveryRecords) {
+      // This change is durable whatever happens to the snapshot; a failed snapshot stops the store.
+      await this.snapshot().catch((err: unknown) => {
+        this.failure = new InternalError(`${this.dir}: metadata snapshot failed; the store has stopped`, { cause: err });
+        log.error("metadata snapshot failed", { dir: this.dir, error: String(err) });
+      });
+    }
     return revision;
   }
+
+  /** Applies durable changes to memory; returns the watch events. Also used by replay. */
+  private apply(changes: readonly Change[], revision: number): WatchEvent[] {
+    assert(revision >= this.currentRevision, "metadata revisions never go back");
+    const events: WatchEvent[] = [];
+    for (const c of changes) {
+      switch (c.op) {
+        case opPut: {
+          const existing = this.entries.get(c.key);
+          if (existing === undefined) this.sortedKeys = undefined;
+          this.detach(c.key, existing);
+          const keyBytes = existing?.keyBytes ?? Buffer.from(c.key, "utf8");
+          this.storedBytes += c.value.length - (existing?.value.length ?? -keyBytes.length);
+          this.entries.set(c.key, { keyBytes, value: Buffer.from(c.value), version: revision, createRevision: existing?.createRevision ?? revision, lease: c.lease });
+          if (c.lease !== 0) this.leases.get(c.lease)?.keys.add(c.key);
+          events.push({ type: "put", key: c.key, value: Buffer.from(c.value), revision });
+          break;
+        }
+        case opDelete: {
+          const existing = this.entries.get(c.key);
+          if (existing === undefined) break;
+          this.detach(c.key, existing);
+          this.entries.delete(c.key);
+          this.sortedKeys = undefined;
+          this.storedBytes -= existing.keyBytes.length + existing.value.length;
+          events.push({ type: "delete", key: c.key, value: Buffer.alloc(0), revision });
+          break;
+        }
+        case opLeaseGrant:
+          this.leases.set(c.lease, { ttlMs: c.ttlMs, deadlineMs: 0, keys: new Set(), timer: undefined, ending: false });
+          this.nextLeaseId = Math.max(this.nextLeaseId, c.lease + 1);
+          break;
+        case opLeaseEnd:
+          this.leases.get(c.lease)?.timer?.cancel();
+          this.leases.delete(c.lease);
+          break;
+      }
+    }
+    this.currentRevision = revision;
+    this.remember(events);
+    return events;
+  }
+
+  private detach(key: string, entry: Entry | undefined): void {
+    if (entry !== undefined && entry.lease !== 0) this.leases.get(entry.lease)?.keys.delete(key);
+  }
+
+  private remember(events: readonly WatchEvent[]): void {
+    this.history.push(...events);
+    while (this.history.length - this.historyHead > metadataWatchHistoryMax) {
+      // Drop whole revisions, so every change from historyStart on is kept.
+      this.historyStart = this.history[this.historyHead]!.revision + 1;
+      while (this.historyHead < this.history.length && this.history[this.historyHead]!.revision < this.historyStart) this.historyHead++;
+    }
+    if (this.historyHead > 1024 && this.historyHead * 2 > this.history.length) {
+      this.history = this.history.slice(this.historyHead);
+      this.historyHead = 0;
+    }
+  }
+
+  private deliver(w: Watcher, events: WatchEvent[]): void {
+    if (events.length === 0 || w.closed) return;
+    w.lastRevision = events.at(-1)!.revision;
+    try {
+      w.handler.onEvents(events);
+    } catch (err) {
+      log.error("a metadata watch handler threw", { prefix: w.prefix, error: String(err) });
+    }
+  }
+
+  // ---- leases ----
+
+  private armLease(id: number, lease: LeaseState): void {
+    lease.deadlineMs = this.clock.monotonicMs() + lease.ttlMs;
+    const check = () => {
+      if (this.closed || this.leases.get(id) !== lease) return;
+      const leftMs = lease.deadlineMs - this.clock.monotonicMs();
+      if (leftMs > 0) {
+        lease.timer = this.clock.setTimer(leftMs, check);
+        return;
+      }
+      lease.timer = undefined;
+      this.endLease(id).catch((err: unknown) => log.error("lease expiry failed", { lease: id, error: String(err) }));
+    };
+    lease.timer?.cancel();
+    lease.timer = this.clock.setTimer(lease.ttlMs, check);
+  }
+
+  /** Ends lease `id` (expiry or revoke): one record that deletes its keys and the lease. */
+  private async endLease(id: number): Promise<void> {
+    const lease = this.leases.get(id);
+    if (lease === undefined || lease.ending) return;
+    lease.ending = true;
+    lease.timer?.cancel();
+    await this.enqueue(async () => {
+      if (this.leases.get(id) !== lease) return;
+      const changes: Change[] = [...lease.keys].sort().map((key) => ({ op: opDelete, key }));
+      changes.push({ op: opLeaseEnd, lease: id });
+      await this.commit(changes);
+    });
+  }
+
+  // ---- snapshots ----
+
+  /** Writes the whole state as snapshot g+1, then starts log g+1 and deletes generation g. In the queue only. */
+  private async snapshot(): Promise<void> {
+    const next = this.generation + 1;
+    const tmp = join(this.dir, `snapshot-${next}.tmp`);
+    const { file } = await RecordFile.open(tmp, () => assert(false, "a new snapshot file is empty"), { create: true });
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const add = async (tag: number, payload: Buffer[]) => {
+      const pieces = encodeRecord(tag, this.currentRevision, payload);
+      const bytes = pieces.reduce((n, b) => n + b.length, 0);
+      if (batchBytes + bytes > journalBatchBytesMax) {
+        await file.appendBatch(batch, batchBytes);
+        batch = [];
+        batchBytes = 0;
+      }
+      batch.push(...pieces);
+      batchBytes += bytes;
+    };
+    try {
+      await add(tagSnapshotHeader, [uint48Pair(this.currentRevision, this.nextLeaseId)]);
+      for (const [id, lease] of this.leases) {
+        const p = Buffer.alloc(10);
+        p.writeUIntBE(id, 0, 6);
+        p.writeUInt32BE(lease.ttlMs, 6);
+        await add(tagSnapshotLease, [p]);
+      }
+      for (const e of this.entries.values()) {
+        const head = Buffer.alloc(2 + e.keyBytes.length + 22);
+        head.writeUInt16BE(e.keyBytes.length, 0);
+        e.keyBytes.copy(head, 2);
+        let at = 2 + e.keyBytes.length;
+        head.writeUIntBE(e.lease, at, 6);
+        head.writeUIntBE(e.version, at + 6, 6);
+        head.writeUIntBE(e.createRevision, at + 12, 6);
+        head.writeUInt32BE(e.value.length, at + 18);
+        at += 22;
+        await add(tagSnapshotKey, [head, e.value]);
+      }
+      const end = Buffer.alloc(8);
+      end.writeUInt32BE(this.entries.size, 0);
+      end.writeUInt32BE(this.leases.size, 4);
+      await add(tagSnapshotEnd, [end]);
+      await file.appendBatch(batch, batchBytes);
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, join(this.dir, `snapshot-${next}`));
+    await syncDirectory(this.dir);
+    const { file: nextLog } = await RecordFile.open(join(this.dir, `log-${next}`), () => assert(false, "a new log is empty"), { create: true });
+    const old = this.file;
+    this.file = nextLog;
+    this.generation = next;
+    this.recordsInLog = 0;
+    await old.close();
+    await unlink(join(this.dir, `log-${next - 1}`));
+    if (next > 1) await unlink(join(this.dir, `snapshot-${next - 1}`));
+    await syncDirectory(this.dir);
+    log.debug("metadata snapshot", { generation: next, revision: this.currentRevision, keys: this.entries.size });
+  }
+
+  // ---- reads ----
+
+  private keyValue(key: string): KeyValue | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    return { key, value: Buffer.from(e.value), version: e.version, createRevision: e.createRevision, lease: e.lease === 0 ? undefined : String(e.lease) };
+  }
+
+  private sorted(): string[] {
+    this.sortedKeys ??= [...this.entries.keys()].sort((a, b) => Buffer.compare(this.entries.get(a)!.keyBytes, this.entries.get(b)!.keyBytes));
+    return this.sortedKeys;
+  }
+}
+
+function parseLease(lease: LeaseId): number | undefined {
+  if (!/^[1-9]\d{0,14}$/.test(lease)) return undefined;
+  const id = Number(lease);
+  return id <= leaseIdMax ? id : undefined;
+}
+
+function uint48Pair(a: number, b: number): Buffer {
+  const p = Buffer.alloc(12);
+  p.writeUIntBE(a, 0, 6);
+  p.writeUIntBE(b, 6, 6);
+  return p;
+}
+
+function encodeChanges(changes: readonly Change[]): Buffer[] {
+  const out: Buffer[] = [];
+  const count = Buffer.alloc(2);
+  count.writeUInt16BE(changes.length, 0);
+  out.push(count);
+  for (const c of changes) {
+    switch (c.op) {
+      case opPut: {
+        const key = Buffer.from(c.key, "utf8");
+        const head = Buffer.alloc(1 + 2 + key.length + 6 + 4);
+        head.writeUInt8(opPut, 0);
+        head.writeUInt16BE(key.length, 1);
+        key.copy(head, 3);
+        head.writeUIntBE(c.lease, 3 + key.length, 6);
+        head.writeUInt32BE(c.value.length, 9 + key.length);
+        out.push(head, c.value);
+        break;
+      }
+      case opDelete: {
+        const key = Buffer.from(c.key, "utf8");
+        const head = Buffer.alloc(3 + key.length);
+        head.writeUInt8(opDelete, 0);
+        head.writeUInt16BE(key.length, 1);
+        key.copy(head, 3);
+        out.push(head);
+        break;
+      }
+      case opLeaseGrant: {
+        const p = Buffer.alloc(11);
+        p.writeUInt8(opLeaseGrant, 0);
+        p.writeUIntBE(c.lease, 1, 6);
+        p.writeUInt32BE(c.ttlMs, 7);
+        out.push(p);
+        break;
+      }
+      case opLeaseEnd: {
+        const p = Buffer.alloc(7);
+        p.writeUInt8(opLeaseEnd, 0);
+        p.writeUIntBE(c.lease, 1, 6);
+        out.push(p);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function decodeChanges(p: Buffer): Change[] {
+  const changes: Change[] = [];
+  const count = p.readUInt16BE(0);
+  let at = 2;
+  for (let i = 0; i < count; i++) {
+    const op = p.readUInt8(at);
+    if (op === opPut || op === opDelete) {
+      const keyLength = p.readUInt16BE(at + 1);
+      const key = p.toString("utf8", at + 3, at + 3 + keyLength);
+      at += 3 + keyLength;
+      if (op === opDelete) {
+        changes.push({ op, key });
+        continue;
+      }
+      const lease = p.readUIntBE(at, 6);
+      const valueLength = p.readUInt32BE(at + 6);
+      at += 10;
+      changes.push({ op, key, value: p.subarray(at, at + valueLength), lease });
+      at += valueLength;
+    } else if (op === opLeaseGrant) {
+      changes.push({ op, lease: p.readUIntBE(at + 1, 6), ttlMs: p.readUInt32BE(at + 7) });
+      at += 11;
+    } else {
+      assert(op === opLeaseEnd, `metadata change op ${op}`);
+      changes.push({ op, lease: p.readUIntBE(at + 1, 6) });
+      at += 7;
+    }
+  }
+  assert(at === p.length, "a metadata change record is read to its end");
+  return changes;
 }

@@ -1,2 +1,2 @@
-export type { MetadataStore, VersionedValue } from "./metadata-store.js";
-export { FileMetadataStore } from "./file-metadata-store.js";
+export { listAll, type Compare, type KeyValue, type LeaseId, type ListOptions, type ListPage, type MetadataStore, type PutOptions, type TxnOp, type Watch, type WatchEvent, type WatchHandler } from "./metadata-store.js";
+export { FileMetadataStore, type FileMetadataStoreOptions } from "./file-metadata-store.js";

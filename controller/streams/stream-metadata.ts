@@ -9,7 +9,7 @@
 import { assert, containerOf, InvalidArgumentError, NoSuchScopeError, NoSuchStreamError, ConditionalCheckFailedError, streamSegmentsMax, segmentName, parseSegmentName, validateName } from "../../common/index.js";
 import type { Clock } from "../../common/index.js";
 import type { SegmentRange, StreamConfig, GetStreamResponse } from "../../proto/index.js";
-import type { MetadataStore } from "../store/index.js";
+import { listAll, type MetadataStore } from "../store/index.js";
 import type { Endpoint } from "./segment-helper.js";
 
 interface ScopeRecord {
@@ -62,7 +62,7 @@ export class StreamMetadata {
   }
 
   async listScopes(): Promise<string[]> {
-    return (await this.store.list("scopes/")).map((v) => v.key.slice("scopes/".length));
+    return (await listAll(this.store, "scopes/")).map((v) => v.key.slice("scopes/".length));
   }
 
   /**
@@ -126,7 +126,7 @@ export class StreamMetadata {
     if ((await this.store.get(scopeKey(scope))) === undefined) throw new NoSuchScopeError(`scope ${scope} does not exist`);
     const prefix = `streams/${scope}/`;
     const out: string[] = [];
-    for (const v of await this.store.list(prefix)) {
+    for (const v of await listAll(this.store, prefix)) {
       const record = JSON.parse(v.value.toString("utf8")) as StreamRecord;
       if (record.state === "active") out.push(v.key.slice(prefix.length));
     }
