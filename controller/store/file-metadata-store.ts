@@ -217,7 +217,7 @@ export class FileMetadataStore implements MetadataStore {
       checkKey(key);
       this.checkOpen();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     return Promise.resolve(this.keyValue(key));
   }
@@ -246,7 +246,7 @@ export class FileMetadataStore implements MetadataStore {
       limit = checkListOptions(options);
       this.checkOpen();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     const keys = this.sorted();
     const start = options.after === undefined ? prefix : options.after;
@@ -283,7 +283,7 @@ export class FileMetadataStore implements MetadataStore {
         );
       }
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     const watcher: Watcher = { prefix, handler, lastRevision: fromRevision - 1, closed: false };
     // Past changes go out now, before any later write can be delivered, so order holds.
@@ -325,7 +325,7 @@ export class FileMetadataStore implements MetadataStore {
     try {
       this.checkOpen();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     const id = parseLease(lease);
     const state = id === undefined ? undefined : this.leases.get(id);
@@ -346,7 +346,7 @@ export class FileMetadataStore implements MetadataStore {
     try {
       this.checkOpen();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     return Promise.resolve(this.currentRevision);
   }
@@ -374,7 +374,7 @@ export class FileMetadataStore implements MetadataStore {
     try {
       checkTxn(compares, ops);
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     return this.enqueue(async () => {
       const failed = compares.flatMap((c) => {
@@ -413,7 +413,7 @@ export class FileMetadataStore implements MetadataStore {
     try {
       this.checkOpen();
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(asError(err));
     }
     const result = this.queue.then(() => {
       this.checkOpen();
@@ -716,4 +716,8 @@ function decodeChanges(p: Buffer): Change[] {
   }
   assert(at === p.length, "a metadata change record is read to its end");
   return changes;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
