@@ -2,10 +2,19 @@
 /** The `sluice` command: roles (standalone) and client commands. */
 import { SluiceError } from "../common/index.js";
 import { readCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
+import { controllerHelp, segmentStoreHelp, startController, startSegmentStore } from "./roles.js";
 import { standaloneHelp, startStandalone } from "./standalone.js";
+
+const roles = {
+  standalone: { help: standaloneHelp, start: startStandalone },
+  controller: { help: controllerHelp, start: startController },
+  segmentstore: { help: segmentStoreHelp, start: startSegmentStore },
+};
 
 const usage = `usage:
   sluice standalone [--data-dir DIR] [--host 127.0.0.1] [--controller-port 9090] [--segmentstore-port 12345]
+  sluice controller --metadata file://DIR|etcd://HOST:PORT [--port 9090] [--containers 4] [--segmentstore tcp://HOST:PORT]
+  sluice segmentstore [--data-dir DIR] [--port 12345] [--containers 4]
   sluice scope create|list NAME            [--controller tcp://127.0.0.1:9090]
   sluice stream create SCOPE/STREAM [--segments N]
   sluice stream list SCOPE | info SCOPE/STREAM
@@ -16,12 +25,15 @@ Flags may also come from SLUICE_<FLAG> environment variables (e.g. SLUICE_CONTRO
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
-    case "standalone": {
+    case "standalone":
+    case "controller":
+    case "segmentstore": {
+      const role = roles[command];
       if (rest.includes("--help")) {
-        process.stdout.write(standaloneHelp + "\n");
+        process.stdout.write(role.help + "\n");
         return;
       }
-      const s = await startStandalone(rest);
+      const s = await role.start(rest);
       const stop = () => {
         s.close().then(
           () => process.exit(0),

@@ -2,7 +2,7 @@
  * `sluice standalone`: controller, segment store and its local Tier-1 journal in one process, with
  * the embedded metadata store, all under one data directory. Nothing else to install.
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseConfig, describeOptions, type OptionSpecs, cacheBytesMaxDefault, containerCountMax, logger } from "../common/index.js";
 import { Controller } from "../controller/index.js";
 import { SegmentStore } from "../segmentstore/index.js";
@@ -11,6 +11,7 @@ const log = logger("standalone");
 
 export const standaloneOptions = {
   "data-dir": { kind: "string", default: "./sluice-data", help: "directory for the journal and metadata" },
+  metadata: { kind: "string", default: "", help: "metadata store: file://DIR or etcd://HOST:PORT (default: file://DATA_DIR/controller)" },
   host: { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" },
   "controller-port": { kind: "int", default: 9090, min: 0, max: 65535, help: "controller gRPC port" },
   "segmentstore-port": { kind: "int", default: 12345, min: 0, max: 65535, help: "segment store data-plane port" },
@@ -39,7 +40,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
   let controller: Controller;
   try {
     controller = await Controller.start({
-      dataDir,
+      metadata: config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata,
       host: config.host,
       port: config["controller-port"],
       containerCount: config.containers,

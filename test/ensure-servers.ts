@@ -11,7 +11,10 @@ interface Needed {
   why: string;
 }
 
-const needed: Needed[] = [{ binary: "redis-server", packages: ["redis-server"], why: "the Redis Streams peer of the perf harness (perf/drivers/redis-driver.test.ts)" }];
+const needed: Needed[] = [
+  { binary: "redis-server", packages: ["redis-server"], why: "the Redis Streams peer of the perf harness (perf/drivers/redis-driver.test.ts)" },
+  { binary: "etcd", packages: ["etcd-server", "etcd-client"], why: "the etcd metadata store tests (controller/store/etcd-*.test.ts, test/controller-etcd.test.ts)" },
+];
 
 function installed(binary: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${binary}`], { stdio: "ignore" }).status === 0;

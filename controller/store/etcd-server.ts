@@ -239,7 +239,7 @@ async function healthy(clientPort: number): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${clientPort}/health`, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
     if (!res.ok) return false;
-    const body = (await res.json()) as unknown;
+    const body: unknown = await res.json();
     return typeof body === "object" && body !== null && (body as { health?: unknown }).health === "true";
   } catch {
     // Refused, reset or timed out while etcd starts: the caller polls again until its deadline.

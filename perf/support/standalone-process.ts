@@ -1,5 +1,5 @@
 /**
- * Runs `sluice standalone` as a real child process on 127.0.0.1 with ephemeral ports, for tests
+ * Runs `sluice standalone` (or another role) as a real child process on 127.0.0.1 with ephemeral ports, for tests
  * that need process boundaries (SIGKILL durability, bad clients). The child is stopped by its pid.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -16,11 +16,10 @@ export function tsNodeArgs(script: string, args: readonly string[]): string[] {
 const startTimeoutMs = 60_000;
 const stopGraceMs = 15_000;
 
-export interface StandaloneProcess {
+export interface SluiceProcess {
   proc: ChildProcess;
-  controllerUri: string;
-  controllerPort: number;
-  segmentStorePort: number;
+  /** The line the role printed once ready ("sluice ROLE ready: ..."). */
+  readyLine: string;
   /** Everything the child wrote to stderr so far. */
   stderr(): string;
   /** SIGKILL, and wait for the exit. */
@@ -29,48 +28,44 @@ export interface StandaloneProcess {
   stop(): Promise<void>;
 }
 
-export async function startStandaloneProcess(dataDir: string, extra: readonly string[] = []): Promise<StandaloneProcess> {
-  const proc = spawn(
-    process.execPath,
-    tsNodeArgs(sluiceBin, ["standalone", "--data-dir", dataDir, "--controller-port", "0", "--segmentstore-port", "0", ...extra]),
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+export interface StandaloneProcess extends SluiceProcess {
+  controllerUri: string;
+  controllerPort: number;
+  segmentStorePort: number;
+}
+
+/** Starts `sluice ROLE ARGS...` and waits for its ready line (60 s at most; a child that fails to start is killed). */
+export async function startSluiceProcess(role: "standalone" | "controller" | "segmentstore", args: readonly string[]): Promise<SluiceProcess> {
+  const proc = spawn(process.execPath, tsNodeArgs(sluiceBin, [role, ...args]), { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   proc.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  const ready = await new Promise<string>((resolve, reject) => {
-    // A child that does not come up is killed, not left behind.
+  const readyLine = await new Promise<string>((resolve, reject) => {
     const fail = (why: Error) => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       reject(why);
     };
     const lines = createInterface({ input: proc.stdout });
-    const timer = setTimeout(() => fail(new Error(`standalone did not start in 60 s: ${err}`)), startTimeoutMs);
+    const timer = setTimeout(() => fail(new Error(`sluice ${role} did not start in 60 s: ${err}`)), startTimeoutMs);
     lines.on("line", (line) => {
-      if (line.startsWith("sluice standalone ready")) {
+      if (line.startsWith(`sluice ${role} ready`)) {
         clearTimeout(timer);
         resolve(line);
       }
     });
     proc.once("exit", (code) => {
       clearTimeout(timer);
-      fail(new Error(`standalone exited with ${code}: ${err}`));
+      fail(new Error(`sluice ${role} exited with ${code}: ${err}`));
     });
   });
-  const m = /controller tcp:\/\/127\.0\.0\.1:(\d+) segmentstore tcp:\/\/127\.0\.0\.1:(\d+)/.exec(ready);
-  if (m === null) throw new Error(`unexpected ready line: ${ready}`);
-  const controllerPort = Number(m[1]);
-  const kill = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-    await exited;
-  };
   return {
     proc,
-    controllerUri: `tcp://127.0.0.1:${controllerPort}`,
-    controllerPort,
-    segmentStorePort: Number(m[2]),
+    readyLine,
     stderr: () => err,
-    kill,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
       // A server that hangs on shutdown is killed after a grace period.
@@ -79,6 +74,17 @@ export async function startStandaloneProcess(dataDir: string, extra: readonly st
       clearTimeout(timer);
     },
   };
+}
+
+export async function startStandaloneProcess(dataDir: string, extra: readonly string[] = []): Promise<StandaloneProcess> {
+  const p = await startSluiceProcess("standalone", ["--data-dir", dataDir, "--controller-port", "0", "--segmentstore-port", "0", ...extra]);
+  const m = /controller tcp:\/\/127\.0\.0\.1:(\d+) segmentstore tcp:\/\/127\.0\.0\.1:(\d+)/.exec(p.readyLine);
+  if (m === null) {
+    await p.kill();
+    throw new Error(`unexpected ready line: ${p.readyLine}`);
+  }
+  const controllerPort = Number(m[1]);
+  return { ...p, controllerUri: `tcp://127.0.0.1:${controllerPort}`, controllerPort, segmentStorePort: Number(m[2]) };
 }
 
 /** Two free TCP ports on 127.0.0.1 (bound then released), for a restart on the same ports. */

@@ -1,0 +1,72 @@
+/**
+ * The cluster roles, each its own process: `sluice controller` and `sluice segmentstore`. Until
+ * placement ([7/8 controller]) and the replicated Tier-1 ([4/8 tier1]) arrive, a controller places
+ * every container on the one segment store named by `--segmentstore`, and a segment store keeps its
+ * Tier-1 journal under `--data-dir`.
+ */
+import { resolve } from "node:path";
+import { cacheBytesMaxDefault, containerCountMax, describeOptions, InvalidConfigError, logger, parseConfig, type OptionSpecs } from "../common/index.js";
+import { Controller } from "../controller/index.js";
+import { SegmentStore } from "../segmentstore/index.js";
+
+const log = logger("roles");
+
+const hostSpec = { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" } as const;
+const containersSpec = { kind: "int", default: 4, min: 1, max: containerCountMax, help: "segment containers (fixed for the life of the metadata / data directory)" } as const;
+
+export const controllerOptions = {
+  metadata: { kind: "string", default: "file://./sluice-data/controller", help: "metadata store: file://DIR or etcd://HOST:PORT[,HOST:PORT...][/NAMESPACE]" },
+  host: hostSpec,
+  port: { kind: "int", default: 9090, min: 0, max: 65535, help: "gRPC port" },
+  containers: containersSpec,
+  segmentstore: { kind: "string", default: "tcp://127.0.0.1:12345", help: "the segment store that serves every container (until placement)" },
+} satisfies OptionSpecs;
+
+export const segmentStoreOptions = {
+  "data-dir": { kind: "string", default: "./sluice-data/segmentstore", help: "directory for the Tier-1 journal" },
+  host: hostSpec,
+  port: { kind: "int", default: 12345, min: 0, max: 65535, help: "data-plane port" },
+  containers: containersSpec,
+  "cache-bytes-max": { kind: "int", default: cacheBytesMaxDefault, min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, help: "bytes of event data held in memory" },
+} satisfies OptionSpecs;
+
+export const controllerHelp = `sluice controller [options]\n${describeOptions(controllerOptions)}`;
+export const segmentStoreHelp = `sluice segmentstore [options]\n${describeOptions(segmentStoreOptions)}`;
+
+export interface Role {
+  close(): Promise<void>;
+}
+
+function parseEndpoint(uri: string): { host: string; port: number } {
+  const m = /^tcp:\/\/([A-Za-z0-9.-]+):(\d{1,5})$/.exec(uri);
+  if (m === null || Number(m[2]) > 65535) throw new InvalidConfigError(`--segmentstore ${uri}: use tcp://HOST:PORT`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+export async function startController(argv: readonly string[]): Promise<Role> {
+  const { config } = parseConfig(controllerOptions, argv);
+  const controller = await Controller.start({
+    metadata: config.metadata,
+    host: config.host,
+    port: config.port,
+    containerCount: config.containers,
+    segmentStore: parseEndpoint(config.segmentstore),
+  });
+  process.stdout.write(`sluice controller ready: tcp://${config.host}:${controller.port} metadata ${config.metadata}\n`);
+  return controller;
+}
+
+export async function startSegmentStore(argv: readonly string[]): Promise<Role> {
+  const { config } = parseConfig(segmentStoreOptions, argv);
+  const dataDir = resolve(config["data-dir"]);
+  const store = await SegmentStore.start({
+    dataDir,
+    host: config.host,
+    port: config.port,
+    containerCount: config.containers,
+    cacheBytesMax: config["cache-bytes-max"],
+  });
+  log.info("segment store is up", { dataDir });
+  process.stdout.write(`sluice segmentstore ready: tcp://${config.host}:${store.port} data ${dataDir}\n`);
+  return store;
+}
