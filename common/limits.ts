@@ -97,6 +97,8 @@ export const metadataLeaseTtlMsMin = 1000;
 export const metadataLeaseTtlMsMax = 24 * 60 * 60 * 1000;
 /** Embedded metadata store: bytes of keys and values held (it keeps all of them in memory). */
 export const metadataStoreBytesMax = 256 * MiB;
+/** Embedded metadata store: writes waiting for the next group commit; beyond it writes fail OVERLOADED. */
+export const metadataPendingWritesMax = 10_000;
 /** Embedded metadata store: live leases. */
 export const metadataLeasesMax = 100_000;
 /** Embedded metadata store: past changes kept in memory so a watch can start from an older revision. */

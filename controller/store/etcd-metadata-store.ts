@@ -335,13 +335,11 @@ export class EtcdMetadataStore implements MetadataStore {
   /** Rejects a watch from a revision etcd has compacted away, before the watch exists. */
   private async checkHistory(fromRevision: number): Promise<void> {
     try {
-      await this.call("watch", () =>
-        this.client.kv.range({ key: this.namespaceBytes, count_only: true, serializable: true, revision: fromRevision }, this.deadline()),
-      );
+      await this.client.kv.range({ key: this.namespaceBytes, count_only: true, serializable: true, revision: fromRevision }, this.deadline());
     } catch (err) {
       // Watching from the future is fine: the watch waits for it.
-      if (err instanceof InternalError && futureRevisionMessage.test(err.message)) return;
-      throw err;
+      if (err instanceof Error && futureRevisionMessage.test(err.message)) return;
+      throw this.toError("watch", err);
     }
   }
 

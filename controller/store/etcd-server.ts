@@ -6,7 +6,7 @@
  * how tests cut a store's connection. A child never outlives this process: it is killed on 'exit'.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants as fsConstants } from "node:fs";
+import { accessSync, constants as fsConstants, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +24,8 @@ const healthPollIntervalMs = 50;
 const healthRequestTimeoutMs = 1_000;
 /** The free ports are released before etcd binds them, so another process may take one: retry. */
 const startAttemptsMax = 3;
+/** How long a failed start waits for the rest of etcd's stderr. */
+const stderrDrainMs = 1_000;
 /** Only the tail of etcd's log is kept, for error messages. */
 const stderrTailBytesMax = 64 * KiB;
 /** Raft timing: ten heartbeats per election timeout, as etcd recommends; min lease TTL = 1.5 elections. */
@@ -73,6 +75,7 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
   }
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "sluice-etcd-")));
+  if (ownsDataDir) ownedDataDirs.add(dataDir);
   let lastError: unknown;
   try {
     for (let attempt = 1; attempt <= startAttemptsMax; attempt++) {
@@ -89,7 +92,7 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
     }
     throw new UnavailableError(`etcd found no free ports in ${startAttemptsMax} attempts`, { cause: lastError });
   } catch (err) {
-    if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+    if (ownsDataDir) await removeOwnedDataDir(dataDir);
     throw err;
   }
 }
@@ -133,7 +136,7 @@ class EtcdServerProcess implements EtcdServer {
     this.stopping ??= (async () => {
       if (this.child !== undefined) await terminate(this.child);
       this.child = undefined;
-      if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true });
+      if (this.ownsDataDir) await removeOwnedDataDir(this.dataDir);
     })();
     return this.stopping;
   }
@@ -181,7 +184,8 @@ async function launch(config: EtcdConfig): Promise<Child> {
     stderrTail += chunk.toString();
     if (stderrTail.length > stderrTailBytesMax) stderrTail = stderrTail.slice(-stderrTailBytesMax);
   };
-  proc.stderr?.on("data", keepTail);
+  proc.stderr.on("data", keepTail);
+  const stderrClosed = new Promise<void>((resolve) => proc.stderr.once("close", resolve));
   let hasExited = false;
   const exited = new Promise<void>((resolve) => {
     proc.once("exit", () => {
@@ -203,6 +207,8 @@ async function launch(config: EtcdConfig): Promise<Child> {
   const deadlineMs = Date.now() + etcdStartTimeoutMs;
   for (;;) {
     if (hasExited) {
+      // 'exit' can come before the last of stderr: give the pipe a moment to drain into the tail.
+      await Promise.race([stderrClosed, new Promise((resolve) => setTimeout(resolve, stderrDrainMs))]);
       if (/address already in use/i.test(stderrTail)) throw new PortTakenError(stderrTail);
       throw new UnavailableError(`etcd exited before it was healthy; stderr tail:\n${stderrTail}`);
     }
@@ -265,14 +271,28 @@ async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Children still running; killed synchronously when this process exits. */
+/** Children still running, and the data folders startEtcd made; killed and removed when this process exits. */
 const liveChildren = new Set<ChildProcess>();
+const ownedDataDirs = new Set<string>();
 let exitHookInstalled = false;
+
+async function removeOwnedDataDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  ownedDataDirs.delete(dir);
+}
 
 function ensureExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on("exit", () => {
     for (const proc of liveChildren) proc.kill("SIGKILL");
+    // etcd preallocates 64 MiB WAL files, so a folder left behind costs real disk; only sync calls work here.
+    for (const dir of ownedDataDirs) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch (err) {
+        process.stderr.write(`could not remove etcd data folder ${dir}: ${String(err)}\n`);
+      }
+    }
   });
 }

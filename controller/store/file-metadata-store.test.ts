@@ -59,11 +59,10 @@ void t.test("snapshots: the log restarts, old files go, state and later history 
   const lease = await s.grantLease(60_000);
   for (let i = 0; i < 23; i++) await s.put(`k/${i % 7}`, b(`v${i}`), i % 5 === 0 ? { lease } : {});
   await s.delete("k/3");
-  const files = (await readdir(dir)).sort();
-  t.same(files, ["log-5", "snapshot-5"], "one generation on disk: 25 records made 5 snapshots");
   const before = await listAll(s, "");
   const revision = await s.revision();
-  await s.close();
+  await s.close(); // waits for the snapshot the last write started
+  t.same((await readdir(dir)).sort(), ["log-5", "snapshot-5"], "one generation on disk: 25 records made 5 snapshots");
   const r = await FileMetadataStore.open(dir, { snapshotEveryRecords: 5 });
   t.same(await listAll(r, ""), before, "snapshot + log give back the same state");
   t.equal(await r.revision(), revision);
@@ -133,4 +132,21 @@ void t.test("a watch handler that throws does not stop the store or other watche
   await sleep(10);
   t.same(seen, ["x"]);
   t.ok((await s.get("x")) !== undefined);
+});
+
+void t.test("group commit: concurrent writes keep call order, get one revision each, and survive reopen", async (t) => {
+  const dir = t.testdir();
+  const s = await FileMetadataStore.open(dir);
+  // Fired together, so they share group commits; the compares are called after every put.
+  const puts = Array.from({ length: 500 }, (_, i) => s.put(i % 2 === 0 ? "same" : `k/${i}`, b(String(i))));
+  const cas = Array.from({ length: 50 }, (_, i) => s.compareAndSet("same", 499, b(`c${i}`)));
+  t.same(await Promise.all(puts), Array.from({ length: 500 }, (_, i) => i + 1), "revisions follow call order, one per write");
+  const won = (await Promise.allSettled(cas)).flatMap((r, i) => (r.status === "fulfilled" ? [[i, r.value]] : []));
+  t.same(won, [[0, 501]], "only the first compare holds: each sees the writes staged before it in its batch");
+  t.equal((await s.get("same"))?.value.toString(), "c0");
+  const state = await listAll(s, "");
+  await s.close();
+  const r = await FileMetadataStore.open(dir);
+  t.same(await listAll(r, ""), state, "the batches were logged as applied");
+  await r.close();
 });

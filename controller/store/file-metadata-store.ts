@@ -1,7 +1,8 @@
 /**
  * The embedded MetadataStore (`sluice standalone`, `--metadata file://DIR`): one process owns a
  * directory holding a snapshot and an append-only log of checksummed records. Every change is one
- * record, fdatasync'd before its promise resolves; all state lives in memory, so reads are local.
+ * record, fdatasync'd before its promise resolves (group commit: the writes that arrive while one
+ * batch is being synced share the next sync); all state lives in memory, so reads are local.
  *
  * Files, for generation g (g grows by one per snapshot):
  *   snapshot-<g>   the whole state at the moment generation g began (absent for g = 0); written as
@@ -10,8 +11,8 @@
  * After `snapshotEveryRecords` log records the state is snapshotted and a new generation begins;
  * the older generation's files are then deleted.
  *
- * Writes are serialised: a compare is checked and its changes applied in one step of the write
- * queue, which is what makes exactly one of several racing writers win. Leases expire by the
+ * Writes are ordered: each is checked against the state the earlier writes of its batch leave, so
+ * of several racing compare-and-sets exactly one wins; nothing is visible to reads before it is durable. Leases expire by the
  * injected Clock; an expiry is itself a logged change. Leases restart with a full TTL when the
  * store is reopened (as etcd's do after a leader change).
  */
@@ -28,6 +29,8 @@ import {
   logger,
   makeDurableDir,
   metadataLeasesMax,
+  metadataPendingWritesMax,
+  OverloadedError,
   metadataSnapshotEveryRecords,
   metadataStoreBytesMax,
   metadataWatchHistoryMax,
@@ -37,8 +40,6 @@ import {
   syncDirectory,
   systemClock,
   encodeRecord,
-  journalRecordHeaderBytes,
-  logEntryBytesMax,
   type Clock,
   type TimerHandle,
 } from "../../common/index.js";
@@ -84,6 +85,13 @@ interface LeaseState {
   ending: boolean;
 }
 
+interface PendingWrite {
+  compares: readonly Compare[];
+  ops: readonly TxnOp[];
+  resolve(result: { revision: number; deleted: number }): void;
+  reject(err: Error): void;
+}
+
 interface Watcher {
   prefix: string;
   handler: WatchHandler;
@@ -116,6 +124,8 @@ export class FileMetadataStore implements MetadataStore {
   private generation = 0;
   private recordsInLog = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly pendingWrites: PendingWrite[] = [];
+  private flushScheduled = false;
   private closed = false;
   /** Set when a snapshot fails part way: the store stops (fail-stop), as a failed record file does. */
   private failure: Error | undefined;
@@ -166,8 +176,8 @@ export class FileMetadataStore implements MetadataStore {
         this.apply(decodeChanges(rec.payload), rec.seq);
         this.recordsInLog++;
       },
-      // Every change is its own synced batch, so only the last record can be torn.
-      { create: true, tornWindowBytes: logEntryBytesMax + 2 * journalRecordHeaderBytes },
+      // A group commit is one synced batch of at most journalBatchBytesMax (or one record): only it can be torn.
+      { create: true },
     );
     this.file = file;
     // Leases restart with a full TTL.
@@ -369,43 +379,122 @@ export class FileMetadataStore implements MetadataStore {
 
   // ---- writes ----
 
-  /** Checks, then (in the write queue) compares and commits one transaction. */
+  /**
+   * Checks, then queues one transaction for the next group commit. Writes that arrive while a
+   * batch is being synced gather into the next batch: one fdatasync makes many of them durable.
+   */
   private write(compares: readonly Compare[], ops: readonly TxnOp[]): Promise<{ revision: number; deleted: number }> {
     try {
       checkTxn(compares, ops);
+      this.checkOpen();
+      if (this.pendingWrites.length >= metadataPendingWritesMax) {
+        throw new OverloadedError(`${metadataPendingWritesMax} metadata writes are waiting for the disk; retry later`);
+      }
     } catch (err) {
       return Promise.reject(asError(err));
     }
-    return this.enqueue(async () => {
-      const failed = compares.flatMap((c) => {
-        const found = this.entries.get(c.key)?.version ?? 0;
-        return found === c.version ? [] : [`${c.key}: expected version ${c.version}, found ${found}`];
-      });
-      if (failed.length > 0) throw new ConditionalCheckFailedError(failed.join("; "));
-      const changes: Change[] = [];
-      let deleted = 0;
-      let growth = 0;
-      for (const op of ops) {
-        const existing = this.entries.get(op.key);
-        if (op.type === "put") {
-          const lease = op.lease === undefined ? 0 : parseLease(op.lease);
-          const state = lease === undefined || lease === 0 ? undefined : this.leases.get(lease);
-          if (lease === undefined || (lease !== 0 && (state === undefined || state.ending))) {
-            throw new LeaseNotFoundError(`lease ${op.lease} has expired or was revoked`);
-          }
-          growth += op.value.length - (existing?.value.length ?? -Buffer.byteLength(op.key));
-          changes.push({ op: opPut, key: op.key, value: op.value, lease });
-        } else if (existing !== undefined) {
-          deleted++;
-          changes.push({ op: opDelete, key: op.key });
-        }
+    return new Promise((resolve, reject) => {
+      this.pendingWrites.push({ compares, ops, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        this.enqueue(() => this.flushWrites()).catch((err: unknown) => log.error("metadata group commit failed", { error: String(err) }));
       }
-      if (growth > 0 && this.storedBytes + growth > this.bytesMax) {
-        throw new StorageFullError(`the metadata store holds ${this.storedBytes} bytes; this write would pass its bound of ${this.bytesMax}`);
-      }
-      if (changes.length === 0) return { revision: this.currentRevision, deleted };
-      return { revision: await this.commit(changes), deleted };
     });
+  }
+
+  /** One group commit: stages the waiting writes in order, logs them with one sync, then applies them. In the queue only. */
+  private async flushWrites(): Promise<void> {
+    this.flushScheduled = false;
+    const staged = new Map<string, { version: number; bytes: number } | null>();
+    const accepted: { write: PendingWrite; changes: Change[]; revision: number; deleted: number }[] = [];
+    const pieces: Buffer[] = [];
+    let batchBytes = 0;
+    let revision = this.currentRevision;
+    let storedBytes = this.storedBytes;
+    while (this.pendingWrites.length > 0) {
+      const write = this.pendingWrites[0]!;
+      const estimate = write.ops.reduce((n, op) => n + 64 + Buffer.byteLength(op.key) + (op.type === "put" ? op.value.length : 0), 64);
+      if (accepted.length > 0 && batchBytes + estimate > journalBatchBytesMax) break;
+      this.pendingWrites.shift();
+      try {
+        const { changes, deleted, growth } = this.stage(write, staged, revision + 1, storedBytes);
+        if (changes.length > 0) {
+          revision++;
+          storedBytes += growth;
+          const record = encodeRecord(tagChange, revision, encodeChanges(changes));
+          pieces.push(...record);
+          batchBytes += record.reduce((n, b) => n + b.length, 0);
+        }
+        accepted.push({ write, changes, revision, deleted });
+      } catch (err) {
+        write.reject(asError(err));
+      }
+    }
+    if (this.pendingWrites.length > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      this.enqueue(() => this.flushWrites()).catch((err: unknown) => log.error("metadata group commit failed", { error: String(err) }));
+    }
+    if (batchBytes > 0) {
+      try {
+        await this.file.appendBatch(pieces, batchBytes);
+      } catch (err) {
+        for (const a of accepted) a.write.reject(asError(err));
+        return;
+      }
+    }
+    for (const a of accepted) if (a.changes.length > 0) this.applyDurable(a.changes, a.revision);
+    for (const a of accepted) a.write.resolve({ revision: a.revision, deleted: a.deleted });
+    await this.maybeSnapshot();
+  }
+
+  /**
+   * Checks one write against the state as the earlier writes of its batch leave it (`staged`), and
+   * records its effect there. Raises CONDITIONAL_CHECK_FAILED, LEASE_NOT_FOUND or STORAGE_FULL.
+   */
+  private stage(
+    write: PendingWrite,
+    staged: Map<string, { version: number; bytes: number } | null>,
+    revision: number,
+    storedBytes: number,
+  ): { changes: Change[]; deleted: number; growth: number } {
+    const current = (key: string) => {
+      const s = staged.get(key);
+      if (s !== undefined) return s ?? undefined;
+      const e = this.entries.get(key);
+      return e === undefined ? undefined : { version: e.version, bytes: e.keyBytes.length + e.value.length };
+    };
+    const failed = write.compares.flatMap((c) => {
+      const found = current(c.key)?.version ?? 0;
+      return found === c.version ? [] : [`${c.key}: expected version ${c.version}, found ${found}`];
+    });
+    if (failed.length > 0) throw new ConditionalCheckFailedError(failed.join("; "));
+    const changes: Change[] = [];
+    let deleted = 0;
+    let growth = 0;
+    for (const op of write.ops) {
+      const existing = current(op.key);
+      if (op.type === "put") {
+        const lease = op.lease === undefined ? 0 : parseLease(op.lease);
+        const state = lease === undefined || lease === 0 ? undefined : this.leases.get(lease);
+        if (lease === undefined || (lease !== 0 && (state === undefined || state.ending))) {
+          throw new LeaseNotFoundError(`lease ${op.lease} has expired or was revoked`);
+        }
+        growth += Buffer.byteLength(op.key) + op.value.length - (existing?.bytes ?? 0);
+        changes.push({ op: opPut, key: op.key, value: op.value, lease });
+      } else if (existing !== undefined) {
+        deleted++;
+        growth -= existing.bytes;
+        changes.push({ op: opDelete, key: op.key });
+      }
+    }
+    if (growth > 0 && storedBytes + growth > this.bytesMax) {
+      throw new StorageFullError(`the metadata store holds ${storedBytes} bytes; this write would pass its bound of ${this.bytesMax}`);
+    }
+    for (const c of changes) {
+      if (c.op === opPut) staged.set(c.key, { version: revision, bytes: Buffer.byteLength(c.key) + c.value.length });
+      else if (c.op === opDelete) staged.set(c.key, null);
+    }
+    return { changes, deleted, growth };
   }
 
   /** Runs `op` after every earlier write, so checks and appends never interleave. */
@@ -423,12 +512,19 @@ export class FileMetadataStore implements MetadataStore {
     return result;
   }
 
-  /** Logs `changes` as one record (durable on return), applies them, and tells watchers. In the queue only. */
+  /** Logs `changes` alone as one record (durable on return) and applies them. In the queue only. */
   private async commit(changes: Change[]): Promise<number> {
     const bumps = changes.some((c) => c.op === opPut || c.op === opDelete);
     const revision = this.currentRevision + (bumps ? 1 : 0);
     const pieces = encodeRecord(tagChange, revision, encodeChanges(changes));
     await this.file.appendBatch(pieces, pieces.reduce((n, b) => n + b.length, 0));
+    this.applyDurable(changes, revision);
+    await this.maybeSnapshot();
+    return revision;
+  }
+
+  /** Applies logged changes to memory and tells the watchers. */
+  private applyDurable(changes: readonly Change[], revision: number): void {
     const events = this.apply(changes, revision);
     this.recordsInLog++;
     for (const w of this.watchers) {
@@ -439,14 +535,15 @@ export class FileMetadataStore implements MetadataStore {
       w.lastRevision = revision;
     }
     for (const c of changes) if (c.op === opLeaseGrant) this.armLease(c.lease, this.leases.get(c.lease)!);
-    if (this.recordsInLog >= this.snapshotEveryRecords) {
-      // This change is durable whatever happens to the snapshot; a failed snapshot stops the store.
-      await this.snapshot().catch((err: unknown) => {
-        this.failure = new InternalError(`${this.dir}: metadata snapshot failed; the store has stopped`, { cause: err });
-        log.error("metadata snapshot failed", { dir: this.dir, error: String(err) });
-      });
-    }
-    return revision;
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.recordsInLog < this.snapshotEveryRecords) return;
+    // The changes are durable whatever happens to the snapshot; a failed snapshot stops the store.
+    await this.snapshot().catch((err: unknown) => {
+      this.failure = new InternalError(`${this.dir}: metadata snapshot failed; the store has stopped`, { cause: err });
+      log.error("metadata snapshot failed", { dir: this.dir, error: String(err) });
+    });
   }
 
   /** Applies durable changes to memory; returns the watch events. Also used by replay. */
