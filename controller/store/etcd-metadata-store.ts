@@ -219,6 +219,7 @@ export class EtcdMetadataStore implements MetadataStore {
     checkPrefix(prefix);
     checkFromRevision(fromRevision);
     await this.checkHistory(fromRevision);
+    this.checkOpen();
     const { start, end } = this.range(prefix);
     const watch = new EtcdWatch({
       client: this.client,

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants as fsConstants, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { KiB, UnavailableError, assert } from "../../common/index.js";
@@ -144,6 +144,7 @@ class EtcdServerProcess implements EtcdServer {
   async kill(): Promise<void> {
     const child = this.child;
     if (child === undefined) return;
+    child.proc.ref();
     child.proc.kill("SIGKILL");
     await child.exited;
     this.child = undefined;
@@ -221,12 +222,17 @@ async function launch(config: EtcdConfig): Promise<Child> {
     await new Promise((resolve) => setTimeout(resolve, healthPollIntervalMs));
   }
   assert(proc.pid !== undefined, "a spawned process that answers /health has a pid");
+  // A running etcd does not keep this process alive (a test that forgets stop() still ends, and the
+  // exit hook kills the child); waits on its exit ref it again (see terminate and kill).
+  proc.unref();
+  (proc.stderr as Socket).unref();
   return { proc, pid: proc.pid, exited };
 }
 
 async function terminate(child: Child): Promise<void> {
   const { proc, exited } = child;
   if (proc.exitCode !== null || proc.signalCode !== null) return;
+  proc.ref();
   proc.kill("SIGTERM");
   let timer: NodeJS.Timeout | undefined;
   const graceOver = new Promise<boolean>((resolve) => {
