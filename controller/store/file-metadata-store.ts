@@ -44,36 +44,29 @@ import {
   type TimerHandle,
 } from "../../common/index.js";
 import type { Compare, KeyValue, LeaseId, ListOptions, ListPage, MetadataStore, PutOptions, TxnOp, Watch, WatchEvent, WatchHandler } from "./metadata-store.js";
+import {
+  decodeChanges,
+  decodeSnapshotRecord,
+  encodeChanges,
+  encodeSnapshotEnd,
+  encodeSnapshotHeader,
+  encodeSnapshotKey,
+  encodeSnapshotLease,
+  opDelete,
+  opLeaseEnd,
+  opLeaseGrant,
+  opPut,
+  tagChange,
+  tagSnapshotEnd,
+  tagSnapshotHeader,
+  tagSnapshotKey,
+  tagSnapshotLease,
+  type Change,
+  type Entry,
+} from "./file-metadata-format.js";
 import { checkFromRevision, checkKey, checkListOptions, checkPrefix, checkTtl, checkTxn } from "./validate.js";
 
 const log = logger("metadata");
-
-/** Record tags. A log holds change records; a snapshot holds the others. */
-const tagChange = 1;
-const tagSnapshotHeader = 2;
-const tagSnapshotLease = 3;
-const tagSnapshotKey = 4;
-const tagSnapshotEnd = 5;
-
-/** Operation codes inside a change record. */
-const opPut = 1;
-const opDelete = 2;
-const opLeaseGrant = 3;
-const opLeaseEnd = 4;
-
-type Change =
-  | { op: typeof opPut; key: string; value: Buffer; lease: number }
-  | { op: typeof opDelete; key: string }
-  | { op: typeof opLeaseGrant; lease: number; ttlMs: number }
-  | { op: typeof opLeaseEnd; lease: number };
-
-interface Entry {
-  keyBytes: Buffer;
-  value: Buffer;
-  version: number;
-  createRevision: number;
-  lease: number;
-}
 
 interface LeaseState {
   ttlMs: number;
@@ -190,35 +183,26 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   /** Loads one snapshot record; true for the end record. */
-  private loadSnapshotRecord(tag: number, p: Buffer): boolean {
-    switch (tag) {
-      case tagSnapshotHeader:
-        this.currentRevision = p.readUIntBE(0, 6);
-        this.nextLeaseId = p.readUIntBE(6, 6);
+  private loadSnapshotRecord(tag: number, payload: Buffer): boolean {
+    const r = decodeSnapshotRecord(tag, payload);
+    switch (r.kind) {
+      case "header":
+        this.currentRevision = r.revision;
+        this.nextLeaseId = r.nextLeaseId;
         return false;
-      case tagSnapshotLease:
-        this.leases.set(p.readUIntBE(0, 6), { ttlMs: p.readUInt32BE(6), deadlineMs: 0, keys: new Set(), timer: undefined, ending: false });
+      case "lease":
+        this.leases.set(r.id, { ttlMs: r.ttlMs, deadlineMs: 0, keys: new Set(), timer: undefined, ending: false });
         return false;
-      case tagSnapshotKey: {
-        const keyLength = p.readUInt16BE(0);
-        const keyBytes = Buffer.from(p.subarray(2, 2 + keyLength));
-        const key = keyBytes.toString("utf8");
-        let at = 2 + keyLength;
-        const lease = p.readUIntBE(at, 6);
-        const version = p.readUIntBE(at + 6, 6);
-        const createRevision = p.readUIntBE(at + 12, 6);
-        at += 18;
-        const value = Buffer.from(p.subarray(at + 4, at + 4 + p.readUInt32BE(at)));
-        this.entries.set(key, { keyBytes, value, version, createRevision, lease });
-        this.storedBytes += keyBytes.length + value.length;
-        if (lease !== 0) this.leases.get(lease)?.keys.add(key);
+      case "key": {
+        const { key, entry } = r;
+        this.entries.set(key, entry);
+        this.storedBytes += entry.keyBytes.length + entry.value.length;
+        if (entry.lease !== 0) this.leases.get(entry.lease)?.keys.add(key);
         return false;
       }
-      case tagSnapshotEnd:
-        assert(p.readUInt32BE(0) === this.entries.size && p.readUInt32BE(4) === this.leases.size, "snapshot counts match");
+      case "end":
+        assert(r.keys === this.entries.size && r.leases === this.leases.size, "snapshot counts match");
         return true;
-      default:
-        throw new InvalidConfigError(`metadata snapshot record tag ${tag} is unknown`);
     }
   }
 
@@ -605,13 +589,17 @@ export class FileMetadataStore implements MetadataStore {
     }
   }
 
+  /** Hands events to a watch; a handler that throws ends its watch (onError), as on etcd. */
   private deliver(w: Watcher, events: WatchEvent[]): void {
     if (events.length === 0 || w.closed) return;
     w.lastRevision = events.at(-1)!.revision;
     try {
       w.handler.onEvents(events);
     } catch (err) {
-      log.error("a metadata watch handler threw", { prefix: w.prefix, error: String(err) });
+      w.closed = true;
+      this.watchers.delete(w);
+      log.error("a metadata watch handler threw; the watch ends", { prefix: w.prefix, error: String(err) });
+      w.handler.onError(new InternalError(`the watch handler for prefix ${JSON.stringify(w.prefix)} threw; the watch has ended`, { cause: err }));
     }
   }
 
@@ -668,29 +656,10 @@ export class FileMetadataStore implements MetadataStore {
       batchBytes += bytes;
     };
     try {
-      await add(tagSnapshotHeader, [uint48Pair(this.currentRevision, this.nextLeaseId)]);
-      for (const [id, lease] of this.leases) {
-        const p = Buffer.alloc(10);
-        p.writeUIntBE(id, 0, 6);
-        p.writeUInt32BE(lease.ttlMs, 6);
-        await add(tagSnapshotLease, [p]);
-      }
-      for (const e of this.entries.values()) {
-        const head = Buffer.alloc(2 + e.keyBytes.length + 22);
-        head.writeUInt16BE(e.keyBytes.length, 0);
-        e.keyBytes.copy(head, 2);
-        let at = 2 + e.keyBytes.length;
-        head.writeUIntBE(e.lease, at, 6);
-        head.writeUIntBE(e.version, at + 6, 6);
-        head.writeUIntBE(e.createRevision, at + 12, 6);
-        head.writeUInt32BE(e.value.length, at + 18);
-        at += 22;
-        await add(tagSnapshotKey, [head, e.value]);
-      }
-      const end = Buffer.alloc(8);
-      end.writeUInt32BE(this.entries.size, 0);
-      end.writeUInt32BE(this.leases.size, 4);
-      await add(tagSnapshotEnd, [end]);
+      await add(tagSnapshotHeader, encodeSnapshotHeader(this.currentRevision, this.nextLeaseId));
+      for (const [id, lease] of this.leases) await add(tagSnapshotLease, encodeSnapshotLease(id, lease.ttlMs));
+      for (const e of this.entries.values()) await add(tagSnapshotKey, encodeSnapshotKey(e));
+      await add(tagSnapshotEnd, encodeSnapshotEnd(this.entries.size, this.leases.size));
       await file.appendBatch(batch, batchBytes);
     } finally {
       await file.close();
@@ -727,92 +696,6 @@ function parseLease(lease: LeaseId): number | undefined {
   if (!/^[1-9]\d{0,14}$/.test(lease)) return undefined;
   const id = Number(lease);
   return id <= leaseIdMax ? id : undefined;
-}
-
-function uint48Pair(a: number, b: number): Buffer {
-  const p = Buffer.alloc(12);
-  p.writeUIntBE(a, 0, 6);
-  p.writeUIntBE(b, 6, 6);
-  return p;
-}
-
-function encodeChanges(changes: readonly Change[]): Buffer[] {
-  const out: Buffer[] = [];
-  const count = Buffer.alloc(2);
-  count.writeUInt16BE(changes.length, 0);
-  out.push(count);
-  for (const c of changes) {
-    switch (c.op) {
-      case opPut: {
-        const key = Buffer.from(c.key, "utf8");
-        const head = Buffer.alloc(1 + 2 + key.length + 6 + 4);
-        head.writeUInt8(opPut, 0);
-        head.writeUInt16BE(key.length, 1);
-        key.copy(head, 3);
-        head.writeUIntBE(c.lease, 3 + key.length, 6);
-        head.writeUInt32BE(c.value.length, 9 + key.length);
-        out.push(head, c.value);
-        break;
-      }
-      case opDelete: {
-        const key = Buffer.from(c.key, "utf8");
-        const head = Buffer.alloc(3 + key.length);
-        head.writeUInt8(opDelete, 0);
-        head.writeUInt16BE(key.length, 1);
-        key.copy(head, 3);
-        out.push(head);
-        break;
-      }
-      case opLeaseGrant: {
-        const p = Buffer.alloc(11);
-        p.writeUInt8(opLeaseGrant, 0);
-        p.writeUIntBE(c.lease, 1, 6);
-        p.writeUInt32BE(c.ttlMs, 7);
-        out.push(p);
-        break;
-      }
-      case opLeaseEnd: {
-        const p = Buffer.alloc(7);
-        p.writeUInt8(opLeaseEnd, 0);
-        p.writeUIntBE(c.lease, 1, 6);
-        out.push(p);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-function decodeChanges(p: Buffer): Change[] {
-  const changes: Change[] = [];
-  const count = p.readUInt16BE(0);
-  let at = 2;
-  for (let i = 0; i < count; i++) {
-    const op = p.readUInt8(at);
-    if (op === opPut || op === opDelete) {
-      const keyLength = p.readUInt16BE(at + 1);
-      const key = p.toString("utf8", at + 3, at + 3 + keyLength);
-      at += 3 + keyLength;
-      if (op === opDelete) {
-        changes.push({ op, key });
-        continue;
-      }
-      const lease = p.readUIntBE(at, 6);
-      const valueLength = p.readUInt32BE(at + 6);
-      at += 10;
-      changes.push({ op, key, value: p.subarray(at, at + valueLength), lease });
-      at += valueLength;
-    } else if (op === opLeaseGrant) {
-      changes.push({ op, lease: p.readUIntBE(at + 1, 6), ttlMs: p.readUInt32BE(at + 7) });
-      at += 11;
-    } else {
-      assert(op === opLeaseEnd, `metadata change op ${op}`);
-      changes.push({ op, lease: p.readUIntBE(at + 1, 6) });
-      at += 7;
-    }
-  }
-  assert(at === p.length, "a metadata change record is read to its end");
-  return changes;
 }
 
 function asError(err: unknown): Error {

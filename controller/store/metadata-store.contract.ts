@@ -204,6 +204,7 @@ export function metadataStoreContract(t: Test, fixture: ContractFixture): void {
     const cases: [string, () => Promise<unknown>][] = [
       ["empty key", () => s.put("", b("x"))],
       ["key with NUL", () => s.put("a\0b", b("x"))],
+      ["key with a lone surrogate", () => s.put("a\uD800", b("x"))],
       ["oversized key", () => s.put("k".repeat(5000), b("x"))],
       ["oversized value", () => s.put("big", Buffer.alloc(metadataValueBytesMax + 1))],
       ["negative version", () => s.compareAndSet("keep", -1, b("x"))],

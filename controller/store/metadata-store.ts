@@ -70,7 +70,10 @@ export interface WatchEvent {
 }
 
 export interface WatchHandler {
-  /** Called with changes in revision order, each change exactly once; never concurrently. */
+  /**
+   * Called with changes in revision order, each change exactly once; never concurrently. If it
+   * throws, the watch ends with onError(INTERNAL).
+   */
   onEvents(events: WatchEvent[]): void;
   /**
    * Called once when the watch ends for good (REVISION_COMPACTED, CLOSED, or an error that will

@@ -20,6 +20,7 @@ export function checkKey(key: string): void {
     throw new InvalidArgumentError(`metadata key of ${Buffer.byteLength(key)} bytes exceeds ${metadataKeyBytesMax}`);
   }
   if (key.includes("\0")) throw new InvalidArgumentError("metadata key must not contain NUL");
+  if (Buffer.from(key, "utf8").toString("utf8") !== key) throw new InvalidArgumentError("metadata key must be valid Unicode (it has a lone surrogate)");
 }
 
 export function checkValue(value: Buffer): void {
