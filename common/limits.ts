@@ -87,8 +87,14 @@ export const metadataValueBytesMax = 1 * MiB;
 export const metadataKeyBytesMax = 4096;
 /** Metadata store: entries returned by one list page (and the default page size). */
 export const metadataListPageMax = 1000;
-/** Metadata store: bytes of keys and values in one write or transaction (etcd's default --max-request-bytes). */
+/**
+ * Metadata store: bytes of one write or transaction, counting each compare and operation as its key
+ * and value plus `metadataTxnEntryOverheadBytes` (etcd refuses requests above --max-request-bytes,
+ * 1.5 MiB by default, namespace and framing included).
+ */
 export const metadataTxnBytesMax = 1.5 * MiB;
+/** Metadata store: what each compare or operation counts beyond its key and value (framing, an etcd namespace of up to 256 bytes). */
+export const metadataTxnEntryOverheadBytes = 320;
 /** Metadata store: compares plus operations in one transaction (etcd's default --max-txn-ops is 128). */
 export const metadataTxnOpsMax = 128;
 /** Metadata store: the shortest lease TTL (etcd counts whole seconds). */
@@ -103,6 +109,8 @@ export const metadataPendingWritesMax = 10_000;
 export const metadataLeasesMax = 100_000;
 /** Embedded metadata store: past changes kept in memory so a watch can start from an older revision. */
 export const metadataWatchHistoryMax = 100_000;
+/** Embedded metadata store: bytes of keys and values of the past changes kept for watches. */
+export const metadataWatchHistoryBytesMax = 64 * MiB;
 /** Embedded metadata store: log records written between snapshots (the log is then restarted). */
 export const metadataSnapshotEveryRecords = 10_000;
 

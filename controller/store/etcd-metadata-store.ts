@@ -28,6 +28,7 @@ import {
   type IWatchResponse,
 } from "etcd3";
 import {
+  logger,
   assert,
   ClosedError,
   ConditionalCheckFailedError,
@@ -51,6 +52,9 @@ const watchRetryDelayMsMin = 50;
 const watchRetryDelayMsMax = 1_000;
 /** gRPC keep-alive pings find a dead connection that sends no RST; etcd refuses pings more often than every 5 s. */
 const grpcKeepaliveTimeMs = 10_000;
+/** Largest reply taken from etcd (a list page of up to metadataListPageMax entries). */
+const grpcReceiveBytesMax = 64 * 1024 * 1024;
+const log = logger("metadata");
 const grpcKeepaliveTimeoutMs = 5_000;
 /** gRPC's own reconnect backoff, bounded so calls succeed soon after etcd returns. */
 const grpcReconnectBackoffMsMin = 100;
@@ -135,6 +139,8 @@ export class EtcdMetadataStore implements MetadataStore {
         // etcd3 replaces a failed host's channels; a private subchannel pool makes the new channel
         // dial at once instead of inheriting the old subchannel's reconnect backoff.
         "grpc.use_local_subchannel_pool": 1,
+        // A list page of many large values can pass grpc-js's default 4 MiB.
+        "grpc.max_receive_message_length": grpcReceiveBytesMax,
       },
     });
     const store = new EtcdMetadataStore(client, parsed.endpoints.join(","), namespace);
@@ -390,6 +396,10 @@ export class EtcdMetadataStore implements MetadataStore {
     if (err instanceof EtcdLeaseInvalidError) return new LeaseNotFoundError(`${what}: the lease has expired or was revoked`, { cause: err });
     const message = err instanceof Error ? err.message : String(err);
     if (compactedMessage.test(message)) return new RevisionCompactedError(`${what}: etcd has compacted the history asked for: ${message}`, { cause: err });
+    // A reply too large for us is not a transport failure: retrying gets the same reply.
+    if (/larger than max|RESOURCE_EXHAUSTED|message length/i.test(message) && !/request is too large/.test(message)) {
+      return new InvalidArgumentError(`${what}: etcd's reply is larger than ${grpcReceiveBytesMax} bytes; list with a smaller limit: ${message}`, { cause: err });
+    }
     // etcd3's "recoverable" errors are transport failures (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED,
     // INTERNAL, UNKNOWN, ABORTED, RESOURCE_EXHAUSTED): the request may or may not have been applied.
     const unavailable =
@@ -558,7 +568,11 @@ class EtcdWatch implements Watch {
       this.creating = undefined;
       return;
     }
-    this.config.handler.onError(err);
+    try {
+      this.config.handler.onError(err);
+    } catch (again) {
+      log.error("a metadata watch error handler threw", { error: String(again) });
+    }
   }
 
   private end(): void {

@@ -151,3 +151,35 @@ void t.test("group commit: concurrent writes keep call order, get one revision e
   t.same(await listAll(r, ""), state, "the batches were logged as applied");
   await r.close();
 });
+
+void t.test("a lease whose keys pass one record's bound still ends, in several records", async (t) => {
+  const clock = new ManualClock();
+  const dir = t.testdir();
+  const s = await FileMetadataStore.open(dir, { clock });
+  const lease = await s.grantLease(1000);
+  for (let i = 0; i < 900; i += 100) {
+    await s.txn([], Array.from({ length: 100 }, (_, j) => ({ type: "put" as const, key: `many/${String(i + j).padStart(4, "0")}/${"k".repeat(2000)}`, value: b("v"), lease })));
+  }
+  await s.put("other", b("stays"));
+  clock.advance(1000);
+  await s.put("sync", b("")); // queued behind the expiry
+  t.same((await listAll(s, "")).map((e) => e.key), ["other", "sync"], "1.8 MB of leased keys are gone");
+  await s.close();
+  const r = await FileMetadataStore.open(dir, { clock });
+  t.same((await listAll(r, "")).map((e) => e.key), ["other", "sync"], "and stay gone after reopen");
+  await t.rejects(r.keepAlive(lease), { code: "LEASE_NOT_FOUND" });
+  await r.close();
+});
+
+void t.test("writes accepted before close commit; writes after it are refused", async (t) => {
+  const dir = t.testdir();
+  const s = await FileMetadataStore.open(dir);
+  const accepted = Array.from({ length: 50 }, (_, i) => s.put(`c/${i}`, b(String(i))));
+  const closing = s.close();
+  await t.rejects(s.put("late", b("x")), { code: "CLOSED" });
+  t.equal((await Promise.all(accepted)).length, 50, "every accepted write resolved");
+  await closing;
+  const r = await FileMetadataStore.open(dir);
+  t.equal((await listAll(r, "c/")).length, 50, "and is on disk");
+  await r.close();
+});

@@ -30,12 +30,16 @@ import {
   makeDurableDir,
   metadataLeasesMax,
   metadataPendingWritesMax,
+  metadataTxnBytesMax,
+  metadataTxnOpsMax,
   OverloadedError,
   metadataSnapshotEveryRecords,
   metadataStoreBytesMax,
+  metadataWatchHistoryBytesMax,
   metadataWatchHistoryMax,
   RecordFile,
   RevisionCompactedError,
+  SluiceError,
   StorageFullError,
   syncDirectory,
   systemClock,
@@ -76,6 +80,8 @@ interface LeaseState {
   timer: TimerHandle | undefined;
   /** An expiry or revoke is queued: keep-alives already fail. */
   ending: boolean;
+  /** Settles once an ending in progress is logged; revokes while it runs wait for it. */
+  ended: Promise<void> | undefined;
 }
 
 interface PendingWrite {
@@ -87,6 +93,8 @@ interface PendingWrite {
 
 interface Watcher {
   prefix: string;
+  /** Changes before this revision are never delivered (a watch may start in the future). */
+  fromRevision: number;
   handler: WatchHandler;
   lastRevision: number;
   closed: boolean;
@@ -111,6 +119,8 @@ export class FileMetadataStore implements MetadataStore {
   private history: WatchEvent[] = [];
   private historyHead = 0;
   private historyStart = 1;
+  /** Bytes of keys and values held in `history`. */
+  private historyBytes = 0;
   private currentRevision = 0;
   private nextLeaseId = 1;
   private storedBytes = 0;
@@ -140,7 +150,12 @@ export class FileMetadataStore implements MetadataStore {
       options.snapshotEveryRecords ?? metadataSnapshotEveryRecords,
       options.bytesMax ?? metadataStoreBytesMax,
     );
-    await store.recover();
+    try {
+      await store.recover();
+    } catch (err) {
+      if (err instanceof SluiceError) throw err;
+      throw new InternalError(`${dir}: cannot open the metadata store`, { cause: err });
+    }
     return store;
   }
 
@@ -191,7 +206,7 @@ export class FileMetadataStore implements MetadataStore {
         this.nextLeaseId = r.nextLeaseId;
         return false;
       case "lease":
-        this.leases.set(r.id, { ttlMs: r.ttlMs, deadlineMs: 0, keys: new Set(), timer: undefined, ending: false });
+        this.leases.set(r.id, { ttlMs: r.ttlMs, deadlineMs: 0, keys: new Set(), timer: undefined, ending: false, ended: undefined });
         return false;
       case "key": {
         const { key, entry } = r;
@@ -243,15 +258,17 @@ export class FileMetadataStore implements MetadataStore {
       return Promise.reject(asError(err));
     }
     const keys = this.sorted();
-    const start = options.after === undefined ? prefix : options.after;
-    // First key at or after `start` (after `after`, exclusive) in byte order.
-    const startBytes = Buffer.from(start);
+    // First key at or after the prefix and after `after` (exclusive), in byte order.
+    const prefixBytes = Buffer.from(prefix);
+    const afterBytes = options.after === undefined ? undefined : Buffer.from(options.after);
+    const exclusive = afterBytes !== undefined && Buffer.compare(afterBytes, prefixBytes) >= 0;
+    const startBytes = exclusive ? afterBytes : prefixBytes;
     let lo = 0;
     let hi = keys.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const c = Buffer.compare(this.entries.get(keys[mid]!)!.keyBytes, startBytes);
-      if (c < 0 || (c === 0 && options.after !== undefined)) lo = mid + 1;
+      if (c < 0 || (c === 0 && exclusive)) lo = mid + 1;
       else hi = mid;
     }
     const entries: KeyValue[] = [];
@@ -279,7 +296,7 @@ export class FileMetadataStore implements MetadataStore {
     } catch (err) {
       return Promise.reject(asError(err));
     }
-    const watcher: Watcher = { prefix, handler, lastRevision: fromRevision - 1, closed: false };
+    const watcher: Watcher = { prefix, fromRevision, handler, lastRevision: fromRevision - 1, closed: false };
     // Past changes go out now, before any later write can be delivered, so order holds.
     const past: WatchEvent[] = [];
     for (let i = this.historyHead; i < this.history.length; i++) {
@@ -287,7 +304,7 @@ export class FileMetadataStore implements MetadataStore {
       if (e.revision >= fromRevision && e.key.startsWith(prefix)) past.push(e);
     }
     this.deliver(watcher, past);
-    if (fromRevision <= this.currentRevision) watcher.lastRevision = this.currentRevision;
+    watcher.lastRevision = Math.max(watcher.lastRevision, this.currentRevision);
     this.watchers.add(watcher);
     const watchers = this.watchers;
     return Promise.resolve({
@@ -357,7 +374,11 @@ export class FileMetadataStore implements MetadataStore {
     for (const w of this.watchers) w.closed = true;
     this.watchers.clear();
     for (const lease of this.leases.values()) lease.timer?.cancel();
-    await this.queue.catch(() => undefined);
+    // Writes accepted before close still commit; a flush may queue another behind it.
+    for (let q = this.queue; ; q = this.queue) {
+      await q.catch(() => undefined);
+      if (q === this.queue) break;
+    }
     await this.file.close();
   }
 
@@ -379,16 +400,27 @@ export class FileMetadataStore implements MetadataStore {
     }
     return new Promise((resolve, reject) => {
       this.pendingWrites.push({ compares, ops, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        this.enqueue(() => this.flushWrites()).catch((err: unknown) => log.error("metadata group commit failed", { error: String(err) }));
-      }
+      this.scheduleFlush();
     });
   }
 
-  /** One group commit: stages the waiting writes in order, logs them with one sync, then applies them. In the queue only. */
+  /**
+   * Queues a group commit unless one is queued. It runs even after close() (close waits for the
+   * writes accepted before it); after a failure it rejects every waiting write with that failure.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.queue = this.queue.then(() => this.flushWrites()).catch((err: unknown) => log.error("metadata group commit failed", { error: String(err) }));
+  }
+
+  /** One group commit: stages the waiting writes in order, logs them with one sync, then applies them. In the queue only; never rejects. */
   private async flushWrites(): Promise<void> {
     this.flushScheduled = false;
+    if (this.failure !== undefined) {
+      for (const w of this.pendingWrites.splice(0)) w.reject(this.failure);
+      return;
+    }
     const staged = new Map<string, { version: number; bytes: number } | null>();
     const accepted: { write: PendingWrite; changes: Change[]; revision: number; deleted: number }[] = [];
     const pieces: Buffer[] = [];
@@ -414,15 +446,14 @@ export class FileMetadataStore implements MetadataStore {
         write.reject(asError(err));
       }
     }
-    if (this.pendingWrites.length > 0 && !this.flushScheduled) {
-      this.flushScheduled = true;
-      this.enqueue(() => this.flushWrites()).catch((err: unknown) => log.error("metadata group commit failed", { error: String(err) }));
-    }
+    if (this.pendingWrites.length > 0) this.scheduleFlush();
     if (batchBytes > 0) {
       try {
         await this.file.appendBatch(pieces, batchBytes);
       } catch (err) {
-        for (const a of accepted) a.write.reject(asError(err));
+        // The log file is failed for good (an fsync that failed leaves the disk state unknown).
+        this.failure = asError(err);
+        for (const a of accepted) a.write.reject(this.failure);
         return;
       }
     }
@@ -511,7 +542,9 @@ export class FileMetadataStore implements MetadataStore {
   private applyDurable(changes: readonly Change[], revision: number): void {
     const events = this.apply(changes, revision);
     this.recordsInLog++;
-    for (const w of this.watchers) {
+    // A copy: a handler may open or close watches while being called.
+    for (const w of [...this.watchers]) {
+      if (revision <= w.lastRevision || revision < w.fromRevision) continue;
       this.deliver(
         w,
         events.filter((e) => e.key.startsWith(w.prefix)),
@@ -558,7 +591,7 @@ export class FileMetadataStore implements MetadataStore {
           break;
         }
         case opLeaseGrant:
-          this.leases.set(c.lease, { ttlMs: c.ttlMs, deadlineMs: 0, keys: new Set(), timer: undefined, ending: false });
+          this.leases.set(c.lease, { ttlMs: c.ttlMs, deadlineMs: 0, keys: new Set(), timer: undefined, ending: false, ended: undefined });
           this.nextLeaseId = Math.max(this.nextLeaseId, c.lease + 1);
           break;
         case opLeaseEnd:
@@ -578,10 +611,14 @@ export class FileMetadataStore implements MetadataStore {
 
   private remember(events: readonly WatchEvent[]): void {
     this.history.push(...events);
-    while (this.history.length - this.historyHead > metadataWatchHistoryMax) {
+    for (const e of events) this.historyBytes += e.key.length + e.value.length;
+    while (this.history.length - this.historyHead > metadataWatchHistoryMax || this.historyBytes > metadataWatchHistoryBytesMax) {
       // Drop whole revisions, so every change from historyStart on is kept.
       this.historyStart = this.history[this.historyHead]!.revision + 1;
-      while (this.historyHead < this.history.length && this.history[this.historyHead]!.revision < this.historyStart) this.historyHead++;
+      while (this.historyHead < this.history.length && this.history[this.historyHead]!.revision < this.historyStart) {
+        const dropped = this.history[this.historyHead++]!;
+        this.historyBytes -= dropped.key.length + dropped.value.length;
+      }
     }
     if (this.historyHead > 1024 && this.historyHead * 2 > this.history.length) {
       this.history = this.history.slice(this.historyHead);
@@ -599,7 +636,11 @@ export class FileMetadataStore implements MetadataStore {
       w.closed = true;
       this.watchers.delete(w);
       log.error("a metadata watch handler threw; the watch ends", { prefix: w.prefix, error: String(err) });
-      w.handler.onError(new InternalError(`the watch handler for prefix ${JSON.stringify(w.prefix)} threw; the watch has ended`, { cause: err }));
+      try {
+        w.handler.onError(new InternalError(`the watch handler for prefix ${JSON.stringify(w.prefix)} threw; the watch has ended`, { cause: err }));
+      } catch (again) {
+        log.error("a metadata watch error handler threw", { prefix: w.prefix, error: String(again) });
+      }
     }
   }
 
@@ -622,17 +663,36 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   /** Ends lease `id` (expiry or revoke): one record that deletes its keys and the lease. */
-  private async endLease(id: number): Promise<void> {
+  private endLease(id: number): Promise<void> {
     const lease = this.leases.get(id);
-    if (lease === undefined || lease.ending) return;
+    if (lease === undefined) return Promise.resolve();
+    if (lease.ended !== undefined) return lease.ended;
     lease.ending = true;
     lease.timer?.cancel();
-    await this.enqueue(async () => {
+    lease.ended = this.enqueue(async () => {
       if (this.leases.get(id) !== lease) return;
-      const changes: Change[] = [...lease.keys].sort().map((key) => ({ op: opDelete, key }));
-      changes.push({ op: opLeaseEnd, lease: id });
-      await this.commit(changes);
+      // The deletes go in records of at most metadataTxnBytesMax; the last one ends the lease. A
+      // crash between them leaves the lease, which expires again after the restart.
+      const records: Change[][] = [[]];
+      let bytes = 0;
+      for (const key of [...lease.keys].sort()) {
+        const keyBytes = Buffer.byteLength(key) + 3;
+        if (bytes + keyBytes > metadataTxnBytesMax || records.at(-1)!.length >= metadataTxnOpsMax * 100) {
+          records.push([]);
+          bytes = 0;
+        }
+        records.at(-1)!.push({ op: opDelete, key });
+        bytes += keyBytes;
+      }
+      records.at(-1)!.push({ op: opLeaseEnd, lease: id });
+      for (const changes of records) await this.commit(changes);
     });
+    lease.ended.catch(() => {
+      // A failed end (the store has failed) leaves the lease to the next start.
+      lease.ending = false;
+      lease.ended = undefined;
+    });
+    return lease.ended;
   }
 
   // ---- snapshots ----

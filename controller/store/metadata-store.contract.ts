@@ -133,6 +133,8 @@ export function metadataStoreContract(t: Test, fixture: ContractFixture): void {
     t.same([one.length, one[0]?.value.toString(), one[0]?.version], [1, "p/00", (await s.get("p/00"))?.version]);
     t.same((await s.list("none/")).entries, [], "an unused prefix lists nothing");
     t.equal((await s.list("", { limit: metadataListPageMax })).entries.length, keys.length + 3, "the empty prefix lists everything");
+    t.same((await s.list("p/", { after: "a", limit: 2 })).entries.map((e) => e.key), expected.slice(0, 2), "an `after` before the prefix starts at the prefix");
+    t.same((await s.list("p/", { after: "zz" })).entries, [], "an `after` past the prefix lists nothing");
     t.equal(await codeOf(s.list("p/", { limit: 0 })), "INVALID_ARGUMENT");
     t.equal(await codeOf(s.list("p/", { limit: metadataListPageMax + 1 })), "INVALID_ARGUMENT");
   });
@@ -213,6 +215,7 @@ export function metadataStoreContract(t: Test, fixture: ContractFixture): void {
       ["lease TTL too short", () => s.grantLease(10)],
       ["watch from revision 0", () => s.watch("", 0, collector().handler)],
       ["list after an empty key", () => s.list("", { after: "" })],
+      ["transaction above the request bound", () => s.txn([], Array.from({ length: 127 }, (_, i) => ({ type: "put" as const, key: `big${i}`, value: Buffer.alloc(12_300) })))],
     ];
     for (const [name, call] of cases) t.equal(await codeOf(call()), "INVALID_ARGUMENT", name);
     t.equal(await s.revision(), before, "nothing was written");
@@ -269,6 +272,40 @@ export function metadataStoreContract(t: Test, fixture: ContractFixture): void {
     await sleep(100);
     t.equal(second.events.length, 6, "a closed watch gets nothing more");
     t.same([...first.errors, ...second.errors, ...third.errors], [], "no watch errors");
+  });
+
+  void t.test("a watch from a future revision delivers nothing older; a throwing handler ends only its watch", async (t) => {
+    const s = await fixture.open(t);
+    const now = await s.put("f/a", b("1"));
+    const future = collector();
+    await s.watch("f/", now + 3, future.handler);
+    const broken: Error[] = [];
+    await s.watch("f/", now + 1, {
+      onEvents: () => {
+        throw new Error("handler bug");
+      },
+      onError: (err) => {
+        broken.push(err);
+        throw new Error("error handler bug too");
+      },
+    });
+    const r1 = await s.put("f/b", b("2"));
+    await s.put("f/c", b("3"));
+    const r3 = await s.put("f/d", b("4"));
+    t.ok(await future.until(1));
+    t.same(summary(future.events), [`put f/d=4 @${r3}`], "only changes from the asked revision on");
+    t.ok(await eventually(() => Promise.resolve(broken.length > 0)), "the throwing watch ended with an error");
+    t.same(broken.map((e) => (e as SluiceError).code), ["INTERNAL"], "once, typed INTERNAL");
+    t.equal((await s.get("f/b"))?.version, r1, "the store goes on");
+    t.equal(await s.put("f/e", b("5")), r3 + 1);
+  });
+
+  void t.test("revoking a lease twice at once: both resolve once its keys are gone", async (t) => {
+    const s = await fixture.open(t);
+    const lease = await s.grantLease(60_000);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => s.put(`r/${i}`, b("x"), { lease })));
+    await Promise.all([s.revokeLease(lease), s.revokeLease(lease)]);
+    t.same(await listAll(s, "r/"), [], "no leased key is left when either revoke resolves");
   });
 
   void t.test("a lease not kept alive expires and its keys disappear", async (t) => {

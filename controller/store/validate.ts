@@ -9,6 +9,7 @@ import {
   metadataLeaseTtlMsMin,
   metadataListPageMax,
   metadataTxnBytesMax,
+  metadataTxnEntryOverheadBytes,
   metadataTxnOpsMax,
   metadataValueBytesMax,
 } from "../../common/index.js";
@@ -55,21 +56,22 @@ export function checkTxn(compares: readonly Compare[], ops: readonly TxnOp[]): v
   if (compares.length + ops.length > metadataTxnOpsMax) {
     throw new InvalidArgumentError(`a transaction holds at most ${metadataTxnOpsMax} compares and operations, got ${compares.length + ops.length}`);
   }
+  let bytes = 0;
   for (const c of compares) {
     checkKey(c.key);
     checkVersion(c.version);
+    bytes += Buffer.byteLength(c.key) + metadataTxnEntryOverheadBytes;
   }
   const keys = new Set<string>();
-  let bytes = 0;
   for (const op of ops) {
-    bytes += Buffer.byteLength(op.key) + (op.type === "put" ? op.value.length : 0);
+    bytes += Buffer.byteLength(op.key) + (op.type === "put" ? op.value.length : 0) + metadataTxnEntryOverheadBytes;
     checkKey(op.key);
     if (keys.has(op.key)) throw new InvalidArgumentError(`a transaction may change a key once: ${op.key}`);
     keys.add(op.key);
     if (op.type === "put") checkValue(op.value);
   }
   if (bytes > metadataTxnBytesMax) {
-    throw new InvalidArgumentError(`a transaction writes at most ${metadataTxnBytesMax} bytes of keys and values, got ${bytes}`);
+    throw new InvalidArgumentError(`a transaction carries at most ${metadataTxnBytesMax} bytes (keys, values and ${metadataTxnEntryOverheadBytes} per compare or operation), got ${bytes}`);
   }
 }
 
