@@ -13,7 +13,8 @@
  * Errors common to every method: INVALID_ARGUMENT (empty or oversized key or value, too many
  * operations; nothing changes), CLOSED (the store was closed), UNAVAILABLE (etcd unreachable or
  * timed out; the write may or may not have happened, so retry with a compare), STORAGE_FULL
- * (embedded store at its byte bound; nothing changes).
+ * (embedded store at its byte bound; nothing changes), INTERNAL (the embedded store's disk write or
+ * sync failed: the store stops, and the write may or may not be there after a restart).
  */
 
 /** A lease identifier (etcd's int64 lease id, as a decimal string). */
