@@ -4,7 +4,7 @@
 import t from "tap";
 import { open, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { ManualClock } from "../../common/index.js";
+import { encodeRecord, ManualClock, RecordFile } from "../../common/index.js";
 import { FileMetadataStore } from "./file-metadata-store.js";
 import { listAll, type WatchEvent } from "./metadata-store.js";
 import { metadataStoreContract } from "./metadata-store.contract.js";
@@ -181,5 +181,36 @@ void t.test("writes accepted before close commit; writes after it are refused", 
   await closing;
   const r = await FileMetadataStore.open(dir);
   t.equal((await listAll(r, "c/")).length, 50, "and is on disk");
+  await r.close();
+});
+
+void t.test("a data directory of the foundation's format (metadata.log) is carried over", async (t) => {
+  const dir = t.testdir();
+  const { file } = await RecordFile.open(join(dir, "metadata.log"), () => undefined, { create: true });
+  const legacy = (tag: number, seq: number, key: string, value: string) => {
+    const head = Buffer.alloc(2);
+    head.writeUInt16BE(Buffer.byteLength(key), 0);
+    const pieces = encodeRecord(tag, seq, [head, b(key), b(value)]);
+    return file.appendBatch(pieces, pieces.reduce((n, x) => n + x.length, 0));
+  };
+  await legacy(1, 1, "scopes/shop", "{}");
+  await legacy(1, 2, "streams/shop/orders", '{"state":"active"}');
+  await legacy(1, 3, "scopes/gone", "{}");
+  await legacy(2, 4, "scopes/gone", "");
+  await file.close();
+  const s = await FileMetadataStore.open(dir);
+  t.same(
+    (await listAll(s, "")).map((e) => [e.key, e.value.toString(), e.version]),
+    [
+      ["scopes/shop", "{}", 1],
+      ["streams/shop/orders", '{"state":"active"}', 2],
+    ],
+  );
+  t.equal(await s.revision(), 4);
+  t.equal(await s.put("scopes/new", b("{}")), 5, "revisions go on from the old file's");
+  await s.close();
+  t.same((await readdir(dir)).sort(), ["log-1", "snapshot-1"], "the old file became a snapshot");
+  const r = await FileMetadataStore.open(dir);
+  t.equal((await listAll(r, "scopes/")).length, 2);
   await r.close();
 });

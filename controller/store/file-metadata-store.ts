@@ -109,6 +109,8 @@ export interface FileMetadataStoreOptions {
 }
 
 const leaseIdMax = 2 ** 48 - 1;
+/** The foundation release's metadata file, read once and replaced by the first snapshot. */
+const legacyLogName = "metadata.log";
 
 export class FileMetadataStore implements MetadataStore {
   private readonly entries = new Map<string, Entry>();
@@ -161,9 +163,7 @@ export class FileMetadataStore implements MetadataStore {
 
   private async recover(): Promise<void> {
     const names = await readdir(this.dir);
-    if (names.includes("metadata.log")) {
-      throw new InvalidConfigError(`${this.dir} holds a metadata.log of an earlier Sluice format; start with an empty data directory`);
-    }
+    const legacy = names.includes(legacyLogName);
     const generations = (prefix: string) =>
       names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
     const snapshot = Math.max(0, ...generations("snapshot"));
@@ -176,6 +176,7 @@ export class FileMetadataStore implements MetadataStore {
       await file.close();
       if (!ended) throw new InvalidConfigError(`${this.dir}/snapshot-${snapshot} ends before its end record`);
     }
+    if (legacy && snapshot === 0) await this.loadLegacyLog();
     this.historyStart = this.currentRevision + 1;
     const { file, recovery } = await RecordFile.open(
       join(this.dir, `log-${snapshot}`),
@@ -194,7 +195,26 @@ export class FileMetadataStore implements MetadataStore {
       const g = /^(?:snapshot|log)-(\d+)(\.tmp)?$/.exec(name);
       if (g !== null && (Number(g[1]) < snapshot || g[2] !== undefined)) await unlink(join(this.dir, name));
     }
+    if (legacy) {
+      // The foundation's single-file format: its state goes into a first snapshot, then the file goes.
+      if (snapshot === 0) await this.snapshot();
+      await unlink(join(this.dir, legacyLogName));
+      await syncDirectory(this.dir);
+      log.info("metadata store moved to the snapshot + log format", { dir: this.dir, keys: this.entries.size });
+    }
     log.info("metadata store open", { dir: this.dir, revision: this.currentRevision, keys: this.entries.size, leases: this.leases.size, logRecords: recovery.records, cutBytes: recovery.truncatedBytes });
+  }
+
+  /** Replays the foundation's `metadata.log`: records tagged 1 (put: u16 key length, key, value) or 2 (delete), seq = revision. */
+  private async loadLegacyLog(): Promise<void> {
+    const { file } = await RecordFile.open(join(this.dir, legacyLogName), (rec) => {
+      const keyLength = rec.payload.readUInt16BE(0);
+      const key = rec.payload.toString("utf8", 2, 2 + keyLength);
+      if (rec.tag === 1) this.apply([{ op: opPut, key, value: rec.payload.subarray(2 + keyLength), lease: 0 }], rec.seq);
+      else if (rec.tag === 2) this.apply([{ op: opDelete, key }], rec.seq);
+      else throw new InvalidConfigError(`${this.dir}/${legacyLogName}: record tag ${rec.tag} is unknown`);
+    });
+    await file.close();
   }
 
   /** Loads one snapshot record; true for the end record. */
