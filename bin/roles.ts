@@ -5,14 +5,13 @@
  * Tier-1 journal under `--data-dir`.
  */
 import { resolve } from "node:path";
-import { cacheBytesMaxDefault, containerCountMax, describeOptions, InvalidConfigError, logger, parseConfig, type OptionSpecs } from "../common/index.js";
+import { describeOptions, InvalidConfigError, logger, parseConfig, type OptionSpecs } from "../common/index.js";
 import { Controller } from "../controller/index.js";
 import { SegmentStore } from "../segmentstore/index.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec } from "./role-options.js";
 
 const log = logger("roles");
 
-const hostSpec = { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" } as const;
-const containersSpec = { kind: "int", default: 4, min: 1, max: containerCountMax, help: "segment containers (fixed for the life of the metadata / data directory)" } as const;
 
 export const controllerOptions = {
   metadata: { kind: "string", default: "file://./sluice-data/controller", help: "metadata store: file://DIR or etcd://HOST:PORT[,HOST:PORT...][/NAMESPACE]" },
@@ -27,7 +26,7 @@ export const segmentStoreOptions = {
   host: hostSpec,
   port: { kind: "int", default: 12345, min: 0, max: 65535, help: "data-plane port" },
   containers: containersSpec,
-  "cache-bytes-max": { kind: "int", default: cacheBytesMaxDefault, min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, help: "bytes of event data held in memory" },
+  "cache-bytes-max": cacheBytesMaxSpec,
 } satisfies OptionSpecs;
 
 export const controllerHelp = `sluice controller [options]\n${describeOptions(controllerOptions)}`;

@@ -1,22 +1,24 @@
 /**
  * `sluice standalone`: controller, segment store and its local Tier-1 journal in one process, with
- * the embedded metadata store, all under one data directory. Nothing else to install.
+ * the embedded metadata store (or etcd, with --metadata), all under one data directory. Nothing
+ * else to install.
  */
 import { join, resolve } from "node:path";
-import { parseConfig, describeOptions, type OptionSpecs, cacheBytesMaxDefault, containerCountMax, logger } from "../common/index.js";
+import { parseConfig, describeOptions, type OptionSpecs, logger } from "../common/index.js";
 import { Controller } from "../controller/index.js";
 import { SegmentStore } from "../segmentstore/index.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec } from "./role-options.js";
 
 const log = logger("standalone");
 
 export const standaloneOptions = {
   "data-dir": { kind: "string", default: "./sluice-data", help: "directory for the journal and metadata" },
-  metadata: { kind: "string", default: "", help: "metadata store: file://DIR or etcd://HOST:PORT (default: file://DATA_DIR/controller)" },
-  host: { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" },
+  metadata: { kind: "string", default: "", help: "metadata store: file://DIR or etcd://HOST:PORT (empty: file://DATA_DIR/controller)" },
+  host: hostSpec,
   "controller-port": { kind: "int", default: 9090, min: 0, max: 65535, help: "controller gRPC port" },
   "segmentstore-port": { kind: "int", default: 12345, min: 0, max: 65535, help: "segment store data-plane port" },
-  containers: { kind: "int", default: 4, min: 1, max: containerCountMax, help: "segment containers (fixed for a data directory)" },
-  "cache-bytes-max": { kind: "int", default: cacheBytesMaxDefault, min: 1024 * 1024, max: Number.MAX_SAFE_INTEGER, help: "bytes of event data held in memory" },
+  containers: containersSpec,
+  "cache-bytes-max": cacheBytesMaxSpec,
 } satisfies OptionSpecs;
 
 export const standaloneHelp = `sluice standalone [options]\n${describeOptions(standaloneOptions)}`;

@@ -7,3 +7,4 @@ export * from "./limits.js";
 export * from "./log.js";
 export * from "./names.js";
 export * from "./record-log.js";
+export * from "./local-host.js";

@@ -3,7 +3,8 @@
  * installed. As root (these machines, CI) a missing Debian package is installed with apt-get;
  * otherwise this stops at once with the exact command to run.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { isOnPath } from "../common/index.js";
 
 interface Needed {
   binary: string;
@@ -16,11 +17,8 @@ const needed: Needed[] = [
   { binary: "etcd", packages: ["etcd-server", "etcd-client"], why: "the etcd metadata store tests (controller/store/etcd-*.test.ts, test/controller-etcd.test.ts)" },
 ];
 
-function installed(binary: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${binary}`], { stdio: "ignore" }).status === 0;
-}
 
-const missing = needed.filter((n) => !installed(n.binary));
+const missing = needed.filter((n) => !isOnPath(n.binary));
 if (missing.length > 0) {
   const packages = missing.flatMap((n) => n.packages);
   const command = `apt-get install -y --no-install-recommends ${packages.join(" ")}`;
@@ -34,7 +32,7 @@ if (missing.length > 0) {
   execFileSync("apt-get", ["update"], { stdio: "inherit", env });
   execFileSync("apt-get", ["install", "-y", "--no-install-recommends", ...packages], { stdio: "inherit", env });
   for (const n of missing) {
-    if (!installed(n.binary)) {
+    if (!isOnPath(n.binary)) {
       process.stderr.write(`${n.binary} is still missing after installing ${n.packages.join(" ")}\n`);
       process.exit(1);
     }

@@ -4,26 +4,17 @@
 // SIGKILL and restart of etcd with every change delivered exactly once, in order. It runs against
 // real etcd child processes on 127.0.0.1 (startEtcd), stopped by pid at the end of each test.
 import t, { type Test } from "tap";
-import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Etcd3 } from "etcd3";
-import { SluiceError } from "../../common/index.js";
+import { freePorts, SluiceError } from "../../common/index.js";
 import { EtcdMetadataStore, etcdCallTimeoutMs, etcdDefaultNamespace, parseEtcdUri } from "./etcd-metadata-store.js";
 import { etcdInstallCommand, startEtcd, type EtcdServer } from "./etcd-server.js";
 import type { MetadataStore, WatchEvent } from "./metadata-store.js";
+import { codeOf } from "./metadata-store.contract.js";
 
 const b = (s: string) => Buffer.from(s, "utf8");
 /** A call that must fail within its deadline gets this much slack for scheduling on a loaded machine. */
 const deadlineSlackMs = 2_000;
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return "resolved";
-  } catch (err) {
-    return err instanceof SluiceError ? err.code : `untyped: ${String(err)}`;
-  }
-}
 
 /** The error a call rejects with, and how long it took. */
 async function timedFailure(p: Promise<unknown>): Promise<{ code: string; elapsedMs: number }> {
@@ -55,16 +46,6 @@ async function retrying<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T>
       await sleep(50);
     }
   }
-}
-
-/** A port nothing listens on (bound to 0, noted, closed). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("a TCP server has a port");
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
 }
 
 void t.test("URIs are parsed strictly", async (t) => {
@@ -102,7 +83,7 @@ void t.test("URIs are parsed strictly", async (t) => {
 });
 
 void t.test("connect to a port with nothing listening fails fast with UNAVAILABLE naming the endpoint", async (t) => {
-  const port = await closedPort();
+  const port = (await freePorts(1))[0]!;
   const startMs = Date.now();
   let error: unknown;
   try {

@@ -6,12 +6,12 @@
  * how tests cut a store's connection. A child never outlives this process: it is killed on 'exit'.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants as fsConstants, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import { KiB, UnavailableError, assert } from "../../common/index.js";
+import { join } from "node:path";
+import { KiB, UnavailableError, assert, freePorts, isOnPath } from "../../common/index.js";
 
 const etcdBin = "etcd";
 export const etcdInstallCommand = "apt-get install -y --no-install-recommends etcd-server etcd-client";
@@ -55,17 +55,7 @@ export interface EtcdServer {
 
 /** True when `etcd` is an executable on PATH. */
 export function etcdInstalled(): boolean {
-  for (const folder of (process.env["PATH"] ?? "").split(delimiter)) {
-    if (folder === "") continue;
-    try {
-      accessSync(join(folder, etcdBin), fsConstants.X_OK);
-      return true;
-    } catch {
-      // Not in this PATH folder (or not executable there): keep looking in the next one.
-      continue;
-    }
-  }
-  return false;
+  return isOnPath(etcdBin);
 }
 
 /** Starts a single-node etcd on free 127.0.0.1 ports and resolves once /health answers true. */
@@ -257,24 +247,6 @@ async function healthy(clientPort: number): Promise<boolean> {
     // Refused, reset or timed out while etcd starts: the caller polls again until its deadline.
     return false;
   }
-}
-
-/** `count` distinct ports that were free a moment ago (listen on port 0, note the port, close). */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve(server));
-    })),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    assert(address !== null && typeof address === "object", "a listening TCP server has an address");
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  return ports;
 }
 
 /** Children still running, and the data folders startEtcd made; killed and removed when this process exits. */

@@ -18,7 +18,8 @@ export interface ContractFixture {
 
 const b = (s: string) => Buffer.from(s, "utf8");
 
-async function codeOf(p: Promise<unknown>): Promise<string> {
+/** The code a promise rejects with ("resolved" if it does not; "untyped: ..." for a non-Sluice error). */
+export async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
     return "resolved";

@@ -4,13 +4,11 @@
  * Streams beside Sluice. The child is stopped by its pid and its data folder is removed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants as fsConstants } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
-import { KiB, UnavailableError, assert } from "../../common/index.js";
-import { freePorts } from "./standalone-process.js";
+import { join } from "node:path";
+import { KiB, UnavailableError, assert, freePorts, isOnPath } from "../../common/index.js";
 
 const redisServerBin = "redis-server";
 export const redisServerInstallHint =
@@ -43,17 +41,7 @@ export interface RedisServer {
 
 /** True when `redis-server` is an executable on PATH. */
 export function redisServerInstalled(): boolean {
-  for (const folder of (process.env["PATH"] ?? "").split(delimiter)) {
-    if (folder === "") continue;
-    try {
-      accessSync(join(folder, redisServerBin), fsConstants.X_OK);
-      return true;
-    } catch {
-      // Not in this PATH folder (or not executable there): keep looking in the next one.
-      continue;
-    }
-  }
-  return false;
+  return isOnPath(redisServerBin);
 }
 
 /**

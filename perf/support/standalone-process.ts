@@ -87,16 +87,5 @@ export async function startStandaloneProcess(dataDir: string, extra: readonly st
   return { ...p, controllerUri: `tcp://127.0.0.1:${controllerPort}`, controllerPort, segmentStorePort: Number(m[2]) };
 }
 
-/** Two free TCP ports on 127.0.0.1 (bound then released), for a restart on the same ports. */
-export async function freePorts(count: number): Promise<number[]> {
-  const { createServer } = await import("node:net");
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import("node:net").Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, "127.0.0.1", () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+/** Free 127.0.0.1 ports, for a restart on the same ports. */
+export { freePorts } from "../../common/index.js";
