@@ -12,7 +12,7 @@
  *   snapshot key:      u16 keyLength, key, u48 lease, u48 version, u48 createRevision, u32 valueLength, value
  *   snapshot end:      u32 keys, u32 leases            (a snapshot without it is incomplete)
  */
-import { assert, InvalidConfigError } from "../../common/index.js";
+import { assert, encodeRecord, InvalidConfigError, journalBatchBytesMax, RecordFile } from "../../common/index.js";
 
 /** Record tags. A log holds change records; a snapshot holds the others. */
 export const tagChange = 1;
@@ -48,21 +48,21 @@ export type SnapshotRecord =
   | { kind: "key"; key: string; entry: Entry }
   | { kind: "end"; keys: number; leases: number };
 
-export function encodeSnapshotHeader(revision: number, nextLeaseId: number): Buffer[] {
+function encodeSnapshotHeader(revision: number, nextLeaseId: number): Buffer[] {
   const p = Buffer.alloc(12);
   p.writeUIntBE(revision, 0, 6);
   p.writeUIntBE(nextLeaseId, 6, 6);
   return [p];
 }
 
-export function encodeSnapshotLease(id: number, ttlMs: number): Buffer[] {
+function encodeSnapshotLease(id: number, ttlMs: number): Buffer[] {
   const p = Buffer.alloc(10);
   p.writeUIntBE(id, 0, 6);
   p.writeUInt32BE(ttlMs, 6);
   return [p];
 }
 
-export function encodeSnapshotKey(e: Entry): Buffer[] {
+function encodeSnapshotKey(e: Entry): Buffer[] {
   const head = Buffer.alloc(2 + e.keyBytes.length + 22);
   head.writeUInt16BE(e.keyBytes.length, 0);
   e.keyBytes.copy(head, 2);
@@ -74,7 +74,7 @@ export function encodeSnapshotKey(e: Entry): Buffer[] {
   return [head, e.value];
 }
 
-export function encodeSnapshotEnd(keys: number, leases: number): Buffer[] {
+function encodeSnapshotEnd(keys: number, leases: number): Buffer[] {
   const p = Buffer.alloc(8);
   p.writeUInt32BE(keys, 0);
   p.writeUInt32BE(leases, 4);
@@ -179,4 +179,41 @@ export function decodeChanges(p: Buffer): Change[] {
   }
   assert(at === p.length, "a metadata change record is read to its end");
   return changes;
+}
+
+/**
+ * Writes a whole snapshot to `path` (a new file) in synced batches of at most journalBatchBytesMax,
+ * the end record last: a snapshot file that lacks it is incomplete.
+ */
+export async function writeSnapshotFile(
+  path: string,
+  revision: number,
+  nextLeaseId: number,
+  leases: readonly { id: number; ttlMs: number }[],
+  entries: Iterable<Entry>,
+  entryCount: number,
+): Promise<void> {
+  const { file } = await RecordFile.open(path, () => assert(false, "a new snapshot file is empty"), { create: true });
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  const add = async (tag: number, payload: Buffer[]) => {
+    const pieces = encodeRecord(tag, revision, payload);
+    const bytes = pieces.reduce((n, b) => n + b.length, 0);
+    if (batchBytes + bytes > journalBatchBytesMax) {
+      await file.appendBatch(batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+    }
+    batch.push(...pieces);
+    batchBytes += bytes;
+  };
+  try {
+    await add(tagSnapshotHeader, encodeSnapshotHeader(revision, nextLeaseId));
+    for (const lease of leases) await add(tagSnapshotLease, encodeSnapshotLease(lease.id, lease.ttlMs));
+    for (const e of entries) await add(tagSnapshotKey, encodeSnapshotKey(e));
+    await add(tagSnapshotEnd, encodeSnapshotEnd(entryCount, leases.length));
+    await file.appendBatch(batch, batchBytes);
+  } finally {
+    await file.close();
+  }
 }

@@ -35,10 +35,7 @@ import {
   OverloadedError,
   metadataSnapshotEveryRecords,
   metadataStoreBytesMax,
-  metadataWatchHistoryBytesMax,
-  metadataWatchHistoryMax,
   RecordFile,
-  RevisionCompactedError,
   SluiceError,
   StorageFullError,
   syncDirectory,
@@ -52,22 +49,16 @@ import {
   decodeChanges,
   decodeSnapshotRecord,
   encodeChanges,
-  encodeSnapshotEnd,
-  encodeSnapshotHeader,
-  encodeSnapshotKey,
-  encodeSnapshotLease,
   opDelete,
   opLeaseEnd,
   opLeaseGrant,
   opPut,
   tagChange,
-  tagSnapshotEnd,
-  tagSnapshotHeader,
-  tagSnapshotKey,
-  tagSnapshotLease,
   type Change,
   type Entry,
+  writeSnapshotFile,
 } from "./file-metadata-format.js";
+import { WatchHistory } from "./watch-history.js";
 import { checkFromRevision, checkKey, checkListOptions, checkPrefix, checkTtl, checkTxn } from "./validate.js";
 
 const log = logger("metadata");
@@ -117,12 +108,7 @@ export class FileMetadataStore implements MetadataStore {
   private sortedKeys: string[] | undefined;
   private readonly leases = new Map<number, LeaseState>();
   private readonly watchers = new Set<Watcher>();
-  /** Past changes, oldest first from `historyHead`; every change with revision >= historyStart is here. */
-  private history: WatchEvent[] = [];
-  private historyHead = 0;
-  private historyStart = 1;
-  /** Bytes of keys and values held in `history`. */
-  private historyBytes = 0;
+  private history = new WatchHistory(1);
   private currentRevision = 0;
   private nextLeaseId = 1;
   private storedBytes = 0;
@@ -177,7 +163,7 @@ export class FileMetadataStore implements MetadataStore {
       if (!ended) throw new InvalidConfigError(`${this.dir}/snapshot-${snapshot} ends before its end record`);
     }
     if (legacy && snapshot === 0) await this.loadLegacyLog();
-    this.historyStart = this.currentRevision + 1;
+    this.history = new WatchHistory(this.currentRevision + 1);
     const { file, recovery } = await RecordFile.open(
       join(this.dir, `log-${snapshot}`),
       (rec) => {
@@ -308,22 +294,13 @@ export class FileMetadataStore implements MetadataStore {
       checkPrefix(prefix);
       checkFromRevision(fromRevision);
       this.checkOpen();
-      if (fromRevision < this.historyStart) {
-        throw new RevisionCompactedError(
-          `watch from revision ${fromRevision}: this store keeps changes from revision ${this.historyStart} on; list again and watch from the list's revision + 1`,
-        );
-      }
+      this.history.check(fromRevision);
     } catch (err) {
       return Promise.reject(asError(err));
     }
     const watcher: Watcher = { prefix, fromRevision, handler, lastRevision: fromRevision - 1, closed: false };
     // Past changes go out now, before any later write can be delivered, so order holds.
-    const past: WatchEvent[] = [];
-    for (let i = this.historyHead; i < this.history.length; i++) {
-      const e = this.history[i]!;
-      if (e.revision >= fromRevision && e.key.startsWith(prefix)) past.push(e);
-    }
-    this.deliver(watcher, past);
+    this.deliver(watcher, this.history.since(fromRevision, prefix));
     watcher.lastRevision = Math.max(watcher.lastRevision, this.currentRevision);
     this.watchers.add(watcher);
     const watchers = this.watchers;
@@ -621,29 +598,12 @@ export class FileMetadataStore implements MetadataStore {
       }
     }
     this.currentRevision = revision;
-    this.remember(events);
+    this.history.add(events);
     return events;
   }
 
   private detach(key: string, entry: Entry | undefined): void {
     if (entry !== undefined && entry.lease !== 0) this.leases.get(entry.lease)?.keys.delete(key);
-  }
-
-  private remember(events: readonly WatchEvent[]): void {
-    this.history.push(...events);
-    for (const e of events) this.historyBytes += e.key.length + e.value.length;
-    while (this.history.length - this.historyHead > metadataWatchHistoryMax || this.historyBytes > metadataWatchHistoryBytesMax) {
-      // Drop whole revisions, so every change from historyStart on is kept.
-      this.historyStart = this.history[this.historyHead]!.revision + 1;
-      while (this.historyHead < this.history.length && this.history[this.historyHead]!.revision < this.historyStart) {
-        const dropped = this.history[this.historyHead++]!;
-        this.historyBytes -= dropped.key.length + dropped.value.length;
-      }
-    }
-    if (this.historyHead > 1024 && this.historyHead * 2 > this.history.length) {
-      this.history = this.history.slice(this.historyHead);
-      this.historyHead = 0;
-    }
   }
 
   /** Hands events to a watch; a handler that throws ends its watch (onError), as on etcd. */
@@ -721,29 +681,8 @@ export class FileMetadataStore implements MetadataStore {
   private async snapshot(): Promise<void> {
     const next = this.generation + 1;
     const tmp = join(this.dir, `snapshot-${next}.tmp`);
-    const { file } = await RecordFile.open(tmp, () => assert(false, "a new snapshot file is empty"), { create: true });
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    const add = async (tag: number, payload: Buffer[]) => {
-      const pieces = encodeRecord(tag, this.currentRevision, payload);
-      const bytes = pieces.reduce((n, b) => n + b.length, 0);
-      if (batchBytes + bytes > journalBatchBytesMax) {
-        await file.appendBatch(batch, batchBytes);
-        batch = [];
-        batchBytes = 0;
-      }
-      batch.push(...pieces);
-      batchBytes += bytes;
-    };
-    try {
-      await add(tagSnapshotHeader, encodeSnapshotHeader(this.currentRevision, this.nextLeaseId));
-      for (const [id, lease] of this.leases) await add(tagSnapshotLease, encodeSnapshotLease(id, lease.ttlMs));
-      for (const e of this.entries.values()) await add(tagSnapshotKey, encodeSnapshotKey(e));
-      await add(tagSnapshotEnd, encodeSnapshotEnd(this.entries.size, this.leases.size));
-      await file.appendBatch(batch, batchBytes);
-    } finally {
-      await file.close();
-    }
+    const leases = [...this.leases].map(([id, lease]) => ({ id, ttlMs: lease.ttlMs }));
+    await writeSnapshotFile(tmp, this.currentRevision, this.nextLeaseId, leases, this.entries.values(), this.entries.size);
     await rename(tmp, join(this.dir, `snapshot-${next}`));
     await syncDirectory(this.dir);
     const { file: nextLog } = await RecordFile.open(join(this.dir, `log-${next}`), () => assert(false, "a new log is empty"), { create: true });
