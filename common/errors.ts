@@ -41,6 +41,9 @@ export const errorCodes = {
   UNAVAILABLE: { wireId: 44, retriable: true },
   CLOSED: { wireId: 45, retriable: false },
   DATA_CORRUPTION: { wireId: 50, retriable: false },
+  WRITER_NOT_PRIMARY: { wireId: 60, retriable: false },
+  LEDGER_FENCED: { wireId: 61, retriable: false },
+  NO_SUCH_ENTRY: { wireId: 62, retriable: false },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -120,6 +123,12 @@ export class ConnectionClosedError extends defineError("CONNECTION_CLOSED") {}
 export class UnavailableError extends defineError("UNAVAILABLE") {}
 export class ClosedError extends defineError("CLOSED") {}
 export class DataCorruptionError extends defineError("DATA_CORRUPTION") {}
+/** A container log's owner was fenced by a newer owner (higher epoch); it must stop using the log. */
+export class WriterNotPrimaryError extends defineError("WRITER_NOT_PRIMARY") {}
+/** A log node refuses an add to a ledger that a recovering writer has fenced. */
+export class LedgerFencedError extends defineError("LEDGER_FENCED") {}
+/** A log node does not hold the entry asked for (never written there, or its ledger is deleted). */
+export class NoSuchEntryError extends defineError("NO_SUCH_ENTRY") {}
 
 const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErrorOptions) => SluiceError } = {
   INTERNAL: InternalError,
@@ -156,6 +165,9 @@ const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErr
   UNAVAILABLE: UnavailableError,
   CLOSED: ClosedError,
   DATA_CORRUPTION: DataCorruptionError,
+  WRITER_NOT_PRIMARY: WriterNotPrimaryError,
+  LEDGER_FENCED: LedgerFencedError,
+  NO_SUCH_ENTRY: NoSuchEntryError,
 };
 
 export function isErrorCode(value: string): value is ErrorCode {

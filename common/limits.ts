@@ -28,8 +28,15 @@ export const readWaitMsMax = 60_000;
 export const nameBytesMax = 255;
 export const segmentNameBytesMax = 1024;
 
-/** Tier-1 entry made by one container group commit. */
-export const logEntryBytesMax = 1 * MiB + appendBlockBytesMax;
+/**
+ * Largest Tier-1 ledger entry: one container group commit (up to containerBatchBytesMax), or one
+ * operation carrying a whole append block plus its operation header. It fits one AddEntry frame.
+ */
+export const ledgerEntryBytesMax = appendBlockBytesMax + 32 * KiB;
+/** A log node stores each entry behind a header of its own (the writer's last-add-confirmed). */
+export const ledgerEntryHeaderBytes = 8;
+/** Largest record payload in a record file (journal or metadata log): a ledger entry and its header. */
+export const logEntryBytesMax = ledgerEntryBytesMax + ledgerEntryHeaderBytes;
 /** Journal: bytes joined into one writev + fdatasync. */
 export const journalBatchBytesMax = 4 * MiB;
 /** Journal: records queued but not yet written; above it appends wait. */
@@ -119,7 +126,8 @@ assert(readBytesMax + frameFieldsBytesMax <= frameBytesMax, "a read fits one fra
 assert(writerBlockBytesMax <= appendBlockBytesMax, "a writer block fits one frame");
 assert(connectionInflightBytesLow < connectionInflightBytesHigh, "watermarks ordered");
 assert(metadataTxnBytesMax + metadataTxnOpsMax * 32 <= logEntryBytesMax, "a metadata transaction fits one record");
-assert(containerBatchBytesMax <= logEntryBytesMax, "a container batch fits one log entry");
+assert(containerBatchBytesMax <= ledgerEntryBytesMax, "a container batch fits one ledger entry");
+assert(frameHeaderBytes + 64 + ledgerEntryBytesMax <= frameBytesMax, "a ledger entry fits one AddEntry frame");
 assert(logEntryBytesMax <= journalQueueBytesMax, "a log entry fits the journal queue");
 
 /** Journal: a journal file is closed and a new one begun, between batches, once it reaches this size. */
