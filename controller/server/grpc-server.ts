@@ -27,6 +27,7 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "NO_SUCH_STREAM":
     case "NO_SUCH_SEGMENT":
     case "LEASE_NOT_FOUND":
+    case "NO_SUCH_ENTRY":
       return grpc.status.NOT_FOUND;
     case "SCOPE_EXISTS":
     case "STREAM_EXISTS":
@@ -37,6 +38,8 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "SEGMENT_TRUNCATED":
     case "CONDITIONAL_CHECK_FAILED":
     case "REVISION_COMPACTED":
+    case "WRITER_NOT_PRIMARY":
+    case "LEDGER_FENCED":
       return grpc.status.FAILED_PRECONDITION;
     case "AUTH_FAILED":
       return grpc.status.UNAUTHENTICATED;
