@@ -140,3 +140,47 @@ assert(journalBatchBytesMax <= journalQueueBytesMax, "a journal batch fits the j
 
 /** Writers whose last event number a segment remembers (for dedup). */
 export const writersPerSegmentMax = 100_000;
+
+/** Tier-1: a container log starts a new ledger once its current one holds this many bytes. */
+export const ledgerRolloverBytesDefault = 64 * MiB;
+/** Tier-1: bytes a container log has sent and not yet had acknowledged; above it appends wait. */
+export const logInflightBytesMax = 32 * MiB;
+/** Tier-1: how long a health probe of a log node may take before the node counts as down. */
+export const logNodeProbeTimeoutMs = 1_000;
+/** Tier-1: how often a log short of healthy nodes looks for them again (a new ledger, a restored ensemble). */
+export const logNodeRetryMs = 1_000;
+
+/** Log node: add bytes one connection has sent and not had answered before its socket is paused, and resumed. */
+export const logNodeInflightBytesHigh = 32 * MiB;
+export const logNodeInflightBytesLow = 8 * MiB;
+/** Log node: requests one connection may have outstanding; more get OVERLOADED. */
+export const logNodeRequestsInflightMax = 10_000;
+/** Log node: entry bytes one ReadEntries may ask for; a larger maxBytes is lowered to it. */
+export const logNodeReadBytesMax = 8 * MiB;
+/** Log node: bytes the outstanding reads of one connection may ask for together; more get OVERLOADED. */
+export const logNodeReadBytesInflightMax = 64 * MiB;
+/** Log node: connections one node accepts. */
+export const logNodeConnectionsMax = 1_000;
+/** Log node client: deadline for the TCP connect and the Hello exchange together. */
+export const logNodeConnectTimeoutMs = 5_000;
+/** Log node client: deadline for each request; past it the request fails TIMEOUT and its connection is closed. */
+export const logNodeRequestTimeoutMs = 10_000;
+/** Log node: smallest journal file roll size `--journal-file-bytes` accepts. */
+export const journalFileBytesMin = 4096;
+
+assert(logNodeInflightBytesLow < logNodeInflightBytesHigh, "log node watermarks ordered");
+assert(connectionRequestsMax <= logNodeRequestsInflightMax, "one client's pipelined requests are never OVERLOADED by the node");
+assert(frameHeaderBytes + 64 + logNodeReadBytesMax <= frameBytesMax, "a full log node read fits one frame");
+assert(journalFileBytesMin <= journalFileBytesMax, "the default journal file size is allowed");
+
+/** Log node: entries indexed (held and readable) per node; beyond it adds fail STORAGE_FULL. */
+export const logNodeEntriesMax = 16 * 1024 * 1024;
+/** Log node: ledgers known per node (held, fenced, or deleted with a record still in a journal file); beyond it adds and fences of new ledgers fail STORAGE_FULL. */
+export const logNodeLedgersMax = 1_000_000;
+/** Log node: journal files held open for reads (least recently used closed first). */
+export const logNodeReadHandlesMax = 16;
+/** Log node: entries one readEntries returns at most. */
+export const logNodeReadEntriesMax = 10_000;
+
+assert(ledgerEntryBytesMax + ledgerEntryHeaderBytes === logEntryBytesMax, "a stored ledger entry is one record payload");
+assert(logNodeReadHandlesMax >= 2, "a read handle for the file being written and one for an older file");

@@ -6,11 +6,11 @@ import t from "tap";
 import { ManualClock } from "../../common/index.js";
 import { encodeEvents } from "../../proto/index.js";
 import { TailWaiters } from "../readindex/read-index.js";
-import type { DurableDataLog } from "../tier1/durable-data-log.js";
+import type { DataLogAppender } from "../tier1/durable-data-log.js";
 import { SegmentContainer, type CacheBudget } from "./segment-container.js";
 
 /** A log whose appends complete only when the test says so. */
-class ManualLog implements DurableDataLog {
+class ManualLog implements DataLogAppender {
   readonly entries: Buffer[] = [];
   private readonly waiting: { resolve: (id: number) => void; reject: (e: Error) => void; id: number }[] = [];
   append(pieces: readonly Buffer[]): Promise<number> {

@@ -16,7 +16,7 @@ import { assert, unreachable, ContainerNotReadyError, InvalidArgumentError, Inva
 import type { Clock } from "../../common/index.js";
 import { skipEvents } from "../../proto/index.js";
 import { SegmentData, TailWaiters } from "../readindex/read-index.js";
-import type { DurableDataLog } from "../tier1/durable-data-log.js";
+import type { DataLogAppender } from "../tier1/durable-data-log.js";
 import { decodeOperations, encodeOperation, operationBytes, type Operation } from "./operations.js";
 import { WriterTable } from "./writer-table.js";
 
@@ -77,7 +77,7 @@ export class SegmentContainer {
   private readonly inflightBatches: Pending[][] = [];
   private flushScheduled = false;
   private failure: SluiceError | undefined;
-  private log: DurableDataLog | undefined;
+  private log: DataLogAppender | undefined;
 
   constructor(
     readonly id: number,
@@ -93,7 +93,7 @@ export class SegmentContainer {
   }
 
   /** Starts serving with `log` for new operations. */
-  start(durableLog: DurableDataLog): void {
+  start(durableLog: DataLogAppender): void {
     this.log = durableLog;
   }
 

@@ -1,22 +1,39 @@
 /**
- * DurableDataLog: a container's write-ahead log in Tier-1. The foundation backs it with the local
- * journal (one ledger per container, ensemble 1); the Tier-1 issue replaces that with replicated
- * ledgers on log nodes behind the same interface.
+ * DurableDataLog: a container's write-ahead log in Tier-1. The implementation is Tier1DataLog
+ * (replicated ledgers on log nodes); a container sees only this interface.
  */
 import type { Journal } from "./journal.js";
 
-export interface DurableDataLog {
-  /**
-   * Appends one entry made of `pieces` (written as one record, never copied into one buffer).
-   * Resolves with the entry's id once it is durable on the ack quorum (here: written and
-   * fdatasync'd). Entries resolve in append order. A rejection (INTERNAL with the I/O cause, or
-   * CLOSED) means the log can no longer be trusted: the owner must stop using it (fail-stop).
-   */
-  append(pieces: readonly Buffer[]): Promise<number>;
+/** One entry read back from a log. */
+export interface LogEntry {
+  /** The entry's address: ordered like the log, as append resolved it. */
+  address: number;
+  data: Buffer;
 }
 
-/** A container's log as one ledger of the local journal. */
-export class JournalDataLog implements DurableDataLog {
+export interface DurableDataLog {
+  /** The owner epoch the log was opened with; a newer owner has a higher one. */
+  readonly epoch: number;
+  /**
+   * Appends one entry made of `pieces` (not copied; they must not change until it settles).
+   * Resolves with the entry's address once it is durable on the ack quorum. Entries resolve in
+   * append order. A rejection means the log can no longer be used by this owner (fail-stop):
+   * WRITER_NOT_PRIMARY once a newer owner fenced it, CLOSED after close.
+   */
+  append(pieces: readonly Buffer[]): Promise<number>;
+  /** Entries from `from` (an address; 0: the start) to the last acknowledged one, in order, with no gap. */
+  read(from?: number): AsyncIterable<LogEntry>;
+  /** Removes whole ledgers whose entries are all below `address` (metadata first, then the log nodes). */
+  truncate(address: number): Promise<void>;
+  /** Lets go of the log; the next owner recovers what this one left. */
+  close(): Promise<void>;
+}
+
+/** What a container appends through; the foundation's local journal provides only this. */
+export type DataLogAppender = Pick<DurableDataLog, "append">;
+
+/** A container's log as one ledger of the local journal (the foundation's Tier-1, until the segment store moves to Tier1DataLog). */
+export class JournalDataLog implements DataLogAppender {
   private nextEntryId: number;
 
   constructor(
