@@ -1,14 +1,16 @@
 /**
  * The cluster roles, each its own process: `sluice controller` and `sluice segmentstore`. Until
- * placement ([7/8 controller]) and the replicated Tier-1 ([4/8 tier1]) arrive, a controller places
- * every container on the one segment store named by `--segmentstore`, and a segment store keeps its
- * Tier-1 journal under `--data-dir`.
+ * placement ([7/8 controller]) arrives, a controller places every container on the one segment
+ * store named by `--segmentstore`. A segment store writes its containers' logs to the log nodes
+ * named by `--tier1` (or, without it, to a log node inside its own process under `--data-dir`).
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { describeOptions, InvalidConfigError, logger, parseConfig, type OptionSpecs } from "../common/index.js";
 import { Controller } from "../controller/index.js";
-import { SegmentStore } from "../segmentstore/index.js";
+import { openMetadataStore } from "../controller/store/index.js";
+import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
 import { cacheBytesMaxSpec, containersSpec, hostSpec } from "./role-options.js";
+import { openTier1, tier1Options } from "./tier1-setup.js";
 
 const log = logger("roles");
 
@@ -22,7 +24,9 @@ export const controllerOptions = {
 } satisfies OptionSpecs;
 
 export const segmentStoreOptions = {
-  "data-dir": { kind: "string", default: "./sluice-data/segmentstore", help: "directory for the Tier-1 journal" },
+  "data-dir": { kind: "string", default: "./sluice-data/segmentstore", help: "directory for the in-process log node (without --tier1) and the default metadata" },
+  metadata: { kind: "string", default: "", help: "metadata store: file://DIR or etcd://HOST:PORT[,...][/NAMESPACE] (empty: file://DATA_DIR/metadata)" },
+  ...tier1Options,
   host: hostSpec,
   port: { kind: "int", default: 12345, min: 0, max: 65535, help: "data-plane port" },
   containers: containersSpec,
@@ -58,14 +62,33 @@ export async function startController(argv: readonly string[]): Promise<Role> {
 export async function startSegmentStore(argv: readonly string[]): Promise<Role> {
   const { config } = parseConfig(segmentStoreOptions, argv);
   const dataDir = resolve(config["data-dir"]);
-  const store = await SegmentStore.start({
-    dataDir,
-    host: config.host,
-    port: config.port,
-    containerCount: config.containers,
-    cacheBytesMax: config["cache-bytes-max"],
-  });
-  log.info("segment store is up", { dataDir });
+  const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "metadata")}` : config.metadata);
+  let tier1: Tier1 | undefined;
+  let store: SegmentStore;
+  try {
+    tier1 = await openTier1(config, metadata, dataDir);
+    await migrateFoundationJournal(dataDir, tier1, config.containers);
+    store = await SegmentStore.start({
+      host: config.host,
+      port: config.port,
+      containerCount: config.containers,
+      cacheBytesMax: config["cache-bytes-max"],
+      tier1,
+      metadata,
+    });
+  } catch (err) {
+    await tier1?.close();
+    await metadata.close();
+    throw err;
+  }
+  log.info("segment store is up", { dataDir, tier1: config.tier1 === "" ? "in-process" : config.tier1 });
   process.stdout.write(`sluice segmentstore ready: tcp://${config.host}:${store.port} data ${dataDir}\n`);
-  return store;
+  const ownedTier1 = tier1;
+  return {
+    async close() {
+      await store.close();
+      await ownedTier1.close();
+      await metadata.close();
+    },
+  };
 }

@@ -2,6 +2,7 @@
 /** The `sluice` command: roles (standalone) and client commands. */
 import { SluiceError } from "../common/index.js";
 import { readCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
+import { logNodeHelp, startLogNode } from "./lognode.js";
 import { controllerHelp, segmentStoreHelp, startController, startSegmentStore } from "./roles.js";
 import { standaloneHelp, startStandalone } from "./standalone.js";
 
@@ -9,12 +10,14 @@ const roles = {
   standalone: { help: standaloneHelp, start: startStandalone },
   controller: { help: controllerHelp, start: startController },
   segmentstore: { help: segmentStoreHelp, start: startSegmentStore },
+  lognode: { help: logNodeHelp, start: startLogNode },
 };
 
 const usage = `usage:
   sluice standalone [--data-dir DIR] [--host 127.0.0.1] [--controller-port 9090] [--segmentstore-port 12345]
   sluice controller --metadata file://DIR|etcd://HOST:PORT [--port 9090] [--containers 4] [--segmentstore tcp://HOST:PORT]
   sluice segmentstore [--data-dir DIR] [--port 12345] [--containers 4]
+  sluice lognode --data-dir DIR [--port 3181] [--journal-file-bytes N]
   sluice scope create|list NAME            [--controller tcp://127.0.0.1:9090]
   sluice stream create SCOPE/STREAM [--segments N]
   sluice stream list SCOPE | info SCOPE/STREAM
@@ -27,7 +30,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case "standalone":
     case "controller":
-    case "segmentstore": {
+    case "segmentstore":
+    case "lognode": {
       const role = roles[command];
       if (rest.includes("--help")) {
         process.stdout.write(role.help + "\n");

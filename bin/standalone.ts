@@ -1,13 +1,14 @@
 /**
- * `sluice standalone`: controller, segment store and its local Tier-1 journal in one process, with
- * the embedded metadata store (or etcd, with --metadata), all under one data directory. Nothing
- * else to install.
+ * `sluice standalone`: controller, segment store and one log node (Tier-1 at ensemble 1, write
+ * quorum 1, ack quorum 1) in one process, sharing the embedded metadata store (or etcd, with
+ * --metadata), all under one data directory. Nothing else to install.
  */
 import { join, resolve } from "node:path";
-import { parseConfig, describeOptions, type OptionSpecs, logger } from "../common/index.js";
-import { Controller } from "../controller/index.js";
-import { SegmentStore } from "../segmentstore/index.js";
+import { parseConfig, describeOptions, type OptionSpecs, logger, logNodeRequestTimeoutMs } from "../common/index.js";
+import { Controller, openMetadataStore } from "../controller/index.js";
+import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
 import { cacheBytesMaxSpec, containersSpec, hostSpec } from "./role-options.js";
+import { openTier1 } from "./tier1-setup.js";
 
 const log = logger("standalone");
 
@@ -32,37 +33,49 @@ export interface Standalone {
 export async function startStandalone(argv: readonly string[]): Promise<Standalone> {
   const { config } = parseConfig(standaloneOptions, argv);
   const dataDir = resolve(config["data-dir"]);
-  const store = await SegmentStore.start({
-    dataDir,
-    host: config.host,
-    port: config["segmentstore-port"],
-    containerCount: config.containers,
-    cacheBytesMax: config["cache-bytes-max"],
-  });
+  const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata);
+  let tier1: Tier1 | undefined;
+  let store: SegmentStore | undefined;
   let controller: Controller;
   try {
+    tier1 = await openTier1({ tier1: "", ensemble: 1, "write-quorum": 1, "ack-quorum": 1, "log-request-timeout-ms": logNodeRequestTimeoutMs }, metadata, dataDir);
+    await migrateFoundationJournal(dataDir, tier1, config.containers);
+    store = await SegmentStore.start({
+      host: config.host,
+      port: config["segmentstore-port"],
+      containerCount: config.containers,
+      cacheBytesMax: config["cache-bytes-max"],
+      tier1,
+      metadata,
+    });
     controller = await Controller.start({
-      metadata: config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata,
+      metadata,
       host: config.host,
       port: config["controller-port"],
       containerCount: config.containers,
       segmentStore: { host: config.host, port: store.port },
     });
   } catch (err) {
-    await store.close();
+    await store?.close();
+    await tier1?.close();
+    await metadata.close();
     throw err;
   }
+  const segmentStore = store;
+  const ownedTier1 = tier1;
   log.info("sluice standalone is up", { dataDir });
   // One line on stdout that people and scripts can rely on.
   process.stdout.write(
-    `sluice standalone ready: controller tcp://${config.host}:${controller.port} segmentstore tcp://${config.host}:${store.port} data ${dataDir}\n`,
+    `sluice standalone ready: controller tcp://${config.host}:${controller.port} segmentstore tcp://${config.host}:${segmentStore.port} data ${dataDir}\n`,
   );
   return {
     controllerPort: controller.port,
-    segmentStorePort: store.port,
+    segmentStorePort: segmentStore.port,
     async close() {
       await controller.close();
-      await store.close();
+      await segmentStore.close();
+      await ownedTier1.close();
+      await metadata.close();
     },
   };
 }

@@ -68,3 +68,37 @@ function encodeRecordWithFlags(tag: number, seq: number, payload: Buffer | reado
   header.writeUInt32BE(crc, crcOffset);
   return [header, ...pieces];
 }
+
+/** A record read back whole from its known position (see verifyRecord). */
+export interface VerifiedRecord {
+  tag: number;
+  seq: number;
+  /** The payload, a view into the buffer read (not a copy). */
+  payload: Buffer;
+}
+
+/**
+ * Checks one whole record read back from where it was written, as the recovery scan checks it:
+ * the length field matches the buffer, the crc over header and payload matches, flags are 0 and
+ * the seq is in range. Answers the record, or why it is bad. The caller compares tag and seq with
+ * what it expected there.
+ */
+export function verifyRecord(record: Buffer): VerifiedRecord | { bad: string } {
+  if (record.length < journalRecordHeaderBytes) return { bad: `${record.length} bytes is shorter than a record header` };
+  const payloadLength = record.readUInt32BE(lengthOffset);
+  if (payloadLength !== record.length - journalRecordHeaderBytes) {
+    return { bad: `payload length ${payloadLength} where ${record.length - journalRecordHeaderBytes} was written` };
+  }
+  const storedCrc = record.readUInt32BE(crcOffset);
+  const crc = crc32(record.subarray(lengthOffset));
+  if (crc !== storedCrc) return { bad: `crc ${crc} does not match the stored ${storedCrc}` };
+  const flags = record.readUInt32BE(flagsOffset);
+  if (flags !== 0) return { bad: `flags ${flags} where a record has 0` };
+  const seqHigh = record.readInt32BE(seqHighOffset);
+  if (seqHigh < 0 || seqHigh > seqHighMax) return { bad: `seq high word ${seqHigh} is out of range` };
+  return {
+    tag: record.readUInt32BE(tagOffset),
+    seq: seqHigh * 2 ** 32 + record.readUInt32BE(seqLowOffset),
+    payload: record.subarray(journalRecordHeaderBytes),
+  };
+}

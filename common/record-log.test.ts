@@ -1,4 +1,4 @@
-// Proves record files round-trip, cut torn tails and report corruption, by writing real files and damaging their bytes.
+// Proves record files round-trip, cut torn tails and report corruption (or skip it when asked), by writing real files and damaging their bytes.
 import t from "tap";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ interface Written {
   payload: Buffer;
 }
 
-async function collect(path: string, opts: { create?: boolean } = {}) {
+async function collect(path: string, opts: { create?: boolean; skipDamaged?: boolean } = {}) {
   const records: RecordFileRecord[] = [];
   const opened = await RecordFile.open(path, (rec) => records.push(rec), opts);
   return { ...opened, records };
@@ -62,7 +62,7 @@ void t.test("round trip of many records, headers and seq encoding", async (t) =>
   const dir = t.testdir();
   const path = join(dir, "a.log");
   const { file, recovery } = await collect(path, { create: true });
-  t.same(recovery, { records: 0, validBytes: 0, truncatedBytes: 0 });
+  t.same(recovery, { records: 0, validBytes: 0, truncatedBytes: 0, damaged: [] });
   const written = await writeRecords(file, 0, 3000, 97, (seq) => (seq * 13) % 3000);
   // Payload given as several pieces, a zero-length payload, and a seq above 2^32.
   const bigSeq = 2 ** 40 + 12345;
@@ -77,7 +77,7 @@ void t.test("round trip of many records, headers and seq encoding", async (t) =>
   await file.close();
 
   const again = await collect(path);
-  t.same(again.recovery, { records: written.length, validBytes: size, truncatedBytes: 0 });
+  t.same(again.recovery, { records: written.length, validBytes: size, truncatedBytes: 0, damaged: [] });
   t.equal(compare(again.records, written), "same");
   t.equal(again.records[1]?.position, journalRecordHeaderBytes + 0, "positions are header offsets");
   await again.file.close();
@@ -132,7 +132,7 @@ void t.test("a file cut mid-record is truncated there and keeps working", async 
       writeFileSync(path, pristine.subarray(0, cut.at));
       const r = await collect(path);
       const validBytes = ends[cut.keep - 1] ?? 0;
-      t.same(r.recovery, { records: cut.keep, validBytes, truncatedBytes: cut.at - validBytes });
+      t.same(r.recovery, { records: cut.keep, validBytes, truncatedBytes: cut.at - validBytes, damaged: [] });
       t.equal(statSync(path).size, validBytes, "the file was cut at the last good record");
       t.equal(compare(r.records, written.slice(0, cut.keep)), "same");
       // Appends continue after the cut and survive another reopen.
@@ -197,7 +197,7 @@ void t.test("a flipped byte in the last record is a torn tail and is cut", async
     bytes[at] = (bytes[at] ?? 0) ^ 0x80;
     writeFileSync(path, bytes);
     const r = await collect(path);
-    t.same(r.recovery, { records: 39, validBytes: lastAt, truncatedBytes: size - lastAt }, `damage at +${offset}`);
+    t.same(r.recovery, { records: 39, validBytes: lastAt, truncatedBytes: size - lastAt, damaged: [] }, `damage at +${offset}`);
     t.equal(compare(r.records, written.slice(0, 39)), "same");
     const rewritten = await writeRecords(r.file, 39, 1, 1, () => 500);
     t.ok(rewritten[0]?.payload.equals(written[39]?.payload ?? Buffer.alloc(0)));
@@ -231,6 +231,65 @@ void t.test("damage in a synced batch that a later batch follows is corruption, 
   await r.file.close();
 });
 
+void t.test("skipDamaged: provable corruption is skipped and listed, the file untouched and still appendable", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "skip.log");
+  const { file } = await collect(path, { create: true });
+  const written = await writeRecords(file, 0, 30, 10, () => 200);
+  await file.close();
+  const recordBytes = 200 + journalRecordHeaderBytes;
+  const batchBytes = 10 * recordBytes + journalRecordHeaderBytes;
+  const damagedAt = batchBytes + 3 * recordBytes;
+  const bytes = readFileSync(path);
+  bytes[damagedAt + journalRecordHeaderBytes + 50] = (bytes[damagedAt + journalRecordHeaderBytes + 50] ?? 0) ^ 0x10;
+  writeFileSync(path, bytes);
+
+  const records: RecordFileRecord[] = [];
+  const r = await RecordFile.open(path, (rec) => records.push(rec), { skipDamaged: true });
+  t.match(r.recovery, { records: 29, validBytes: bytes.length, truncatedBytes: 0 });
+  t.match(r.recovery.damaged, [{ position: damagedAt, bytes: recordBytes, reason: /crc/ }]);
+  t.equal(compare(records, [...written.slice(0, 13), ...written.slice(14)]), "same", "every record but the damaged one, the rest of its batch included");
+  t.ok(readFileSync(path).equals(bytes), "the file is untouched");
+  const more = await writeRecords(r.file, 100, 5, 5, () => 100);
+  await r.file.close();
+  const again: RecordFileRecord[] = [];
+  const r2 = await RecordFile.open(path, (rec) => again.push(rec), { skipDamaged: true });
+  t.equal(compare(again, [...written.slice(0, 13), ...written.slice(14), ...more]), "same", "appends after the damage replay");
+  t.equal(r2.recovery.damaged.length, 1);
+  await r2.file.close();
+
+  // A torn tail after skipped damage is still only a torn tail.
+  writeFileSync(path, readFileSync(path).subarray(0, r2.file.sizeBytes - 30));
+  const r3 = await collect(path, { skipDamaged: true });
+  t.equal(r3.recovery.records, 33);
+  t.ok(r3.recovery.truncatedBytes > 0);
+  t.equal(r3.recovery.damaged.length, 1);
+  await r3.file.close();
+});
+
+void t.test("skipDamaged in a file that may not have a torn tail: the rest of the file is skipped and it takes no appends", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "sealed.log");
+  const { file } = await collect(path, { create: true });
+  await writeRecords(file, 0, 30, 10, () => 200);
+  const size = file.sizeBytes;
+  await file.close();
+  const recordBytes = 200 + journalRecordHeaderBytes;
+  const lastBatch = 2 * (10 * recordBytes + journalRecordHeaderBytes);
+  const damagedAt = lastBatch + 4 * recordBytes;
+  const bytes = readFileSync(path);
+  bytes[damagedAt + 30] = (bytes[damagedAt + 30] ?? 0) ^ 1;
+  writeFileSync(path, bytes);
+  await t.rejects(RecordFile.open(path, () => {}, { allowTornTail: false }), { code: "DATA_CORRUPTION" });
+  let replayed = 0;
+  const r = await RecordFile.open(path, () => replayed++, { allowTornTail: false, skipDamaged: true });
+  t.equal(replayed, 24);
+  t.match(r.recovery.damaged, [{ position: damagedAt, bytes: size - damagedAt }]);
+  t.ok(readFileSync(path).equals(bytes), "the file is untouched");
+  await t.rejects(r.file.appendBatch(encodeRecord(1, 1, Buffer.from("x")), 25), { code: "DATA_CORRUPTION" });
+  await r.file.close();
+});
+
 void t.test("a payload length of 2^32-1 near the end is cut without a huge allocation", async (t) => {
   const dir = t.testdir();
   const path = join(dir, "len.log");
@@ -245,7 +304,7 @@ void t.test("a payload length of 2^32-1 near the end is cut without a huge alloc
   const heapBefore = process.memoryUsage().arrayBuffers;
   const r = await collect(path);
   t.ok(process.memoryUsage().arrayBuffers - heapBefore < 64 * MiB, "no buffer of the claimed length was made");
-  t.same(r.recovery, { records: 9, validBytes: lastAt, truncatedBytes: size - lastAt });
+  t.same(r.recovery, { records: 9, validBytes: lastAt, truncatedBytes: size - lastAt, damaged: [] });
   t.equal(compare(r.records, written.slice(0, 9)), "same");
   await r.file.close();
 });

@@ -17,7 +17,9 @@
  * is reported, never skipped (invariant 8), when a later batch provably follows it (its batch's
  * marker and then another good record), or when more than one batch (`tornWindowBytes`, asserted
  * in appendBatch) lies between the last batch marker and the end of the file. Otherwise it is a
- * torn tail and is cut off.
+ * torn tail and is cut off. A caller whose records have copies elsewhere (the log node's journal)
+ * may ask open to skip provable corruption instead of failing (`skipDamaged`); the damage is then
+ * logged and listed in the recovery, never passed over silently.
  */
 import { constants as fsConstants } from "node:fs";
 import { mkdir, open as openFile, type FileHandle } from "node:fs/promises";
@@ -29,7 +31,8 @@ import { logger } from "./log.js";
 import { batchEndMarker, tornWindowBytes } from "./record-format.js";
 import { laterBatchAfter, scanRecords } from "./record-scan.js";
 
-export { encodeRecord, tornWindowBytes } from "./record-format.js";
+export { encodeRecord, tornWindowBytes, verifyRecord } from "./record-format.js";
+export type { VerifiedRecord } from "./record-format.js";
 
 const log = logger("record-log");
 
@@ -50,6 +53,18 @@ export interface RecordFileRecovery {
   validBytes: number;
   /** Bytes of torn tail cut off (0 when the file ended cleanly). */
   truncatedBytes: number;
+  /** Damaged records skipped (only with `skipDamaged`; otherwise damage rejects open). */
+  damaged: RecordFileDamage[];
+}
+
+/** A damaged record that open skipped: the bytes from `position` on that no good record covers. */
+export interface RecordFileDamage {
+  /** Byte offset of the damaged record's header. */
+  position: number;
+  /** Bytes skipped: the damaged record, or the rest of the file when nothing after it could be trusted. */
+  bytes: number;
+  /** What was wrong with it (crc mismatch, bad length, ...). */
+  reason: string;
 }
 
 export interface RecordFileOpenOptions {
@@ -66,6 +81,16 @@ export interface RecordFileOpenOptions {
    * batch one appendBatch writes. A file written one record per batch passes its largest record.
    */
   tornWindowBytes?: number;
+  /**
+   * What to do with a bad record that is not a torn tail (a later batch follows it, or the file
+   * may not have a torn tail). Default false: open rejects with DATA_CORRUPTION, for callers whose
+   * state is only right when every record is. True (the log node's journal, whose replicas hold
+   * copies): the record is logged at error level, listed in `recovery.damaged`, and the scan
+   * resumes after it; when nothing after it can be trusted, the rest of the file is skipped and the
+   * file refuses appends. A bad record beyond the torn-tail window with no later batch found after
+   * it still rejects: where good records resume cannot be told, and cutting would lose them.
+   */
+  skipDamaged?: boolean;
 }
 
 /**
@@ -78,21 +103,25 @@ export class RecordFile {
   readonly path: string;
   private readonly handle: FileHandle;
   private size: number;
+  /** False when open skipped damage running to the end of the file: appends there would be lost. */
+  private readonly appendable: boolean;
   private writing = false;
   private closed = false;
   private failure: SluiceError | undefined;
 
-  private constructor(path: string, handle: FileHandle, sizeBytes: number) {
+  private constructor(path: string, handle: FileHandle, sizeBytes: number, appendable: boolean) {
     this.path = path;
     this.handle = handle;
     this.size = sizeBytes;
+    this.appendable = appendable;
   }
 
   /**
    * Opens `path`, replays every good record through `onRecord` in file order, and leaves the file
    * ready for appends after the last good record. A torn tail is cut off (ftruncate + fsync) and
-   * logged; a bad record before the torn-tail window rejects with DATA_CORRUPTION naming the file
-   * and position, and the file is left untouched. If `onRecord` throws, open rejects with that.
+   * logged; any other bad record rejects with DATA_CORRUPTION naming the file and position, and
+   * the file is left untouched (or, with `skipDamaged`, is skipped: see that option). If
+   * `onRecord` throws, open rejects with that.
    * A missing file without `create` rejects with INTERNAL whose cause is the ENOENT error.
    */
   static async open(
@@ -103,43 +132,61 @@ export class RecordFile {
     const handle = await openHandle(path, opts.create ?? false);
     try {
       const fileBytes = (await handle.stat()).size;
-      const scan = await scanRecords(handle, path, fileBytes, onRecord);
+      const damaged: RecordFileDamage[] = [];
+      let records = 0;
+      let scan = await scanRecords(handle, path, fileBytes, onRecord);
+      records += scan.records;
       let truncatedBytes = 0;
-      if (scan.bad !== undefined) {
-        const tailBytes = fileBytes - scan.bad.position;
+      let appendable = true;
+      while (scan.bad !== undefined) {
+        const bad = scan.bad;
+        const later = await laterBatchAfter(handle, path, fileBytes, bad.position);
+        const allowTornTail = opts.allowTornTail ?? true;
         const windowBytes = opts.tornWindowBytes ?? tornWindowBytes;
-        const later = await laterBatchAfter(handle, path, fileBytes, scan.bad.position);
-        if (later !== undefined) {
-          throw new DataCorruptionError(
-            `${path}: bad record at byte ${scan.bad.position} (${scan.bad.reason}) in a batch that a later batch follows ` +
-              `(at byte ${later}), so it was synced: the file is corrupt`,
-          );
+        if (later === undefined && allowTornTail) {
+          // The torn batch is the last one: it starts after the last batch marker read.
+          if (fileBytes - scan.lastBatchEnd > windowBytes) {
+            throw new DataCorruptionError(
+              `${path}: bad record at byte ${bad.position} (${bad.reason}), ${fileBytes - bad.position} bytes before the end ` +
+                `of the file, which is beyond the torn-tail window of ${windowBytes} bytes`,
+            );
+          }
+          await handle.truncate(bad.position);
+          await handle.sync();
+          truncatedBytes = fileBytes - bad.position;
+          log.warn("cut a torn tail off a record file", { file: path, position: bad.position, reason: bad.reason, validBytes: scan.validBytes, truncatedBytes });
+          break;
         }
-        // The torn batch is the last one: it starts after the last batch marker read.
-        if (!(opts.allowTornTail ?? true) || fileBytes - scan.lastBatchEnd > windowBytes) {
-          throw new DataCorruptionError(
-            `${path}: bad record at byte ${scan.bad.position} (${scan.bad.reason}), ${tailBytes} bytes before the end ` +
-              `of the file, which ${opts.allowTornTail ?? true ? `is beyond the torn-tail window of ${windowBytes} bytes` : "may not have a torn tail"}`,
-          );
+        const why =
+          later === undefined
+            ? "in a file that may not have a torn tail"
+            : `in a batch that a later batch follows (at byte ${later.laterBatch}), so it was synced`;
+        if (!(opts.skipDamaged ?? false)) {
+          throw new DataCorruptionError(`${path}: bad record at byte ${bad.position} (${bad.reason}) ${why}: the file is corrupt`);
         }
-        await handle.truncate(scan.bad.position);
-        await handle.sync();
-        truncatedBytes = tailBytes;
-        log.warn("cut a torn tail off a record file", {
-          file: path,
-          position: scan.bad.position,
-          reason: scan.bad.reason,
-          validBytes: scan.validBytes,
-          truncatedBytes,
-        });
-      } else {
+        // Skipped, never cut: the bytes stay for inspection, and the caller learns of them.
+        const resumeAt = later?.resumeAt ?? fileBytes;
+        const damage: RecordFileDamage = { position: bad.position, bytes: resumeAt - bad.position, reason: bad.reason };
+        damaged.push(damage);
+        log.error("skipped a damaged record in a record file; its records are lost here", { file: path, ...damage, why });
+        if (later === undefined) {
+          // Nothing after the damage can be trusted to start a record: the rest of the file is
+          // skipped, and appending after bytes that no scan can step over would lose the appends.
+          appendable = false;
+          scan = { records: 0, validBytes: fileBytes, lastBatchEnd: fileBytes };
+          break;
+        }
+        scan = await scanRecords(handle, path, fileBytes, onRecord, resumeAt);
+        records += scan.records;
+      }
+      if (truncatedBytes === 0) {
         // Records written before a crash may sit only in the page cache (written, never synced, so
         // never acknowledged). They are about to be treated as stored: make them durable first.
         await handle.datasync();
       }
       return {
-        file: new RecordFile(path, handle, scan.validBytes),
-        recovery: { records: scan.records, validBytes: scan.validBytes, truncatedBytes },
+        file: new RecordFile(path, handle, scan.validBytes, appendable),
+        recovery: { records, validBytes: scan.validBytes, truncatedBytes, damaged },
       };
     } catch (err) {
       await closeQuietly(handle, path);
@@ -168,6 +215,7 @@ export class RecordFile {
   async appendBatch(pieces: readonly Buffer[], totalBytes: number): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     if (this.closed) throw new ClosedError(`${this.path}: record file is closed`);
+    if (!this.appendable) throw new DataCorruptionError(`${this.path}: the file ends in damage, so it takes no appends`);
     assert(!this.writing, "appendBatch calls are serialised by the caller");
     let sum = 0;
     for (const piece of pieces) sum += piece.length;

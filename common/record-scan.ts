@@ -28,21 +28,23 @@ export interface ScanResult {
 }
 
 /**
- * Reads records from the start of the file through one reused chunk buffer, allocating only each
- * record's payload, and stops at the first bad or incomplete record.
+ * Reads records from `start` (a record boundary: 0, or where a scan resumes past a damaged record)
+ * through one reused chunk buffer, allocating only each record's payload, and stops at the first
+ * bad or incomplete record. `lastBatchEnd` starts at `start`.
  */
 export async function scanRecords(
   handle: FileHandle,
   path: string,
   fileBytes: number,
   onRecord: (rec: RecordFileRecord) => void,
+  start = 0,
 ): Promise<ScanResult> {
-  const chunk = Buffer.allocUnsafe(Math.min(recordReadChunkBytes, Math.max(fileBytes, journalRecordHeaderBytes)));
-  let chunkStart = 0; // file position of chunk[0]
-  let chunkEnd = 0; // file position just past the last byte held in chunk
-  let position = 0;
+  const chunk = Buffer.allocUnsafe(Math.min(recordReadChunkBytes, Math.max(fileBytes - start, journalRecordHeaderBytes)));
+  let chunkStart = start; // file position of chunk[0]
+  let chunkEnd = start; // file position just past the last byte held in chunk
+  let position = start;
   let records = 0;
-  let lastBatchEnd = 0;
+  let lastBatchEnd = start;
   const bad = (reason: string): ScanResult => ({ records, validBytes: position, lastBatchEnd, bad: { position, reason } });
 
   while (position < fileBytes) {
@@ -96,14 +98,23 @@ export async function scanRecords(
   return { records, validBytes: position, lastBatchEnd };
 }
 
+/** Where a later batch was found past a bad record (see laterBatchAfter). */
+export interface LaterBatch {
+  /** End of the bad record: every record from here to `laterBatch` and one past it passed its crc. */
+  resumeAt: number;
+  /** Position of the later batch's first record. */
+  laterBatch: number;
+}
+
 /**
  * Looks past a bad record at `badPosition` for proof that a later batch was written: the marker
  * ending the bad record's batch, then any good record after it. A later batch is written only
  * after the earlier one was synced, so such proof makes the bad record corruption, not a torn
- * tail. Needs the bad record's length field to be sound to step over it; returns the position of
- * the later batch's first record, or undefined when there is no proof.
+ * tail. Needs the bad record's length field to be sound to step over it (the chain of good records
+ * after it shows it was); answers where the bad record ends and where the later batch begins, or
+ * undefined when there is no proof.
  */
-export async function laterBatchAfter(handle: FileHandle, path: string, fileBytes: number, badPosition: number): Promise<number | undefined> {
+export async function laterBatchAfter(handle: FileHandle, path: string, fileBytes: number, badPosition: number): Promise<LaterBatch | undefined> {
   const header = Buffer.allocUnsafe(journalRecordHeaderBytes);
   const readRecord = async (at: number): Promise<{ end: number; marker: boolean } | undefined> => {
     if (at + journalRecordHeaderBytes > fileBytes) return undefined;
@@ -123,7 +134,7 @@ export async function laterBatchAfter(handle: FileHandle, path: string, fileByte
     await readFully(handle, path, payload, 0, payload.length, at + journalRecordHeaderBytes);
     const crc = crc32(payload, crc32(header.subarray(lengthOffset)));
     if (crc !== header.readUInt32BE(crcOffset)) return undefined;
-    if (batchEnded) return at;
+    if (batchEnded) return { resumeAt: bad.end, laterBatch: at };
     batchEnded = next.marker;
     at = next.end;
   }

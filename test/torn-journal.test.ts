@@ -19,7 +19,7 @@ void t.test("a torn last journal record is cut at restart; earlier events are se
   await sluice.close();
   await server.kill();
 
-  const tier1 = join(dir, "tier1");
+  const tier1 = join(dir, "lognode");
   const files = (await readdir(tier1)).filter((f) => f.startsWith("journal-")).sort();
   const last = join(tier1, files.at(-1)!);
   const size = (await stat(last)).size;
@@ -51,7 +51,7 @@ void t.test("a zero-filled tail (file grown, data never written) is cut; a secon
   for (let i = 0; i < 5; i++) await writer.write(`e${i}`);
   await sluice.close();
   await server.kill();
-  const tier1 = join(dir, "tier1");
+  const tier1 = join(dir, "lognode");
   const last = join(tier1, (await readdir(tier1)).filter((f) => f.startsWith("journal-")).sort().at(-1)!);
   await appendFile(last, Buffer.alloc(8192));
 

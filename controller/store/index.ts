@@ -2,3 +2,4 @@ export { listAll, type Compare, type KeyValue, type LeaseId, type ListOptions, t
 export { FileMetadataStore, type FileMetadataStoreOptions } from "./file-metadata-store.js";
 export { EtcdMetadataStore } from "./etcd-metadata-store.js";
 export { openMetadataStore } from "./open.js";
+export { checkContainerCount } from "./cluster-settings.js";

@@ -35,7 +35,7 @@ export interface StandaloneProcess extends SluiceProcess {
 }
 
 /** Starts `sluice ROLE ARGS...` and waits for its ready line (60 s at most; a child that fails to start is killed). */
-export async function startSluiceProcess(role: "standalone" | "controller" | "segmentstore", args: readonly string[]): Promise<SluiceProcess> {
+export async function startSluiceProcess(role: "standalone" | "controller" | "segmentstore" | "lognode", args: readonly string[]): Promise<SluiceProcess> {
   const proc = spawn(process.execPath, tsNodeArgs(sluiceBin, [role, ...args]), { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   proc.stderr.on("data", (c: Buffer) => (err += c.toString()));

@@ -1,4 +1,5 @@
-// Proves the codec round-trips every frame type, passes data through as views, and rejects each malformed payload with the right typed error, by encoding sample frames and hand-building bad payloads.
+// Proves the codec round-trips every frame type (segment store and log node frames), passes data and entries through as
+// views, and rejects each malformed payload with the right typed error, by encoding sample frames and hand-building bad payloads.
 import t from "tap";
 import { SluiceError } from "../../common/index.js";
 import { decodePayload, encodeFrame } from "./codec.js";
@@ -28,7 +29,23 @@ const samples: { [T in FrameType]: Extract<Frame, { type: T }> } = {
   SegmentCreated: { type: "SegmentCreated", requestId: 9, segment: "x".repeat(1024) },
   GetSegmentInfo: { type: "GetSegmentInfo", requestId: 10, segment: "\ufeffbom-first" },
   SegmentInfo: { type: "SegmentInfo", requestId: 11, segment: "s/t/3", startOffset: 10, length: 2 ** 33, sealed: true, lastModifiedMs: 1_700_000_000_123 },
+  AddEntry: { type: "AddEntry", requestId: 12, ledger: 0xffff_ffff, entryId: 2 ** 53 - 1, lac: -1, recovery: true, data: [Buffer.from("entry bytes")] },
+  EntryAdded: { type: "EntryAdded", requestId: 13, ledger: 1, entryId: 0 },
+  ReadEntries: { type: "ReadEntries", requestId: 14, ledger: 2, firstEntryId: 2 ** 40, maxBytes: 0xffff_ffff },
+  EntriesRead: { type: "EntriesRead", requestId: 15, ledger: 3, firstEntryId: 7, entries: [Buffer.from("seven"), Buffer.alloc(0), Buffer.from("nine")] },
+  ReadLedgerState: { type: "ReadLedgerState", requestId: 16, ledger: 4 },
+  LedgerStateRead: { type: "LedgerStateRead", requestId: 17, ledger: 5, lac: -1, lastEntryId: -1, fenced: false },
+  FenceLedger: { type: "FenceLedger", requestId: 18, ledger: 6 },
+  LedgerFenced: { type: "LedgerFenced", requestId: 19, ledger: 7, lac: 41, lastEntryId: 42, fenced: true },
+  DeleteLedger: { type: "DeleteLedger", requestId: 20, ledger: 8 },
+  LedgerDeleted: { type: "LedgerDeleted", requestId: 21, ledger: 9 },
 };
+
+/** Bytes of a frame's trailing `data` (one slice, or pieces for AddEntry); 0 for frames without. */
+function dataBytes(frame: Frame): number {
+  if (!("data" in frame)) return 0;
+  return Buffer.isBuffer(frame.data) ? frame.data.length : frame.data.reduce((n, piece) => n + piece.length, 0);
+}
 
 /** Encodes, joins, checks the header and decodes the payload back. */
 function roundTrip(frame: Frame): Frame {
@@ -83,7 +100,7 @@ void t.test("a payload cut short anywhere is MALFORMED_FRAME for every type", (t
     const payload = Buffer.concat(encodeFrame(frame)).subarray(8);
     const hasData = "data" in frame;
     // For data frames only the fixed fields can be cut short; cutting the data is a shorter data.
-    const fixedBytes = hasData ? payload.length - frame.data.length : payload.length;
+    const fixedBytes = hasData ? payload.length - dataBytes(frame) : payload.length;
     for (let cut = 0; cut < fixedBytes; cut++) {
       t.equal(code(() => decodePayload(frameTypeIds[frame.type], payload.subarray(0, cut))), "MALFORMED_FRAME", `${frame.type} cut at ${cut}`);
     }
@@ -178,5 +195,91 @@ void t.test("encoding invalid values is a programming error", (t) => {
     t.match(code(() => encodeFrame(frame)), /^not a SluiceError: Error: /, frame.type);
   }
   t.throws(() => encodeFrame({ ...samples.AppendBlock, data: Buffer.alloc(16 * 1024 * 1024) }), /frameBytesMax/);
+  t.end();
+});
+
+void t.test("log node frames: flags, empty and pieced data, entries as views", (t) => {
+  t.strictSame(roundTrip({ ...samples.AddEntry, recovery: false, lac: 5, data: [] }), { ...samples.AddEntry, recovery: false, lac: 5, data: [] });
+  t.strictSame(roundTrip({ ...samples.AddEntry, data: [Buffer.alloc(0)] }), { ...samples.AddEntry, data: [] }, "empty data decodes as no pieces");
+  t.strictSame(roundTrip({ ...samples.LedgerStateRead, fenced: true }), { ...samples.LedgerStateRead, fenced: true });
+  t.strictSame(roundTrip({ ...samples.EntriesRead, entries: [] }), { ...samples.EntriesRead, entries: [] });
+
+  const pieces = [Buffer.from("ab"), Buffer.alloc(0), Buffer.from("cde")];
+  const buffers = encodeFrame({ ...samples.AddEntry, data: pieces });
+  t.equal(buffers.length, 3, "header buffer, then the two non-empty pieces");
+  t.equal(buffers[1], pieces[0], "pieces are handed on, not copied");
+  t.equal(buffers[2], pieces[2]);
+  const payload = Buffer.concat(buffers).subarray(8);
+  const added = decodePayload(frameTypeIds.AddEntry, payload);
+  if (added.type !== "AddEntry") throw new Error("wrong type");
+  t.equal(added.data.length, 1, "decoded as one slice");
+  t.equal(added.data[0]?.toString(), "abcde");
+  t.equal(added.data[0]?.buffer, payload.buffer, "a view of the payload");
+
+  const entries = samples.EntriesRead.entries;
+  const readBuffers = encodeFrame(samples.EntriesRead);
+  t.ok(entries.every((e) => e.length === 0 || readBuffers.includes(e)), "entries are handed on, not copied");
+  const readPayload = Buffer.concat(readBuffers).subarray(8);
+  const read = decodePayload(frameTypeIds.EntriesRead, readPayload);
+  if (read.type !== "EntriesRead") throw new Error("wrong type");
+  t.ok(read.entries.every((e) => e.buffer === readPayload.buffer), "decoded entries are views of the payload");
+  t.end();
+});
+
+void t.test("EntriesRead lengths must add up exactly", (t) => {
+  const good = Buffer.concat(encodeFrame(samples.EntriesRead)).subarray(8);
+  const countAt = 16;
+  t.equal(good.readUInt32BE(countAt), 3, "count follows requestId, ledger, firstEntryId");
+  const withCount = (count: number): Buffer => {
+    const b = Buffer.from(good);
+    b.writeUInt32BE(count, countAt);
+    return b;
+  };
+  t.equal(code(() => decodePayload(frameTypeIds.EntriesRead, withCount(2))), "MALFORMED_FRAME", "count too small leaves trailing bytes");
+  t.equal(code(() => decodePayload(frameTypeIds.EntriesRead, withCount(4))), "MALFORMED_FRAME", "count too large runs past the end");
+  t.equal(code(() => decodePayload(frameTypeIds.EntriesRead, withCount(0xffff_ffff))), "MALFORMED_FRAME", "a hostile count is refused before allocating");
+  const longer = Buffer.from(good);
+  longer.writeUInt32BE(6, countAt + 4); // "seven" claims 6 bytes
+  t.equal(code(() => decodePayload(frameTypeIds.EntriesRead, longer)), "MALFORMED_FRAME", "an entry length off by one");
+  const huge = Buffer.from(good);
+  huge.writeUInt32BE(0xffff_ffff, countAt + 4);
+  t.equal(code(() => decodePayload(frameTypeIds.EntriesRead, huge)), "MALFORMED_FRAME", "an entry length of 2^32-1");
+  t.equal(code(() => decodePayload(frameTypeIds.EntriesRead, Buffer.concat([good, Buffer.from([0])]))), "MALFORMED_FRAME", "a trailing byte");
+  t.end();
+});
+
+void t.test("log node frames: entry ids are not -1, unknown flag bits are refused", (t) => {
+  for (const [type, at] of [
+    ["AddEntry", 8],
+    ["EntryAdded", 8],
+    ["ReadEntries", 8],
+    ["EntriesRead", 8],
+  ] as const) {
+    const payload = Buffer.concat(encodeFrame(samples[type])).subarray(8);
+    payload.writeInt32BE(-1, at);
+    payload.writeUInt32BE(0xffff_ffff, at + 4);
+    t.equal(code(() => decodePayload(frameTypeIds[type], payload)), "MALFORMED_FRAME", `${type} entry id -1`);
+  }
+  const add = Buffer.concat(encodeFrame(samples.AddEntry)).subarray(8);
+  add.writeUInt8(0b10, 24);
+  t.equal(code(() => decodePayload(frameTypeIds.AddEntry, add)), "MALFORMED_FRAME", "AddEntry bit 1");
+  const state = Buffer.concat(encodeFrame(samples.LedgerFenced)).subarray(8);
+  state.writeUInt8(0b10, state.length - 1);
+  t.equal(code(() => decodePayload(frameTypeIds.LedgerFenced, state)), "MALFORMED_FRAME", "LedgerFenced bit 1");
+
+  const bad: Frame[] = [
+    { ...samples.AddEntry, entryId: -1 },
+    { ...samples.AddEntry, lac: -2 },
+    { ...samples.AddEntry, ledger: 2 ** 32 },
+    { ...samples.ReadEntries, maxBytes: -1 },
+    { ...samples.LedgerStateRead, lastEntryId: 2 ** 53 },
+  ];
+  for (const frame of bad) {
+    t.match(code(() => encodeFrame(frame)), /^not a SluiceError: Error: /, frame.type);
+  }
+  t.throws(() => encodeFrame({ ...samples.AddEntry, data: [Buffer.alloc(8 * 1024 * 1024), Buffer.alloc(8 * 1024 * 1024)] }), /frameBytesMax/);
+  // Header 8, fields 20, one entry length 4: an entry of 16 MiB - 32 bytes fills the frame exactly.
+  t.equal(encodeFrame({ ...samples.EntriesRead, entries: [Buffer.alloc(16 * 1024 * 1024 - 32)] }).length, 3, "an entry that fills the frame exactly");
+  t.throws(() => encodeFrame({ ...samples.EntriesRead, entries: [Buffer.alloc(16 * 1024 * 1024 - 31)] }), /frameBytesMax/);
   t.end();
 });

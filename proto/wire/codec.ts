@@ -1,23 +1,22 @@
 /**
  * Frames to bytes and back (wire.md). Encoding builds the header and fixed fields into one buffer
- * of exactly their size and hands a frame's `data` on untouched, so event bytes are never copied
- * or re-encoded. Decoding checks every field against the spec and returns `data` as a view of the
- * payload.
+ * of exactly their size and hands a frame's `data` (or entries) on untouched, so event and entry
+ * bytes are never copied or re-encoded. Decoding checks every field against the spec and returns
+ * `data` and entries as views of the payload. Field primitives live in fields.ts.
  */
-import { MalformedFrameError, UnknownFrameTypeError, frameBytesMax, frameHeaderBytes, segmentNameBytesMax, unreachable } from "../../common/index.js";
-import { errorMessageBytesMax, frameTypeIds, frameTypeName, writerIdBytes, type Frame, type FrameType } from "./frames.js";
-
-const u8Bytes = 1;
-const u16Bytes = 2;
-const u32Bytes = 4;
-const i64Bytes = 8;
-const u32Max = 0xffff_ffff;
-const u16Max = 0xffff;
-const twoPow32 = 2 ** 32;
+import { UnknownFrameTypeError, segmentNameBytesMax, unreachable } from "../../common/index.js";
+import { FieldReader, FieldWriter, entryLengthBytes, i64Bytes, stringBytes, u16Bytes, u32Bytes, u8Bytes } from "./fields.js";
+import { errorMessageBytesMax, frameTypeName, writerIdBytes, type EntriesReadFrame, type Frame } from "./frames.js";
 
 const segmentReadAtTail = 0b01;
 const segmentReadEndOfSegment = 0b10;
 const segmentInfoSealed = 0b01;
+const addEntryRecovery = 0b01;
+const ledgerStateFenced = 0b01;
+/** Fixed fields of the log node frames (wire.md, "Log node frames"). */
+const ledgerRequestBytes = u32Bytes + u32Bytes;
+const entryRequestBytes = ledgerRequestBytes + i64Bytes;
+const ledgerStateBytes = ledgerRequestBytes + 2 * i64Bytes + u8Bytes;
 
 /**
  * Encodes `frame` as [header + fields] or, for frames that carry data, [header + fields, data].
@@ -119,6 +118,53 @@ export function encodeFrame(frame: Frame): Buffer[] {
       w.i64("length", frame.length);
       w.u8(frame.sealed ? segmentInfoSealed : 0);
       w.i64("lastModifiedMs", frame.lastModifiedMs);
+      return w.finish();
+    }
+    case "AddEntry": {
+      let dataBytes = 0;
+      for (const piece of frame.data) dataBytes += piece.length;
+      const w = new FieldWriter(type, entryRequestBytes + i64Bytes + u8Bytes, dataBytes);
+      w.u32("requestId", frame.requestId);
+      w.u32("ledger", frame.ledger);
+      w.i64("entryId", frame.entryId, 0);
+      w.i64("lac", frame.lac);
+      w.u8(frame.recovery ? addEntryRecovery : 0);
+      return w.finishPieces(frame.data);
+    }
+    case "EntryAdded": {
+      const w = new FieldWriter(type, entryRequestBytes, 0);
+      w.u32("requestId", frame.requestId);
+      w.u32("ledger", frame.ledger);
+      w.i64("entryId", frame.entryId, 0);
+      return w.finish();
+    }
+    case "ReadEntries": {
+      const w = new FieldWriter(type, entryRequestBytes + u32Bytes, 0);
+      w.u32("requestId", frame.requestId);
+      w.u32("ledger", frame.ledger);
+      w.i64("firstEntryId", frame.firstEntryId, 0);
+      w.u32("maxBytes", frame.maxBytes);
+      return w.finish();
+    }
+    case "EntriesRead":
+      return encodeEntriesRead(frame);
+    case "ReadLedgerState":
+    case "FenceLedger":
+    case "DeleteLedger":
+    case "LedgerDeleted": {
+      const w = new FieldWriter(type, ledgerRequestBytes, 0);
+      w.u32("requestId", frame.requestId);
+      w.u32("ledger", frame.ledger);
+      return w.finish();
+    }
+    case "LedgerStateRead":
+    case "LedgerFenced": {
+      const w = new FieldWriter(type, ledgerStateBytes, 0);
+      w.u32("requestId", frame.requestId);
+      w.u32("ledger", frame.ledger);
+      w.i64("lac", frame.lac);
+      w.i64("lastEntryId", frame.lastEntryId);
+      w.u8(frame.fenced ? ledgerStateFenced : 0);
       return w.finish();
     }
     default:
@@ -226,6 +272,41 @@ export function decodePayload(typeId: number, payload: Buffer): Frame {
       frame = { type, requestId, segment, startOffset, length, sealed: (flags & segmentInfoSealed) !== 0, lastModifiedMs };
       break;
     }
+    case "AddEntry": {
+      const requestId = r.u32("requestId");
+      const ledger = r.u32("ledger");
+      const entryId = r.i64("entryId", 0);
+      const lac = r.i64("lac");
+      const flags = r.flags("flags", addEntryRecovery);
+      const data = r.rest();
+      frame = { type, requestId, ledger, entryId, lac, recovery: (flags & addEntryRecovery) !== 0, data: data.length === 0 ? [] : [data] };
+      break;
+    }
+    case "EntryAdded":
+      frame = { type, requestId: r.u32("requestId"), ledger: r.u32("ledger"), entryId: r.i64("entryId", 0) };
+      break;
+    case "ReadEntries":
+      frame = { type, requestId: r.u32("requestId"), ledger: r.u32("ledger"), firstEntryId: r.i64("firstEntryId", 0), maxBytes: r.u32("maxBytes") };
+      break;
+    case "EntriesRead":
+      frame = { type, requestId: r.u32("requestId"), ledger: r.u32("ledger"), firstEntryId: r.i64("firstEntryId", 0), entries: r.entries("entries") };
+      break;
+    case "ReadLedgerState":
+    case "FenceLedger":
+    case "DeleteLedger":
+    case "LedgerDeleted":
+      frame = { type, requestId: r.u32("requestId"), ledger: r.u32("ledger") };
+      break;
+    case "LedgerStateRead":
+    case "LedgerFenced": {
+      const requestId = r.u32("requestId");
+      const ledger = r.u32("ledger");
+      const lac = r.i64("lac");
+      const lastEntryId = r.i64("lastEntryId");
+      const flags = r.flags("flags", ledgerStateFenced);
+      frame = { type, requestId, ledger, lac, lastEntryId, fenced: (flags & ledgerStateFenced) !== 0 };
+      break;
+    }
     default:
       return unreachable(type, "frame type");
   }
@@ -233,162 +314,24 @@ export function decodePayload(typeId: number, payload: Buffer): Frame {
   return frame;
 }
 
-/** Validates a string field for encoding and returns its UTF-8 byte length. */
-function stringBytes(type: FrameType, field: string, value: string, bytesMax: number): number {
-  const bytes = Buffer.byteLength(value, "utf8");
-  if (bytes > bytesMax) throw new Error(`${type}.${field}: ${bytes} bytes exceeds the ${bytesMax}-byte limit`);
-  return bytes;
-}
-
-/** Writes header and fixed fields into one buffer allocated at exactly their size. */
-class FieldWriter {
-  private readonly buf: Buffer;
-  private pos = frameHeaderBytes;
-
-  constructor(
-    private readonly type: FrameType,
-    fieldsBytes: number,
-    private readonly dataBytes: number,
-  ) {
-    const payloadBytes = fieldsBytes + dataBytes;
-    if (frameHeaderBytes + payloadBytes > frameBytesMax) {
-      throw new Error(`${type}: frame of ${frameHeaderBytes + payloadBytes} bytes exceeds frameBytesMax ${frameBytesMax}`);
-    }
-    // allocUnsafe is safe here: finish() asserts every byte was written.
-    this.buf = Buffer.allocUnsafe(frameHeaderBytes + fieldsBytes);
-    this.buf.writeUInt32BE(frameTypeIds[type], 0);
-    this.buf.writeUInt32BE(payloadBytes, u32Bytes);
+/**
+ * EntriesRead: the fixed fields and entry count in one buffer, then each entry's u32 length (views
+ * of one shared buffer) followed by the entry itself, which is handed on uncopied.
+ */
+function encodeEntriesRead(frame: EntriesReadFrame): Buffer[] {
+  const entries = frame.entries;
+  let entryBytes = 0;
+  for (const entry of entries) entryBytes += entryLengthBytes + entry.length;
+  const w = new FieldWriter(frame.type, entryRequestBytes + u32Bytes, entryBytes);
+  w.u32("requestId", frame.requestId);
+  w.u32("ledger", frame.ledger);
+  w.i64("firstEntryId", frame.firstEntryId, 0);
+  w.u32("count", entries.length);
+  const lengths = Buffer.allocUnsafe(entries.length * entryLengthBytes);
+  const pieces: Buffer[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const at = lengths.writeUInt32BE(entry.length, i * entryLengthBytes);
+    pieces.push(lengths.subarray(at - entryLengthBytes, at), entry);
   }
-
-  u8(value: number): void {
-    this.pos = this.buf.writeUInt8(value, this.pos);
-  }
-
-  u16(field: string, value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > u16Max) throw new Error(`${this.type}.${field}: ${value} is not a u16`);
-    this.pos = this.buf.writeUInt16BE(value, this.pos);
-  }
-
-  u32(field: string, value: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > u32Max) throw new Error(`${this.type}.${field}: ${value} is not a u32`);
-    this.pos = this.buf.writeUInt32BE(value, this.pos);
-  }
-
-  i64(field: string, value: number): void {
-    if (!Number.isSafeInteger(value) || value < -1) throw new Error(`${this.type}.${field}: ${value} is outside [-1, 2^53-1]`);
-    const high = Math.floor(value / twoPow32);
-    this.pos = this.buf.writeInt32BE(high, this.pos);
-    this.pos = this.buf.writeUInt32BE(value - high * twoPow32, this.pos);
-  }
-
-  uuid(field: string, value: Buffer): void {
-    if (value.length !== writerIdBytes) throw new Error(`${this.type}.${field}: ${value.length} bytes, expected ${writerIdBytes}`);
-    this.pos += value.copy(this.buf, this.pos);
-  }
-
-  /** `bytes` is the UTF-8 length already checked by stringBytes. */
-  string(value: string, bytes: number): void {
-    this.pos = this.buf.writeUInt16BE(bytes, this.pos);
-    const written = this.buf.write(value, this.pos, "utf8");
-    if (written !== bytes) throw new Error(`invariant violated: ${this.type} string wrote ${written} of ${bytes} bytes`);
-    this.pos += written;
-  }
-
-  finish(data?: Buffer): Buffer[] {
-    if (this.pos !== this.buf.length) throw new Error(`invariant violated: ${this.type} fields wrote ${this.pos} of ${this.buf.length} bytes`);
-    if (data === undefined) {
-      if (this.dataBytes !== 0) throw new Error(`invariant violated: ${this.type} declared data but gave none`);
-      return [this.buf];
-    }
-    // A frame with empty data is still one write; an empty second buffer would only cost a syscall slot.
-    return data.length === 0 ? [this.buf] : [this.buf, data];
-  }
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** Reads fields in order, naming the frame and field in every error. */
-class FieldReader {
-  private pos = 0;
-
-  constructor(
-    private readonly type: FrameType,
-    private readonly payload: Buffer,
-  ) {}
-
-  private need(field: string, bytes: number): void {
-    if (this.payload.length - this.pos < bytes) {
-      throw new MalformedFrameError(
-        `${this.type} frame too short: field ${field} needs ${bytes} bytes at ${this.pos}, payload has ${this.payload.length}`,
-      );
-    }
-  }
-
-  u16(field: string): number {
-    this.need(field, u16Bytes);
-    const value = this.payload.readUInt16BE(this.pos);
-    this.pos += u16Bytes;
-    return value;
-  }
-
-  u32(field: string): number {
-    this.need(field, u32Bytes);
-    const value = this.payload.readUInt32BE(this.pos);
-    this.pos += u32Bytes;
-    return value;
-  }
-
-  /** A u8 bit set; bits outside `allowed` are malformed (a later version may give them meaning). */
-  flags(field: string, allowed: number): number {
-    this.need(field, u8Bytes);
-    const value = this.payload.readUInt8(this.pos);
-    this.pos += u8Bytes;
-    if ((value & ~allowed) !== 0) throw new MalformedFrameError(`${this.type} frame: field ${field} has unknown bits 0x${value.toString(16)}`);
-    return value;
-  }
-
-  i64(field: string): number {
-    this.need(field, i64Bytes);
-    const value = this.payload.readInt32BE(this.pos) * twoPow32 + this.payload.readUInt32BE(this.pos + u32Bytes);
-    if (!Number.isSafeInteger(value) || value < -1) {
-      throw new MalformedFrameError(`${this.type} frame: field ${field} is outside [-1, 2^53-1]`);
-    }
-    this.pos += i64Bytes;
-    return value;
-  }
-
-  /** A copy, not a view: writer ids outlive the frame (maps keyed by writer) and must not pin it. */
-  uuid(field: string): Buffer {
-    this.need(field, writerIdBytes);
-    const value = Buffer.from(this.payload.subarray(this.pos, this.pos + writerIdBytes));
-    this.pos += writerIdBytes;
-    return value;
-  }
-
-  string(field: string, bytesMax: number): string {
-    const bytes = this.u16(field);
-    if (bytes > bytesMax) throw new MalformedFrameError(`${this.type} frame: field ${field} is ${bytes} bytes, limit ${bytesMax}`);
-    this.need(field, bytes);
-    let value: string;
-    try {
-      value = utf8.decode(this.payload.subarray(this.pos, this.pos + bytes));
-    } catch (err) {
-      throw new MalformedFrameError(`${this.type} frame: field ${field} is not valid UTF-8`, { cause: err });
-    }
-    this.pos += bytes;
-    return value;
-  }
-
-  /** Every byte to the end of the payload, as a view. */
-  rest(): Buffer {
-    const value = this.payload.subarray(this.pos);
-    this.pos = this.payload.length;
-    return value;
-  }
-
-  end(): void {
-    if (this.pos !== this.payload.length) {
-      throw new MalformedFrameError(`${this.type} frame has ${this.payload.length - this.pos} trailing bytes`);
-    }
-  }
+  return w.finishPieces(pieces);
 }

@@ -133,6 +133,16 @@ export class ConnectionHandler {
       case "SegmentRead":
       case "SegmentCreated":
       case "SegmentInfo":
+      case "AddEntry":
+      case "EntryAdded":
+      case "ReadEntries":
+      case "EntriesRead":
+      case "ReadLedgerState":
+      case "LedgerStateRead":
+      case "FenceLedger":
+      case "LedgerFenced":
+      case "DeleteLedger":
+      case "LedgerDeleted":
         throw new MalformedFrameError(`${frame.type} is not a request a client may send`);
     }
   }

@@ -1,13 +1,14 @@
-// Proves the journal group-commits, replays every entry exactly and in order, bounds its queue and survives SIGKILL, on real files.
+// Proves the journal group-commits, replays every entry exactly and in order with where it lies, bounds its queue, removes files from the front, skips damage when asked, and survives SIGKILL, on real files.
 import t from "tap";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SluiceError, journalRecordHeaderBytes, KiB, logEntryBytesMax } from "../../common/index.js";
+import { SluiceError, journalRecordHeaderBytes, KiB, logEntryBytesMax, verifyRecord } from "../../common/index.js";
 import { entryPayload } from "./fixtures/payload.js";
 import { Journal, journalFileName } from "./index.js";
+import type { JournalLocation, JournalOptions } from "./journal.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = join(here, "..", "..");
@@ -18,7 +19,7 @@ interface Entry {
   payload: Buffer;
 }
 
-async function openCollecting(dir: string, opts: { fileBytesMax?: number; queueBytesMax?: number } = {}) {
+async function openCollecting(dir: string, opts: JournalOptions = {}) {
   const entries: Entry[] = [];
   const journal = await Journal.open(dir, (ledger, entryId, payload) => entries.push({ ledger, entryId, payload }), opts);
   return { journal, entries };
@@ -40,8 +41,8 @@ function checkReplay(entries: readonly Entry[]): Map<number, number> | string {
 }
 
 /** Appends `count` entries round-robin over `ledgers`, all at once, continuing each ledger's ids. */
-function appendMany(journal: Journal, next: number[], count: number): Promise<void>[] {
-  const acks: Promise<void>[] = [];
+function appendMany(journal: Journal, next: number[], count: number): Promise<JournalLocation>[] {
+  const acks: Promise<JournalLocation>[] = [];
   for (let i = 0; i < count; i++) {
     const ledger = i % next.length;
     const entryId = next[ledger] ?? 0;
@@ -72,7 +73,7 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 void t.test("10k concurrent appends group-commit and replay exactly, per ledger in order", async (t) => {
   const dir = t.testdir();
   const { journal } = await openCollecting(dir);
-  t.same(journal.recovery, { files: 0, records: 0, truncatedBytes: 0 });
+  t.same(journal.recovery, { files: 0, records: 0, truncatedBytes: 0, damaged: [] });
   const next = new Array<number>(7).fill(0);
   const order: number[] = [];
   const acks = appendMany(journal, next, 10_000).map((p, i) => p.then(() => order.push(i)));
@@ -86,7 +87,7 @@ void t.test("10k concurrent appends group-commit and replay exactly, per ledger 
   await journal.close();
 
   const again = await openCollecting(dir);
-  t.same(again.journal.recovery, { files: 1, records: 10_000, truncatedBytes: 0 });
+  t.same(again.journal.recovery, { files: 1, records: 10_000, truncatedBytes: 0, damaged: [] });
   const counts = checkReplay(again.entries);
   t.same(counts, countsOf(next), "every entry replayed with its exact payload");
   await again.journal.close();
@@ -115,7 +116,7 @@ void t.test("rollover makes several files and replay stays exact across them", a
   }
 
   const again = await openCollecting(dir, { fileBytesMax });
-  t.same(again.journal.recovery, { files: files.length, records: 300, truncatedBytes: 0 });
+  t.same(again.journal.recovery, { files: files.length, records: 300, truncatedBytes: 0, damaged: [] });
   t.same(checkReplay(again.entries), countsOf(next), "every entry replayed with its exact payload");
   // Appends continue after the reopen, and survive another.
   await Promise.all(appendMany(again.journal, next, 30));
@@ -215,7 +216,7 @@ void t.test("the queue bound makes appends wait, and they all complete", async (
   const queueBytesMax = 8 * KiB;
   const { journal } = await openCollecting(dir, { queueBytesMax });
   const payload = Buffer.alloc(1000, 7);
-  const acks: Promise<void>[] = [];
+  const acks: Promise<JournalLocation>[] = [];
   for (let i = 0; i < 2000; i++) acks.push(journal.append(i % 2, i >> 1, payload));
   await Promise.all(acks);
   const { batches, records, bytes } = journal.stats;
@@ -315,4 +316,101 @@ void t.test("an append resolves only after fdatasync returns (invariant 1)", asy
   await appended;
   t.ok(acked, "acked once the sync returned");
   await journal.close();
+});
+
+void t.test("open and append tell where each record is: file number, position and length", async (t) => {
+  const dir = t.testdir();
+  const fileBytesMax = 4 * KiB;
+  const { journal } = await openCollecting(dir, { fileBytesMax });
+  const next = [0, 0, 0];
+  const where: JournalLocation[] = [];
+  for (let wave = 0; wave < 20; wave++) where.push(...(await Promise.all(appendMany(journal, next, 4))));
+  await journal.close();
+  t.ok(new Set(where.map((w) => w.fileNumber)).size >= 3, "the records span several files");
+
+  const replayed: JournalLocation[] = [];
+  const entries: Entry[] = [];
+  const again = await Journal.open(dir, (ledger, entryId, payload, fileNumber, position) => {
+    replayed.push({ fileNumber, position, bytes: journalRecordHeaderBytes + payload.length });
+    entries.push({ ledger, entryId, payload });
+  }, { fileBytesMax });
+  t.same(replayed, where, "replay names the places append answered");
+  await again.close();
+  // Each place holds the record that was appended there.
+  const files = new Map<number, Buffer>();
+  const bad = where.filter((w, i) => {
+    const bytes = files.get(w.fileNumber) ?? readFileSync(join(dir, journalFileName(w.fileNumber)));
+    files.set(w.fileNumber, bytes);
+    const rec = verifyRecord(bytes.subarray(w.position, w.position + w.bytes));
+    const e = entries[i];
+    return "bad" in rec || rec.tag !== e?.ledger || rec.seq !== e.entryId || !rec.payload.equals(entryPayload(rec.tag, rec.seq));
+  });
+  t.same(bad, [], "every place holds its record");
+});
+
+void t.test("removeOldestFile removes from the front only, and the journal reopens from there", async (t) => {
+  const dir = t.testdir();
+  const fileBytesMax = 4 * KiB;
+  const { journal } = await openCollecting(dir, { fileBytesMax });
+  const next = [0, 0];
+  for (let wave = 0; wave < 30; wave++) await Promise.all(appendMany(journal, next, 4));
+  const files = journalFiles(dir);
+  t.ok(files.length >= 4, `${files.length} files`);
+  t.same(journal.fileNumbers, { oldest: 1, current: files.length });
+  t.equal(await journal.removeOldestFile(), 1);
+  t.equal(await journal.removeOldestFile(), 2);
+  t.same(journalFiles(dir), files.slice(2), "the two oldest files went");
+  t.same(journal.fileNumbers, { oldest: 3, current: files.length });
+  await journal.close();
+  await t.rejects(journal.removeOldestFile(), { code: "CLOSED" });
+
+  const again = await openCollecting(dir, { fileBytesMax });
+  t.same(again.journal.fileNumbers, { oldest: 3, current: files.length });
+  t.ok(again.entries.length > 0 && again.entries.length < 120, `only the remaining files replay (${again.entries.length} entries)`);
+  // The file being written is never removed.
+  while (again.journal.fileNumbers.oldest < again.journal.fileNumbers.current) await again.journal.removeOldestFile();
+  await t.rejects(again.journal.removeOldestFile(), /the one being written/);
+  t.same(journalFiles(dir), [journalFileName(files.length)]);
+  await again.journal.close();
+});
+
+void t.test("with skipDamaged, damaged records are listed and skipped instead of failing open", async (t) => {
+  const dir = t.testdir();
+  const fileBytesMax = 4 * KiB;
+  const { journal } = await openCollecting(dir, { fileBytesMax });
+  const next = [0, 0];
+  const where: JournalLocation[] = [];
+  for (let wave = 0; wave < 20; wave++) where.push(...(await Promise.all(appendMany(journal, next, 2))));
+  await journal.close();
+  // A payload byte of the third record of file 1 (a later batch follows it in the file), and of the
+  // last record of file 2 (only the next file proves it was synced).
+  const inFile1 = where.filter((w) => w.fileNumber === 1)[2];
+  const inFile2 = where.filter((w) => w.fileNumber === 2).at(-1);
+  for (const w of [inFile1, inFile2]) {
+    const path = join(dir, journalFileName(w?.fileNumber ?? 0));
+    const bytes = readFileSync(path);
+    const at = (w?.position ?? 0) + journalRecordHeaderBytes + 3;
+    bytes[at] = (bytes[at] ?? 0) ^ 1;
+    writeFileSync(path, bytes);
+  }
+  await t.rejects(openCollecting(dir, { fileBytesMax }), { code: "DATA_CORRUPTION" }, "the default is strict");
+
+  const again = await openCollecting(dir, { fileBytesMax, skipDamaged: true });
+  const { damaged, records } = again.journal.recovery;
+  const lostInFile2 = where.filter((w) => w.fileNumber === 2 && w.position >= (inFile2?.position ?? 0)).length;
+  t.equal(lostInFile2, 1, "the damaged record is the last of file 2");
+  t.equal(records, 38, "every other entry replayed");
+  t.equal(again.entries.length, 38);
+  t.match(damaged, [
+    { fileNumber: 1, file: journalFileName(1), position: inFile1?.position, bytes: inFile1?.bytes, reason: /crc/ },
+    { fileNumber: 2, file: journalFileName(2), position: inFile2?.position, reason: /crc/ },
+  ]);
+  t.equal(damaged[1]?.bytes, statSync(join(dir, journalFileName(2))).size - (inFile2?.position ?? 0), "the rest of file 2 was skipped");
+  // Appends go on in the last file, and the damage stays listed after another reopen.
+  await Promise.all(appendMany(again.journal, next, 4));
+  await again.journal.close();
+  const third = await openCollecting(dir, { fileBytesMax, skipDamaged: true });
+  t.equal(third.entries.length, 42);
+  t.equal(third.journal.recovery.damaged.length, 2);
+  await third.journal.close();
 });

@@ -8,10 +8,30 @@
  * what gathered (up to journalBatchBytesMax; a single larger record goes alone) is written with one
  * writev and one fdatasync. A lone append with nothing in flight goes out at once, so there is no
  * linger timer to tune and an idle journal adds no latency.
+ *
+ * Old files are removed from the front only (removeOldestFile), so the files held are always a
+ * contiguous run of numbers, and a record never outlives a record written before it.
  */
-import { readdir } from "node:fs/promises";
+import { readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { assert, ClosedError, DataCorruptionError, InternalError, InvalidConfigError, SluiceError, journalBatchBytesMax, journalFileBytesMax, journalQueueBytesMax, journalRecordHeaderBytes, logger, encodeRecord, makeDurableDir, RecordFile } from "../../common/index.js";
+import {
+  assert,
+  ClosedError,
+  DataCorruptionError,
+  encodeRecord,
+  InternalError,
+  InvalidConfigError,
+  journalBatchBytesMax,
+  journalFileBytesMax,
+  journalQueueBytesMax,
+  journalRecordHeaderBytes,
+  logger,
+  makeDurableDir,
+  RecordFile,
+  SluiceError,
+  syncDirectory,
+  type RecordFileDamage,
+} from "../../common/index.js";
 
 const log = logger("journal");
 
@@ -31,7 +51,30 @@ export interface JournalOptions {
   fileBytesMax?: number;
   /** Bytes appended but not yet durable (queued or being written); above it append waits. */
   queueBytesMax?: number;
+  /**
+   * Skip damaged records that are not a torn tail instead of failing open (RecordFile's
+   * `skipDamaged`): for the log node, whose entries have replicas elsewhere. Default false.
+   */
+  skipDamaged?: boolean;
 }
+
+/** Where a record landed: its journal file, the offset of its header there, and its length. */
+export interface JournalLocation {
+  fileNumber: number;
+  position: number;
+  /** The whole record: header and payload. */
+  bytes: number;
+}
+
+/** A damaged record that open skipped (only with `skipDamaged`). */
+export interface JournalDamage extends RecordFileDamage {
+  fileNumber: number;
+  /** The file's name in the journal directory. */
+  file: string;
+}
+
+/** What open calls for each replayed entry, in journal order. */
+export type JournalEntryHandler = (ledger: number, entryId: number, payload: Buffer, fileNumber: number, position: number) => void;
 
 export interface JournalRecovery {
   /** Journal files replayed. */
@@ -40,6 +83,8 @@ export interface JournalRecovery {
   records: number;
   /** Bytes of torn tail cut off the last file. */
   truncatedBytes: number;
+  /** Damaged records skipped, in journal order (empty unless `skipDamaged`). */
+  damaged: JournalDamage[];
 }
 
 export interface JournalStats {
@@ -55,7 +100,7 @@ export interface JournalStats {
 interface PendingRecord {
   pieces: Buffer[];
   bytes: number;
-  resolve: () => void;
+  resolve: (where: JournalLocation) => void;
   reject: (err: SluiceError) => void;
 }
 
@@ -68,6 +113,9 @@ export class Journal {
 
   private file: RecordFile;
   private fileNumber: number;
+  /** The oldest file still held; files oldestFileNumber..fileNumber all exist. */
+  private oldestFileNumber: number;
+  private removing = false;
   /** Admitted appends in order, not yet taken into a batch. */
   private readonly queue: PendingRecord[] = [];
   /**
@@ -88,6 +136,7 @@ export class Journal {
     dir: string,
     file: RecordFile,
     fileNumber: number,
+    oldestFileNumber: number,
     recovery: JournalRecovery,
     fileBytesMax: number,
     queueBytesMax: number,
@@ -95,6 +144,7 @@ export class Journal {
     this.dir = dir;
     this.file = file;
     this.fileNumber = fileNumber;
+    this.oldestFileNumber = oldestFileNumber;
     this.recoveryStats = recovery;
     this.fileBytesMax = fileBytesMax;
     this.queueBytesMax = queueBytesMax;
@@ -102,16 +152,13 @@ export class Journal {
 
   /**
    * Opens (creating if needed) the journal in `dir` and replays every entry, in journal order,
-   * through `onEntry` before resolving; entries of one ledger arrive in the order they were
-   * appended. A torn tail is accepted only in the last file, where it is cut off; a bad record
-   * anywhere else, or a gap in the file numbers, rejects with DATA_CORRUPTION. Bad options reject
-   * with INVALID_CONFIG naming the option and its range.
+   * through `onEntry` (with the file number and the record's position in it) before resolving;
+   * entries of one ledger arrive in the order they were appended. A torn tail is accepted only in
+   * the last file, where it is cut off; a gap in the file numbers rejects with DATA_CORRUPTION, and
+   * so does a bad record anywhere else unless `skipDamaged` (then it is listed in
+   * `recovery.damaged`). Bad options reject with INVALID_CONFIG naming the option and its range.
    */
-  static async open(
-    dir: string,
-    onEntry: (ledger: number, entryId: number, payload: Buffer) => void,
-    opts: JournalOptions = {},
-  ): Promise<Journal> {
+  static async open(dir: string, onEntry: JournalEntryHandler, opts: JournalOptions = {}): Promise<Journal> {
     const fileBytesMax = checkOption("fileBytesMax", opts.fileBytesMax ?? journalFileBytesMax, 1, fileBytesMaxLimit);
     const queueBytesMax = checkOption("queueBytesMax", opts.queueBytesMax ?? journalQueueBytesMax, 1, journalQueueBytesMax);
 
@@ -128,18 +175,20 @@ export class Journal {
       }
     }
 
-    const recovery: JournalRecovery = { files: 0, records: 0, truncatedBytes: 0 };
-    const onRecord = (rec: { tag: number; seq: number; payload: Buffer }): void => {
-      onEntry(rec.tag, rec.seq, rec.payload);
-    };
+    const recovery: JournalRecovery = { files: 0, records: 0, truncatedBytes: 0, damaged: [] };
+    const skipDamaged = opts.skipDamaged ?? false;
     let file: RecordFile | undefined;
     let fileNumber = numbers[numbers.length - 1] ?? 1;
     for (const [i, n] of numbers.entries()) {
       const last = i === numbers.length - 1;
       // Every file but the last was fully synced before its successor was created, so only the
       // last may end in a torn batch.
-      const opened = await RecordFile.open(join(dir, journalFileName(n)), onRecord, { allowTornTail: last });
-      if (!last && opened.recovery.validBytes === 0) {
+      const onRecord = (rec: { tag: number; seq: number; payload: Buffer; position: number }): void => {
+        onEntry(rec.tag, rec.seq, rec.payload, n, rec.position);
+      };
+      const opened = await RecordFile.open(join(dir, journalFileName(n)), onRecord, { allowTornTail: last, skipDamaged });
+      for (const damage of opened.recovery.damaged) recovery.damaged.push({ ...damage, fileNumber: n, file: journalFileName(n) });
+      if (!last && opened.recovery.validBytes === 0 && opened.recovery.damaged.length === 0) {
         // A file is rolled away from only after a batch was written to it, so an empty earlier
         // file lost its records.
         await opened.file.close();
@@ -153,16 +202,55 @@ export class Journal {
     }
     if (file === undefined) {
       fileNumber = 1;
-      file = (await RecordFile.open(join(dir, journalFileName(fileNumber)), onRecord, { create: true })).file;
+      file = (await RecordFile.open(join(dir, journalFileName(fileNumber)), () => assert(false, "a new journal file is empty"), { create: true })).file;
     }
-    if (recovery.files > 0) log.info("journal replayed", { dir, ...recovery });
-    // Deleting files whose ledgers are all gone is the job of a later change (ledger deletion).
-    return new Journal(dir, file, fileNumber, recovery, fileBytesMax, queueBytesMax);
+    if (recovery.files > 0) log.info("journal replayed", { dir, ...recovery, damaged: recovery.damaged.length });
+    return new Journal(dir, file, fileNumber, numbers[0] ?? fileNumber, recovery, fileBytesMax, queueBytesMax);
   }
 
   /** What open replayed. */
   get recovery(): JournalRecovery {
-    return { ...this.recoveryStats };
+    return { ...this.recoveryStats, damaged: this.recoveryStats.damaged.map((d) => ({ ...d })) };
+  }
+
+  /** The journal's directory. */
+  get directory(): string {
+    return this.dir;
+  }
+
+  /** The numbers of the oldest file held and of the file being written; every one between exists. */
+  get fileNumbers(): { oldest: number; current: number } {
+    return { oldest: this.oldestFileNumber, current: this.fileNumber };
+  }
+
+  /**
+   * Removes the oldest file, which must be older than the file being written (the caller decides
+   * that nothing in it is needed any more): unlink, then fsync of the directory before the next
+   * removal, so that a crash cannot leave a later file gone and an earlier one back (a gap, which
+   * open refuses). Resolves with the removed file's number. Calls must be serialised by the
+   * caller. Rejects with CLOSED once close has begun; an I/O error fails the journal (INTERNAL,
+   * cause: the error), since the directory's state is then unknown.
+   */
+  async removeOldestFile(): Promise<number> {
+    if (this.closing) throw new ClosedError(`${this.dir}: journal is closed`);
+    if (this.failure !== undefined) throw this.failure;
+    assert(!this.removing, "removeOldestFile calls are serialised by the caller");
+    const n = this.oldestFileNumber;
+    assert(n < this.fileNumber, `journal file ${n} is the one being written`);
+    this.removing = true;
+    try {
+      await unlink(join(this.dir, journalFileName(n)));
+      // The name is gone: whatever happens next, it is not unlinked twice.
+      this.oldestFileNumber = n + 1;
+      await syncDirectory(this.dir);
+    } catch (err) {
+      this.fail(new InternalError(`${this.dir}: cannot remove journal file ${journalFileName(n)}`, { cause: err }), []);
+      throw this.failure ?? err;
+    } finally {
+      this.removing = false;
+    }
+    log.debug("journal file removed", { dir: this.dir, file: journalFileName(n) });
+    return n;
   }
 
   /** Counters of what was made durable since open; records / batches is records per fdatasync. */
@@ -176,7 +264,8 @@ export class Journal {
   }
 
   /**
-   * Appends one entry. Resolves only once the entry is written and fdatasync'd; entries appended
+   * Appends one entry. Resolves, with where the record landed, only once the entry is written and
+   * fdatasync'd; entries appended
    * earlier (of any ledger) are durable no later, so one ledger's entries become durable in append
    * order. When more than queueBytesMax bytes are admitted and not yet durable, the entry waits for
    * room before it is admitted (backpressure, not an error); later appends queue behind it.
@@ -186,7 +275,7 @@ export class Journal {
    * integer >= 0, or a payload above logEntryBytesMax; with CLOSED once close has begun; and with
    * INTERNAL (cause: the I/O error) once a write or sync has failed, which fails the journal.
    */
-  append(ledger: number, entryId: number, payload: Buffer | readonly Buffer[]): Promise<void> {
+  append(ledger: number, entryId: number, payload: Buffer | readonly Buffer[]): Promise<JournalLocation> {
     if (this.closing) return Promise.reject(new ClosedError(`${this.dir}: journal is closed`));
     if (this.failure !== undefined) return Promise.reject(this.failure);
     let pieces: Buffer[];
@@ -197,7 +286,7 @@ export class Journal {
     }
     let bytes = 0;
     for (const piece of pieces) bytes += piece.length;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<JournalLocation>((resolve, reject) => {
       const rec: PendingRecord = { pieces, bytes, resolve, reject };
       if (this.waiting.length === 0 && this.hasRoom(bytes)) {
         this.admit(rec);
@@ -260,19 +349,25 @@ export class Journal {
       for (const piece of rec.pieces) pieces.push(piece);
       batchBytes += rec.bytes;
     }
+    let position: number;
     try {
       if (this.file.sizeBytes >= this.fileBytesMax) await this.roll();
+      position = this.file.sizeBytes;
       await this.file.appendBatch(pieces, batchBytes);
     } catch (err) {
       this.fail(err, batch);
       return;
     }
+    const fileNumber = this.fileNumber;
     this.counters.batches++;
     this.counters.records += batch.length;
     // The file also holds the marker that closes every batch.
     this.counters.bytes += batchBytes + journalRecordHeaderBytes;
     this.admittedBytes -= batchBytes;
-    for (const rec of batch) rec.resolve();
+    for (const rec of batch) {
+      rec.resolve({ fileNumber, position, bytes: rec.bytes });
+      position += rec.bytes;
+    }
     for (;;) {
       const next = this.waiting[0];
       if (next === undefined || !this.hasRoom(next.bytes)) break;

@@ -1,0 +1,306 @@
+/**
+ * A log node's TCP front end (wire.md, "Log node frames"): accepts ledger clients (bounded), and
+ * for each connection exchanges Hello, decodes frames, calls the node's storage and answers each
+ * request with its requestId as soon as that call completes.
+ *
+ * Ordering: the adds of one connection are handed to the storage in the order they arrive (frames
+ * are dispatched synchronously, in stream order), so a client's pipelined adds reach the journal in
+ * that order. Replies go out as calls complete, in whatever order that is.
+ *
+ * Errors: a storage rejection becomes an Error frame for that request (its typed code kept) and
+ * the connection stays open. Malformed, oversized or unknown frames, a frame before Hello, or a
+ * frame a log node does not serve (a segment store's, or a reply) get an Error frame with
+ * requestId 0 and the connection is closed; the server and other connections carry on.
+ *
+ * Backpressure: while the bytes of a connection's unanswered adds, or of its replies waiting in
+ * the socket's write buffer, are above logNodeInflightBytesHigh, the socket is paused; it resumes
+ * below logNodeInflightBytesLow. Requests outstanding per connection, and the bytes their reads may
+ * return, are bounded; past either bound a request gets OVERLOADED at once.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import {
+  InternalError,
+  MalformedFrameError,
+  OverloadedError,
+  SluiceError,
+  UnsupportedVersionError,
+  frameBytesMax,
+  frameHeaderBytes,
+  helloTimeoutMs,
+  logNodeConnectionsMax,
+  logNodeInflightBytesHigh,
+  logNodeInflightBytesLow,
+  logNodeReadBytesInflightMax,
+  logNodeReadBytesMax,
+  logNodeRequestsInflightMax,
+  logger,
+  systemClock,
+  toSluiceError,
+  type Clock,
+  type TimerHandle,
+} from "../../../common/index.js";
+import { FrameDecoder, encodeFrame, errorFrame, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "../../../proto/index.js";
+import type { LedgerState, LogNodeApi } from "../log-node-api.js";
+
+const log = logger("lognode");
+
+/** EntriesRead carries each entry as `u32 length | bytes` (wire.md). */
+const entryLengthBytes = 4;
+/** Room for EntriesRead's fixed fields (20 bytes) with a margin; the entries get the rest of a frame. */
+const entriesReadFieldsBytes = 64;
+const entriesReadEntryBytesMax = frameBytesMax - frameHeaderBytes - entriesReadFieldsBytes;
+
+export class LogNodeServer {
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly connections: Set<LogNodeConnection>,
+    /** The bound port (the real one when listen was given port 0). */
+    readonly port: number,
+  ) {}
+
+  /**
+   * Listens on host:port and serves `storage` there. Resolves once listening; rejects with the
+   * listen error (for example EADDRINUSE). The storage stays the caller's: close() does not close it.
+   */
+  static async listen(storage: LogNodeApi, host: string, port: number, clock: Clock = systemClock): Promise<LogNodeServer> {
+    const connections = new Set<LogNodeConnection>();
+    const server = createServer((socket) => {
+      if (connections.size >= logNodeConnectionsMax) {
+        log.warn("refusing connection: at the connection bound", { logNodeConnectionsMax });
+        socket.destroy();
+        return;
+      }
+      const connection: LogNodeConnection = new LogNodeConnection(socket, storage, clock, () => connections.delete(connection));
+      connections.add(connection);
+    });
+    server.maxConnections = logNodeConnectionsMax;
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        const address = server.address();
+        resolve(typeof address === "object" && address !== null ? address.port : port);
+      });
+    });
+    return new LogNodeServer(server, connections, bound);
+  }
+
+  /** Connections open now. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Stops accepting, ends every connection (their outstanding storage calls still complete, but
+   * nobody hears the answers) and resolves once the listener is closed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const connection of this.connections) connection.close();
+    });
+    return this.closing;
+  }
+}
+
+/** One ledger client's connection. */
+class LogNodeConnection {
+  private readonly decoder: FrameDecoder;
+  private readonly helloTimer: TimerHandle;
+  private helloDone = false;
+  private closed = false;
+  private paused = false;
+  /** Data bytes of adds handed to the storage and not yet answered. */
+  private addBytesInflight = 0;
+  /** Requests handed to the storage and not yet answered, and the bytes their reads may return. */
+  private requestsInflight = 0;
+  private readBytesInflight = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly storage: LogNodeApi,
+    clock: Clock,
+    private readonly onClosed: () => void,
+  ) {
+    this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.receive(chunk));
+    socket.on("drain", () => this.updateFlow());
+    socket.on("error", (err) => log.debug("connection error", { remote: socket.remoteAddress, error: err }));
+    // A connection that never says Hello holds a slot for nothing: close it.
+    this.helloTimer = clock.setTimer(helloTimeoutMs, () => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)));
+    socket.on("close", () => {
+      this.helloTimer.cancel();
+      this.closed = true;
+      this.onClosed();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.fatal(toSluiceError(err));
+    }
+  }
+
+  /** Answers a connection-level error (requestId 0) and closes this connection. */
+  private fatal(err: SluiceError): void {
+    if (this.closed) return;
+    log.warn("closing connection after bad input", { remote: this.socket.remoteAddress, code: err.code, error: err.message });
+    this.send(errorFrame(0, err));
+    this.closed = true;
+    this.socket.end();
+    this.socket.destroySoon();
+  }
+
+  private dispatch(frame: Frame): void {
+    if (this.closed) return;
+    if (!this.helloDone) {
+      if (frame.type !== "Hello") throw new MalformedFrameError(`expected Hello as the first frame, got ${frame.type}`);
+      if (frame.lowVersion > protocolVersion || frame.highVersion < protocolVersion) {
+        throw new UnsupportedVersionError(`client speaks versions ${frame.lowVersion}-${frame.highVersion}; this log node speaks ${protocolVersion}`);
+      }
+      this.helloDone = true;
+      this.helloTimer.cancel();
+      this.send({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
+      return;
+    }
+    switch (frame.type) {
+      case "KeepAlive":
+        return;
+      case "AddEntry":
+        return this.addEntry(frame);
+      case "ReadEntries":
+        return this.readEntries(frame);
+      case "ReadLedgerState":
+        return this.serve(frame.requestId, 0, 0, async () => stateFrame("LedgerStateRead", frame.requestId, frame.ledger, await this.storage.readState(frame.ledger)));
+      case "FenceLedger":
+        return this.serve(frame.requestId, 0, 0, async () => stateFrame("LedgerFenced", frame.requestId, frame.ledger, await this.storage.fence(frame.ledger)));
+      case "DeleteLedger":
+        return this.serve(frame.requestId, 0, 0, async () => {
+          await this.storage.deleteLedger(frame.ledger);
+          return { type: "LedgerDeleted", requestId: frame.requestId, ledger: frame.ledger };
+        });
+      case "Hello":
+      case "Error":
+      case "SetupAppend":
+      case "AppendSetup":
+      case "AppendBlock":
+      case "DataAppended":
+      case "ReadSegment":
+      case "SegmentRead":
+      case "CreateSegment":
+      case "SegmentCreated":
+      case "GetSegmentInfo":
+      case "SegmentInfo":
+      case "EntryAdded":
+      case "EntriesRead":
+      case "LedgerStateRead":
+      case "LedgerFenced":
+      case "LedgerDeleted":
+        throw new MalformedFrameError(`${frame.type} is not a request a log node serves`);
+    }
+  }
+
+  private addEntry(frame: FrameOf<"AddEntry">): void {
+    let bytes = 0;
+    for (const piece of frame.data) bytes += piece.length;
+    this.serve(frame.requestId, 0, bytes, async () => {
+      await this.storage.addEntry(frame.ledger, frame.entryId, frame.lac, frame.data, frame.recovery);
+      return { type: "EntryAdded", requestId: frame.requestId, ledger: frame.ledger, entryId: frame.entryId };
+    });
+  }
+
+  private readEntries(frame: FrameOf<"ReadEntries">): void {
+    const maxBytes = Math.min(frame.maxBytes, logNodeReadBytesMax);
+    this.serve(frame.requestId, maxBytes, 0, async () => {
+      const entries = await this.storage.readEntries(frame.ledger, frame.firstEntryId, maxBytes);
+      return { type: "EntriesRead", requestId: frame.requestId, ledger: frame.ledger, firstEntryId: frame.firstEntryId, entries: fitOneFrame(entries) };
+    });
+  }
+
+  /**
+   * Hands one request to the storage, counted against this connection's bounds until it is
+   * answered. Whatever the call throws or rejects with becomes an Error frame for the request.
+   */
+  private serve(requestId: number, readBytes: number, addBytes: number, call: () => Promise<RequestFrame>): void {
+    if (this.requestsInflight >= logNodeRequestsInflightMax || this.readBytesInflight + readBytes > logNodeReadBytesInflightMax) {
+      const err = new OverloadedError(`connection has ${this.requestsInflight} requests (${this.readBytesInflight} read bytes) outstanding; wait for replies`);
+      this.reply(errorFrame(requestId, err));
+      return;
+    }
+    this.requestsInflight++;
+    this.readBytesInflight += readBytes;
+    this.addBytesInflight += addBytes;
+    this.updateFlow();
+    const settle = (reply: RequestFrame) => {
+      this.requestsInflight--;
+      this.readBytesInflight -= readBytes;
+      this.addBytesInflight -= addBytes;
+      this.reply(reply);
+    };
+    // `call` is async: a throw inside it arrives here as a rejection.
+    call().then(settle, (err: unknown) => {
+      if (!(err instanceof SluiceError)) log.error("storage call failed unexpectedly", { requestId, error: err });
+      settle(errorFrame(requestId, toSluiceError(err)));
+    });
+  }
+
+  /** Sends a request's answer; one that cannot be encoded (a storage bug) is answered INTERNAL. */
+  private reply(frame: RequestFrame): void {
+    try {
+      this.send(frame);
+    } catch (err) {
+      log.error("reply cannot be encoded", { type: frame.type, error: err });
+      this.send(errorFrame(frame.requestId, new InternalError(`${frame.type} reply cannot be encoded: ${toSluiceError(err).message}`)));
+    }
+  }
+
+  private send(frame: Frame): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    const pieces = encodeFrame(frame);
+    this.socket.cork();
+    for (const piece of pieces) this.socket.write(piece);
+    this.socket.uncork();
+    this.updateFlow();
+  }
+
+  private updateFlow(): void {
+    if (this.closed) return;
+    const load = Math.max(this.addBytesInflight, this.socket.writableLength);
+    if (!this.paused && load > logNodeInflightBytesHigh) {
+      this.paused = true;
+      this.socket.pause();
+    } else if (this.paused && load < logNodeInflightBytesLow) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+}
+
+function stateFrame(type: "LedgerStateRead" | "LedgerFenced", requestId: number, ledger: number, state: LedgerState): RequestFrame {
+  return { type, requestId, ledger, lac: state.lac, lastEntryId: state.lastEntryId, fenced: state.fenced };
+}
+
+/**
+ * The longest prefix of `entries` whose EntriesRead fits one frame. The first entry is always
+ * kept (a ledger entry fits one frame, limits.ts asserts it); a shorter answer only makes the
+ * reader ask again from the next entry.
+ */
+function fitOneFrame(entries: Buffer[]): Buffer[] {
+  let bytes = 0;
+  for (const [i, entry] of entries.entries()) {
+    bytes += entryLengthBytes + entry.length;
+    if (bytes > entriesReadEntryBytesMax && i > 0) return entries.slice(0, i);
+  }
+  return entries;
+}
