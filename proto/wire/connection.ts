@@ -54,6 +54,8 @@ export class WireConnection {
   /** The last connection-level Error frame (requestId 0), sent by a server before it closes. */
   private peerError: SluiceError | null = null;
   private requestIdLast = 0;
+  /** True while frames of this tick are being gathered (the socket is corked until the next tick). */
+  private corked = false;
   private graceTimer: TimerHandle | null = null;
   private readonly closedPromise: Promise<void>;
   private resolveClosed: () => void = () => undefined;
@@ -157,9 +159,16 @@ export class WireConnection {
     if (this.closedError !== null) throw this.closedError;
     const buffers = encodeFrame(frame);
     let accepted = true;
-    this.socket.cork();
+    // Frames sent in one tick (pipelined requests) leave together in one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     for (const buffer of buffers) accepted = this.socket.write(buffer) && accepted;
-    this.socket.uncork();
     return accepted;
   }
 

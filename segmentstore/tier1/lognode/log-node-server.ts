@@ -265,12 +265,22 @@ class LogNodeConnection {
     }
   }
 
+  /** True while replies of this tick are being gathered (the socket is corked until the next tick). */
+  private corked = false;
+
   private send(frame: Frame): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     const pieces = encodeFrame(frame);
-    this.socket.cork();
+    // Replies completed in one tick (a journal batch acks many adds at once) leave in one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     for (const piece of pieces) this.socket.write(piece);
-    this.socket.uncork();
     this.updateFlow();
   }
 
