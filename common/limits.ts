@@ -142,7 +142,7 @@ assert(journalBatchBytesMax <= journalQueueBytesMax, "a journal batch fits the j
 export const writersPerSegmentMax = 100_000;
 
 /** Tier-1: a container log starts a new ledger once its current one holds this many bytes. */
-export const ledgerRolloverBytesDefault = 64 * MiB;
+export const ledgerRolloverBytesDefault = 256 * MiB;
 /** Tier-1: bytes a container log has sent and not yet had acknowledged; above it appends wait. */
 export const logInflightBytesMax = 32 * MiB;
 /** Tier-1: how long a health probe of a log node may take before the node counts as down. */
