@@ -242,3 +242,32 @@ void t.test("bad input and bad quorum settings", async (t) => {
   await log.close();
   await t.rejects(log.append([Buffer.from("x")]), { code: "CLOSED" });
 });
+
+void t.test("a read while the log moves to new ledgers returns every entry, in order", async (t) => {
+  const f = await fixture(t);
+  const log = await f.tier1({ rolloverBytes: 40 }).openLog(0);
+  await appendAll(log, 0, 6);
+  const before = log.ledgers.length;
+  const it = log.read(0);
+  const got: string[] = [];
+  const first = await it.next();
+  if (first.done !== true) got.push(first.value.data.toString("latin1"));
+  for (let i = 6; i < 12; i++) await log.append(entry(i));
+  for (let r = await it.next(); r.done !== true; r = await it.next()) got.push(r.value.data.toString("latin1"));
+  t.ok(log.ledgers.length > before, "the log switched ledgers during the read");
+  t.same(got, range(0, 12));
+  await log.close();
+});
+
+void t.test("close during a ledger switch that waits for a drain does not hang", async (t) => {
+  const f = await fixture(t, 5);
+  const log = await f.tier1({ rolloverBytes: 50, closeWaitMs: 100 }).openLog(0);
+  const ensemble = log.ledgers.at(-1)!.ensemble;
+  for (const n of f.nodes.filter((x) => ensemble.includes(x.address)).slice(0, 2)) n.stop();
+  const outcomes = [0, 1, 2, 3].map((i) => log.append(entry(i)).then(() => "acked", (e: { code?: string }) => e.code ?? "?"));
+  await sleep(100);
+  const closed = await Promise.race([log.close().then(() => "closed"), sleep(3_000).then(() => "hung")]);
+  t.equal(closed, "closed");
+  t.same(await Promise.all(outcomes), ["CLOSED", "CLOSED", "CLOSED", "CLOSED"], "unacknowledged appends fail CLOSED");
+  for (const n of f.nodes) n.resume();
+});

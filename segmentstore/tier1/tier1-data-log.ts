@@ -39,8 +39,8 @@ export class Tier1DataLog implements DurableDataLog {
   private closed = false;
   /** Serializes the owner's metadata changes (ledger switches, truncation). */
   private metaChain: Promise<unknown> = Promise.resolve();
-  /** Woken when the writer has nothing pending or breaks. */
-  private drainWaiter: (() => void) | undefined;
+  /** Woken when the writer has nothing pending or breaks, and on close and failure. */
+  private readonly drainWaiters = new Set<() => void>();
   private healthTimer: TimerHandle | undefined;
   private nextRolloverTryMs = 0;
 
@@ -126,19 +126,29 @@ export class Tier1DataLog implements DurableDataLog {
    * DATA_CORRUPTION, one that no replica answers for rejects UNAVAILABLE. Never skips an entry.
    */
   async *read(from = 0): AsyncGenerator<LogEntry> {
-    const fromSeq = addressSeq(from);
-    for (const l of [...this.state.ledgers]) {
-      if (l.seq < fromSeq) continue;
-      const last = l.lastEntryId ?? (l.seq === this.current.seq ? this.writer.lac : -1);
-      let entryId = l.seq === fromSeq ? addressEntryId(from) : 0;
+    let seq = addressSeq(from);
+    let entryId = addressEntryId(from);
+    for (;;) {
+      // The live list each time: a ledger switch while reading closes the current ledger (perhaps
+      // past what was acknowledged when the read reached it) and adds the next.
+      const l = this.state.ledgers.find((x) => x.seq >= seq);
+      if (l === undefined) return;
+      if (l.seq !== seq) entryId = 0;
       const target = { ledgerId: l.id, ensemble: l.ensemble.map((a) => this.tier1.nodeFor(a)), writeQuorum: l.writeQuorum };
-      while (entryId <= last) {
-        const entries = await readLedgerEntries(target, entryId, last, logNodeReadBytesMax);
+      const lastOf = (): number => {
+        const live = this.state.ledgers.find((x) => x.seq === l.seq);
+        if (live?.lastEntryId != null) return live.lastEntryId;
+        return l.seq === this.current.seq ? this.writer.lac : -1;
+      };
+      while (entryId <= lastOf()) {
+        const entries = await readLedgerEntries(target, entryId, lastOf(), logNodeReadBytesMax);
         for (const data of entries) {
           yield { address: logAddress(l.seq, entryId), data };
           entryId++;
         }
       }
+      seq = l.seq + 1;
+      entryId = 0;
     }
   }
 
@@ -179,6 +189,8 @@ export class Tier1DataLog implements DurableDataLog {
     await this.waitForDrain(this.tier1.closeWaitMs);
     this.writer.abandon();
     for (const a of this.sent.splice(0)) a.reject(closedError);
+    // A ledger switch waiting for the drain gives up now (it sees `closed`).
+    this.wakeDrain();
     await this.metaChain.catch(() => undefined);
   }
 
@@ -292,18 +304,18 @@ export class Tier1DataLog implements DurableDataLog {
   private waitForDrain(maxMs: number): Promise<void> {
     if (this.sent.length === 0 || this.writer.failure !== undefined || this.failure !== undefined) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(maxMs) ? this.clock.setTimer(maxMs, () => this.wakeDrain()) : undefined;
-      this.drainWaiter = () => {
+      const wake = (): void => {
+        this.drainWaiters.delete(wake);
         timer?.cancel();
         resolve();
       };
+      const timer = Number.isFinite(maxMs) ? this.clock.setTimer(maxMs, wake) : undefined;
+      this.drainWaiters.add(wake);
     });
   }
 
   private wakeDrain(): void {
-    const w = this.drainWaiter;
-    this.drainWaiter = undefined;
-    w?.();
+    for (const wake of [...this.drainWaiters]) wake();
   }
 
   private scheduleHealthCheck(): void {

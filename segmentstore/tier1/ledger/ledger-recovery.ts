@@ -54,15 +54,17 @@ export async function recoverLedger(target: LedgerRecoveryTarget): Promise<numbe
     const unknown: string[] = [];
     for (const i of set) {
       const node = ensemble[i]!;
+      // Only a fenced node's "missing" proves anything: an unfenced one may still take the old
+      // writer's add for this entry after answering.
       try {
         const entries = await node.readEntries(ledgerId, next, logNodeReadBytesMax);
         if (entries.length > 0) {
           found = entries;
           break;
         }
-        missing++;
+        if (fenced.has(i)) missing++;
       } catch (err) {
-        if (err instanceof NoSuchEntryError) missing++;
+        if (err instanceof NoSuchEntryError && fenced.has(i)) missing++;
         else unknown.push(`${node.address}: ${toSluiceError(err).message}`);
       }
     }
