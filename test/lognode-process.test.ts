@@ -2,9 +2,11 @@
 // RemoteLogNode; after SIGKILL and a restart on the same data directory every acknowledged entry reads back intact, the
 // fence and the delete hold; bad flags exit 1 with INVALID_CONFIG. The port comes from the process's ready line.
 import t from "tap";
+import { codeOf } from "../controller/store/metadata-store.contract.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { LedgerFencedError, SluiceError } from "../common/index.js";
+import { LedgerFencedError } from "../common/index.js";
+import { readNodeEntries } from "./support/lognodes.js";
 import { RemoteLogNode } from "../segmentstore/tier1/remote-log-node.js";
 import { sluiceBin, startSluiceProcess, tsNodeArgs, type SluiceProcess } from "../perf/support/standalone-process.js";
 
@@ -32,28 +34,6 @@ function entryData(ledger: number, i: number): Buffer {
   return Buffer.alloc(bytes, `${ledger}:${i};`);
 }
 
-/** Every entry from `first` on that the node holds, by reading until NO_SUCH_ENTRY. */
-async function readAll(node: RemoteLogNode, ledger: number, first = 0): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (;;) {
-    try {
-      out.push(...(await node.readEntries(ledger, first + out.length, 256 * 1024)));
-    } catch (err) {
-      if (err instanceof SluiceError && err.code === "NO_SUCH_ENTRY") return out;
-      throw err;
-    }
-  }
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return err instanceof SluiceError ? err.code : `not a SluiceError: ${String(err)}`;
-  }
-  return "resolved";
-}
-
 void t.test("add, read, fence and delete; acknowledged entries, the fence and the delete survive SIGKILL", async (t) => {
   const dataDir = t.testdir();
   const first = await startLogNode(dataDir);
@@ -64,7 +44,7 @@ void t.test("add, read, fence and delete; acknowledged entries, the fence and th
   const count = 200;
   await Promise.all(Array.from({ length: count }, (_, i) => node.addEntry(1, i, i - 1, [entryData(1, i)], false)));
   t.strictSame(await node.readState(1), { lac: count - 2, lastEntryId: count - 1, fenced: false });
-  const read = await readAll(node, 1);
+  const read = await readNodeEntries(node, 1, 0, 256 * 1024);
   t.equal(read.length, count, "every entry reads back");
   t.ok(read.every((e, i) => e.equals(entryData(1, i))), "with its bytes");
 
@@ -95,10 +75,10 @@ void t.test("add, read, fence and delete; acknowledged entries, the fence and th
   t.teardown(() => second.proc.kill());
   t.teardown(() => second.node.close());
   const again = second.node;
-  const reread = await readAll(again, 1);
+  const reread = await readNodeEntries(again, 1, 0, 256 * 1024);
   t.equal(reread.length, count, "every acknowledged entry of ledger 1 after the restart");
   t.ok(reread.every((e, i) => e.equals(entryData(1, i))), "intact");
-  const ledger4 = await readAll(again, 4);
+  const ledger4 = await readNodeEntries(again, 4, 0, 256 * 1024);
   t.ok(acked.every((i) => ledger4[i]?.equals(entryData(4, i)) === true), "every acknowledged in-flight add survived");
   t.strictSame(await again.readState(2), { lac: 0, lastEntryId: 1, fenced: true }, "the fence survived");
   t.equal(await codeOf(again.addEntry(2, 2, 1, [Buffer.from("late")], false)), "LEDGER_FENCED");

@@ -5,13 +5,12 @@
 import t, { type Test } from "tap";
 import { open, readFile, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
-import { SluiceError } from "../common/index.js";
 import { FileMetadataStore } from "../controller/store/index.js";
+import { codeOf } from "../controller/store/metadata-store.contract.js";
 import { writeSet } from "../segmentstore/tier1/ledger/quorum.js";
-import type { LogNodeApi } from "../segmentstore/tier1/log-node-api.js";
 import { addressSeq, logAddress } from "../segmentstore/tier1/log-metadata.js";
 import type { Tier1DataLog } from "../segmentstore/tier1/tier1-data-log.js";
-import { eventually, startLogNodes, type LogNodeCluster } from "./support/lognodes.js";
+import { eventually, readNodeEntries, startLogNodes, type LogNodeCluster } from "./support/lognodes.js";
 
 /** A record of a journal file as laid out in common/record-format.ts (24-byte header, then the payload). */
 interface JournalRecord {
@@ -41,28 +40,6 @@ async function parseJournal(path: string): Promise<JournalRecord[]> {
     position += headerBytes + payloadBytes;
   }
   return out;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return err instanceof SluiceError ? err.code : `not a SluiceError: ${String(err)}`;
-  }
-  return "resolved";
-}
-
-/** Every entry of `ledger` from 0 that the node holds, reading until NO_SUCH_ENTRY. */
-async function readAll(node: LogNodeApi, ledger: number): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  for (;;) {
-    try {
-      out.push(...(await node.readEntries(ledger, out.length, 8 * 1024 * 1024)));
-    } catch (err) {
-      if (err instanceof SluiceError && err.code === "NO_SUCH_ENTRY") return out;
-      throw err;
-    }
-  }
 }
 
 const data = (i: number, bytes: number): Buffer => Buffer.alloc(bytes, `entry ${i};`);
@@ -103,7 +80,7 @@ void t.test("a torn last record is cut at restart; entries before it read back a
   t.match(node.currentStderr(), /cut a torn tail/, "the node reports the cut on stderr");
   client = node.remote();
   t.teardown(() => client.close());
-  const read = await readAll(client, ledger);
+  const read = await readNodeEntries(client, ledger);
   t.equal(read.length, 100, "entries 0..99, before the cut, read back");
   t.ok(read.every((e, i) => e.equals(data(i, 1024))), "intact");
   t.equal(await codeOf(client.readEntries(ledger, 100, 1024)), "NO_SUCH_ENTRY", "the torn entry is gone, not damaged");
@@ -114,7 +91,7 @@ void t.test("a torn last record is cut at restart; entries before it read back a
   await client.close();
   await node.restart();
   client = node.remote();
-  const again = await readAll(client, ledger);
+  const again = await readNodeEntries(client, ledger);
   t.equal(again.length, 101, "an entry added after the cut survives another restart");
   t.ok(again[100]?.equals(data(1100, 2048)), "with its bytes");
   t.ok((await client.readEntries(ledger + 1, 0, 1024))[0]?.equals(data(7, 100)), "so does a new ledger's");

@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { assert, systemClock, type Clock, type TimerHandle, ConnectionClosedError, MalformedFrameError, OverloadedError, TimeoutError, UnavailableError, UnsupportedVersionError, toSluiceError, type SluiceError, connectionRequestsMax } from "../../common/index.js";
-import { encodeFrame } from "./codec.js";
+import { FrameWriter } from "./frame-writer.js";
 import { FrameDecoder } from "./decoder.js";
 import { errorFromFrame, isFrameOf, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "./frames.js";
 
@@ -54,8 +54,8 @@ export class WireConnection {
   /** The last connection-level Error frame (requestId 0), sent by a server before it closes. */
   private peerError: SluiceError | null = null;
   private requestIdLast = 0;
-  /** True while frames of this tick are being gathered (the socket is corked until the next tick). */
-  private corked = false;
+  /** Pipelined requests of one tick leave in one writev. */
+  private readonly writer: FrameWriter;
   private graceTimer: TimerHandle | null = null;
   private readonly closedPromise: Promise<void>;
   private resolveClosed: () => void = () => undefined;
@@ -70,6 +70,7 @@ export class WireConnection {
       this.resolveClosed = resolve;
     });
     this.decoder = new FrameDecoder((frame) => this.handleFrame(frame));
+    this.writer = new FrameWriter(socket);
     socket.on("data", (chunk: Buffer) => this.handleData(chunk));
     socket.on("drain", () => this.handleDrain());
     socket.on("error", (err) => {
@@ -157,19 +158,7 @@ export class WireConnection {
    */
   send(frame: Frame): boolean {
     if (this.closedError !== null) throw this.closedError;
-    const buffers = encodeFrame(frame);
-    let accepted = true;
-    // Frames sent in one tick (pipelined requests) leave together in one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    for (const buffer of buffers) accepted = this.socket.write(buffer) && accepted;
-    return accepted;
+    return this.writer.write(frame);
   }
 
   /** Resolves once the socket's write buffer has drained (at once if it is not congested). */

@@ -34,6 +34,7 @@ export type {
 } from "./frames.js";
 export { decodePayload, encodeFrame } from "./codec.js";
 export { FrameDecoder } from "./decoder.js";
+export { FrameWriter } from "./frame-writer.js";
 export { EventParser, encodeEvents, skipEvents, validateEvents } from "./events.js";
 export type { ParsedEvent } from "./events.js";
 export { WireConnection } from "./connection.js";

@@ -260,7 +260,7 @@ export class Tier1DataLog implements DurableDataLog {
     this.withMetadata(async () => {
       let ensemble: string[] | undefined;
       if (reason === "replace") {
-        ensemble = await this.tier1.retryForever(() => this.tier1.chooseEnsemble(this.container, false), () => this.failure !== undefined || this.closed);
+        ensemble = await this.tier1.retry(`a new ledger for container ${this.container}`, () => this.tier1.chooseEnsemble(this.container, false), () => this.failure !== undefined || this.closed);
       } else {
         ensemble = await this.tier1.chooseEnsemble(this.container, reason === "restore");
         if (ensemble === undefined) {

@@ -100,37 +100,34 @@ export class Tier1 {
     return picked.map((i) => this.nodes[i]!.address);
   }
 
-  /** Runs `attempt` until it gives a value, pausing retryMs after UNAVAILABLE or undefined, until the open deadline. */
+  /** Runs `attempt` until it gives a value (see retry), giving up with UNAVAILABLE after the open deadline. */
   async retryUntilDeadline<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
     const deadline = this.clock.monotonicMs() + this.openDeadlineMs;
-    let last = "no log node answered";
-    for (;;) {
-      try {
-        const v = await attempt();
-        if (v !== undefined) return v;
-      } catch (err) {
-        const e = toSluiceError(err);
-        if (!e.retriable) throw e;
-        last = e.message;
-      }
-      if (this.clock.monotonicMs() >= deadline) throw new UnavailableError(`${what}: gave up after ${this.openDeadlineMs} ms: ${last}`);
-      await this.sleep(this.retryMs);
-    }
+    let last = "";
+    const v = await this.retry(what, attempt, () => this.clock.monotonicMs() >= deadline, (why) => (last = why));
+    if (v === undefined) throw new UnavailableError(`${what}: gave up after ${this.openDeadlineMs} ms: ${last}`);
+    return v;
   }
 
-  /** Runs `attempt` until it gives a value or `stop()` is true (then undefined), pausing retryMs between tries. */
-  async retryForever<T>(attempt: () => Promise<T | undefined>, stop: () => boolean): Promise<T | undefined> {
-    let tries = 0;
-    for (;;) {
-      if (stop()) return undefined;
+  /**
+   * Runs `attempt` until it gives a value, pausing retryMs after a retriable error or undefined;
+   * resolves undefined once `stop()` is true. A non-retriable error rejects at once. `onFailure`
+   * hears why each attempt failed.
+   */
+  async retry<T>(what: string, attempt: () => Promise<T | undefined>, stop: () => boolean, onFailure: (why: string) => void = () => undefined): Promise<T | undefined> {
+    for (let tries = 1; ; tries++) {
+      let why = "no ensemble of log nodes answers";
       try {
         const v = await attempt();
         if (v !== undefined) return v;
       } catch (err) {
         const e = toSluiceError(err);
         if (!e.retriable) throw e;
+        why = e.message;
       }
-      if (++tries % 30 === 1) log.warn("too few log nodes answer; appends wait", { tries });
+      onFailure(why);
+      if (stop()) return undefined;
+      if (tries % 30 === 1) log.warn("too few log nodes answer; waiting for them", { what, tries, last: why });
       await this.sleep(this.retryMs);
     }
   }

@@ -8,7 +8,7 @@
 import type { Test } from "tap";
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { freePorts } from "../../common/index.js";
+import { freePorts, SluiceError } from "../../common/index.js";
 import type { MetadataStore } from "../../controller/store/index.js";
 import { startSluiceProcess, type SluiceProcess } from "../../perf/support/standalone-process.js";
 import type { QuorumConfig } from "../../segmentstore/tier1/ledger/quorum.js";
@@ -217,5 +217,18 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (await check()) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Every entry of `ledger` from `first` on that the node holds, reading `maxBytes` at a time until NO_SUCH_ENTRY. */
+export async function readNodeEntries(node: LogNodeApi, ledger: number, first = 0, maxBytes = 8 * 1024 * 1024): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (;;) {
+    try {
+      out.push(...(await node.readEntries(ledger, first + out.length, maxBytes)));
+    } catch (err) {
+      if (err instanceof SluiceError && err.code === "NO_SUCH_ENTRY") return out;
+      throw err;
+    }
   }
 }

@@ -39,7 +39,7 @@ import {
   type Clock,
   type TimerHandle,
 } from "../../../common/index.js";
-import { FrameDecoder, encodeFrame, errorFrame, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "../../../proto/index.js";
+import { FrameDecoder, FrameWriter, errorFrame, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "../../../proto/index.js";
 import type { LedgerState, LogNodeApi } from "../log-node-api.js";
 
 const log = logger("lognode");
@@ -108,6 +108,7 @@ export class LogNodeServer {
 /** One ledger client's connection. */
 class LogNodeConnection {
   private readonly decoder: FrameDecoder;
+  private readonly writer: FrameWriter;
   private readonly helloTimer: TimerHandle;
   private helloDone = false;
   private closed = false;
@@ -125,6 +126,7 @@ class LogNodeConnection {
     private readonly onClosed: () => void,
   ) {
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
+    this.writer = new FrameWriter(socket);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("drain", () => this.updateFlow());
@@ -265,22 +267,10 @@ class LogNodeConnection {
     }
   }
 
-  /** True while replies of this tick are being gathered (the socket is corked until the next tick). */
-  private corked = false;
-
   private send(frame: Frame): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    const pieces = encodeFrame(frame);
     // Replies completed in one tick (a journal batch acks many adds at once) leave in one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    for (const piece of pieces) this.socket.write(piece);
+    this.writer.write(frame);
     this.updateFlow();
   }
 
