@@ -1,10 +1,21 @@
 /**
  * The client-side commands of `sluice`: scopes, streams, write and read. Each connects to the
- * controller given by --controller (or SLUICE_CONTROLLER), does one thing and exits.
+ * controller given by --controller (or SLUICE_CONTROLLER), does one thing and exits. The operator
+ * commands `sluice container assign|list` work on the metadata store directly (--metadata).
  */
 import { createInterface } from "node:readline";
-import { parseConfig, type OptionSpecs, InvalidArgumentError, streamSegmentsMax } from "../common/index.js";
+import { describeOptions, parseConfig, type OptionSpecs, InvalidArgumentError, InvalidConfigError, streamSegmentsMax, containerCountMax } from "../common/index.js";
 import { Sluice } from "../client/index.js";
+import {
+  assignContainers,
+  checkContainerCount,
+  openMetadataStore,
+  readAssignments,
+  readContainerCount,
+  readContainerOwner,
+  validateStoreId,
+  type MetadataStore,
+} from "../controller/index.js";
 
 const controllerOption = {
   controller: { kind: "string", default: "tcp://127.0.0.1:9090", help: "controller URI" },
@@ -142,4 +153,122 @@ export async function readCommand(argv: string[]): Promise<void> {
       }
     }
   });
+}
+
+const containerListOptions = {
+  metadata: { kind: "string", default: "", help: "metadata store: file://DIR or etcd://HOST:PORT[,HOST:PORT...][/NAMESPACE] (required)" },
+  "container-count": {
+    kind: "int",
+    default: 0,
+    min: 0,
+    max: containerCountMax,
+    help: "containers in the cluster (0: the count the metadata records; assign records it if none is)",
+  },
+} satisfies OptionSpecs;
+
+const containerAssignOptions = {
+  ...containerListOptions,
+  containers: {
+    kind: "string",
+    default: "",
+    help: "containers to assign: a list like 0,2,3, or all (required)",
+    pattern: /^(all|\d{1,4}(,\d{1,4})*)$/,
+    patternHelp: "write container numbers separated by commas, like 0,2,3, or all",
+  },
+  to: { kind: "string", default: "", help: "the segment store id to assign them to (required)" },
+} satisfies OptionSpecs;
+
+export const containerHelp = `sluice container assign --metadata URI --containers LIST|all --to STORE_ID [--container-count N]
+sluice container list --metadata URI [--container-count N]
+  assign: records that STORE_ID should serve the containers; the store takes each over (fencing the
+          previous owner's log) and then records itself as the owner, which clients are sent to.
+  list:   one line per container: container C assigned-to ID owner ID tcp://HOST:PORT epoch E (- where absent).
+  With a file:// metadata store these work only while no other process has the store open (the
+  embedded store is single-process: stop the controller and segment stores first). With etcd they
+  work while the cluster runs.
+${describeOptions(containerAssignOptions)}`;
+
+async function withMetadata<T>(uri: string, fn: (store: MetadataStore) => Promise<T>): Promise<T> {
+  if (uri === "") throw new InvalidConfigError("--metadata is required: file://DIR (the embedded store, with no other process using it) or etcd://HOST:PORT");
+  const store = await openMetadataStore(uri);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The cluster's container count: --container-count if given (it must match the count the metadata
+ * records; with `record`, it is recorded if none is), otherwise the count the metadata records.
+ */
+async function containerCountOf(store: MetadataStore, given: number, record: boolean): Promise<number> {
+  const recorded = await readContainerCount(store);
+  if (given !== 0) {
+    if (recorded !== undefined && recorded !== given) {
+      throw new InvalidConfigError(`--container-count ${given} differs from the ${recorded} containers this metadata was created with; use ${recorded} (or leave it out)`);
+    }
+    // Fixes the count for the roles that start later, as the first of them would.
+    if (recorded === undefined && record) await checkContainerCount(store, given);
+    return given;
+  }
+  if (recorded === undefined) {
+    throw new InvalidConfigError("this metadata records no container count yet (no role has started on it): pass --container-count N, the --containers the roles will use");
+  }
+  return recorded;
+}
+
+function parseContainerList(value: string, containerCount: number): number[] {
+  if (value === "") throw new InvalidConfigError("--containers is required: a list like 0,2,3, or all");
+  if (value === "all") return Array.from({ length: containerCount }, (_, i) => i);
+  const containers = value.split(",").map(Number);
+  for (const c of containers) {
+    if (c >= containerCount) throw new InvalidArgumentError(`--containers ${value}: container ${c} does not exist; this cluster has containers 0 to ${containerCount - 1}`);
+  }
+  return containers;
+}
+
+/** `sluice container assign|list`: assign containers to segment stores, and show assignments and owners. */
+export async function containerCommand(argv: string[]): Promise<void> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === "--help" || verb === "help" || rest.includes("--help")) {
+    out(containerHelp);
+    return;
+  }
+  switch (verb) {
+    case "assign": {
+      const { config, positionals } = parseConfig(containerAssignOptions, rest);
+      if (positionals.length > 0) throw new InvalidArgumentError(`unexpected argument ${positionals[0]}; see sluice container --help`);
+      if (config.to === "") throw new InvalidConfigError("--to is required: the id of the segment store to assign the containers to");
+      validateStoreId(config.to);
+      if (config.containers === "") throw new InvalidConfigError("--containers is required: a list like 0,2,3, or all");
+      const containers = await withMetadata(config.metadata, async (store) => {
+        const count = await containerCountOf(store, config["container-count"], true);
+        const list = parseContainerList(config.containers, count);
+        await assignContainers(store, list, config.to, count);
+        return list;
+      });
+      out(`assigned containers ${[...new Set(containers)].sort((a, b) => a - b).join(",")} to ${config.to}`);
+      return;
+    }
+    case "list": {
+      const { config, positionals } = parseConfig(containerListOptions, rest);
+      if (positionals.length > 0) throw new InvalidArgumentError(`unexpected argument ${positionals[0]}; see sluice container --help`);
+      const lines = await withMetadata(config.metadata, async (store) => {
+        const count = await containerCountOf(store, config["container-count"], false);
+        const { assignments } = await readAssignments(store, count);
+        const result: string[] = [];
+        for (let c = 0; c < count; c++) {
+          const owner = await readContainerOwner(store, c);
+          const ownerText = owner === undefined ? "- - epoch -" : `${owner.store} tcp://${owner.host}:${owner.port} epoch ${owner.epoch}`;
+          result.push(`container ${c} assigned-to ${assignments.get(c) ?? "-"} owner ${ownerText}`);
+        }
+        return result;
+      });
+      for (const line of lines) out(line);
+      return;
+    }
+    default:
+      throw new InvalidArgumentError(`unknown command: sluice container ${verb ?? ""}; use assign or list (see sluice container --help)`);
+  }
 }

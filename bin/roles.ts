@@ -9,7 +9,7 @@ import { describeOptions, InvalidConfigError, logger, parseConfig, type OptionSp
 import { Controller } from "../controller/index.js";
 import { openMetadataStore } from "../controller/store/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, storeFlow } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 
 const log = logger("roles");
@@ -29,8 +29,11 @@ export const segmentStoreOptions = {
   ...tier1Options,
   host: hostSpec,
   port: { kind: "int", default: 12345, min: 0, max: 65535, help: "data-plane port" },
+  id: { kind: "string", default: "", help: "this store's id in container assignments (empty: HOST:PORT)", pattern: /^$|^[A-Za-z0-9._:-]{1,255}$/, patternHelp: "1-255 of A-Z a-z 0-9 . _ : -" },
+  claim: { kind: "string", default: "unassigned", help: "containers to take at start: 'unassigned' (those no store holds) or 'all'", pattern: /^(unassigned|all)$/, patternHelp: "unassigned or all" },
   containers: containersSpec,
   "cache-bytes-max": cacheBytesMaxSpec,
+  "inflight-bytes-max": inflightBytesMaxSpec,
 } satisfies OptionSpecs;
 
 export const controllerHelp = `sluice controller [options]\n${describeOptions(controllerOptions)}`;
@@ -71,8 +74,11 @@ export async function startSegmentStore(argv: readonly string[]): Promise<Role> 
     store = await SegmentStore.start({
       host: config.host,
       port: config.port,
+      ...(config.id === "" ? {} : { storeId: config.id }),
+      claim: config.claim === "all" ? "all" : "unassigned",
       containerCount: config.containers,
       cacheBytesMax: config["cache-bytes-max"],
+      flow: storeFlow(config["inflight-bytes-max"]),
       tier1,
       metadata,
     });
@@ -82,7 +88,7 @@ export async function startSegmentStore(argv: readonly string[]): Promise<Role> 
     throw err;
   }
   log.info("segment store is up", { dataDir, tier1: config.tier1 === "" ? "in-process" : config.tier1 });
-  process.stdout.write(`sluice segmentstore ready: tcp://${config.host}:${store.port} data ${dataDir}\n`);
+  process.stdout.write(`sluice segmentstore ready: tcp://${config.host}:${store.port} id ${store.id} containers ${store.containers.join(",") || "none"} data ${dataDir}\n`);
   const ownedTier1 = tier1;
   return {
     async close() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `sluice` command: roles (standalone) and client commands. */
 import { SluiceError } from "../common/index.js";
-import { readCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
+import { containerCommand, readCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
 import { logNodeHelp, startLogNode } from "./lognode.js";
 import { controllerHelp, segmentStoreHelp, startController, startSegmentStore } from "./roles.js";
 import { standaloneHelp, startStandalone } from "./standalone.js";
@@ -23,6 +23,8 @@ const usage = `usage:
   sluice stream list SCOPE | info SCOPE/STREAM
   sluice write SCOPE/STREAM [--key K] [TEXT...]   (no TEXT: one event per stdin line)
   sluice read SCOPE/STREAM [--count N]
+  sluice container assign --metadata URI --containers LIST|all --to STORE_ID [--container-count N]
+  sluice container list --metadata URI      (file:// only while no other process has it open; see sluice container --help)
 Flags may also come from SLUICE_<FLAG> environment variables (e.g. SLUICE_CONTROLLER).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -59,6 +61,8 @@ async function main(argv: string[]): Promise<void> {
       return writeCommand(rest);
     case "read":
       return readCommand(rest);
+    case "container":
+      return containerCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { parseConfig, describeOptions, type OptionSpecs, logger, logNodeRequestTimeoutMs } from "../common/index.js";
 import { Controller, openMetadataStore } from "../controller/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, storeFlow } from "./role-options.js";
 import { openTier1 } from "./tier1-setup.js";
 
 const log = logger("standalone");
@@ -20,6 +20,7 @@ export const standaloneOptions = {
   "segmentstore-port": { kind: "int", default: 12345, min: 0, max: 65535, help: "segment store data-plane port" },
   containers: containersSpec,
   "cache-bytes-max": cacheBytesMaxSpec,
+  "inflight-bytes-max": inflightBytesMaxSpec,
 } satisfies OptionSpecs;
 
 export const standaloneHelp = `sluice standalone [options]\n${describeOptions(standaloneOptions)}`;
@@ -43,8 +44,10 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
     store = await SegmentStore.start({
       host: config.host,
       port: config["segmentstore-port"],
+      claim: "all",
       containerCount: config.containers,
       cacheBytesMax: config["cache-bytes-max"],
+      flow: storeFlow(config["inflight-bytes-max"]),
       tier1,
       metadata,
     });

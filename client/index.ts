@@ -20,7 +20,7 @@ import { Admin } from "./admin/admin.js";
 import { BatchClient } from "./batch/batch-client.js";
 import { ControllerClient } from "./controller/controller-client.js";
 import { EventWriter } from "./writer/event-writer.js";
-import { SegmentReader, type SegmentReaderOptions } from "./reader/segment-reader.js";
+import { SegmentReader, type ConnectOptions, type SegmentReaderOptions } from "./reader/segment-reader.js";
 
 export { Admin, type StreamOptions } from "./admin/admin.js";
 export { BatchClient, type SegmentRangeToRead } from "./batch/batch-client.js";
@@ -78,14 +78,18 @@ export class Sluice {
   readonly batch: BatchClient;
   private readonly pool = new ConnectionPool();
   private readonly writers = new Set<EventWriter>();
-  /** Endpoints by segment; segments do not move between stores until placement changes (a later issue). */
-  private readonly endpoints = new LRUCache<string, Promise<{ host: string; port: number }>>({ max: endpointsCachedMax });
+  /**
+   * Endpoints by segment, as the controller last answered. A segment moves when its container is
+   * handed to another store; readers and writers then connect with `refresh` (after WRONG_HOST,
+   * CONTAINER_NOT_READY or a lost connection), which asks the controller again.
+   */
+  private readonly endpoints = new LRUCache<string, EndpointLookup>({ max: endpointsCachedMax });
 
   private constructor(private readonly controller: ControllerClient) {
     this.admin = new Admin(controller);
     this.batch = new BatchClient({
       currentSegments: (stream) => this.currentSegments(stream),
-      connect: (segment) => this.connect(segment),
+      connect: (segment, options) => this.connect(segment, options),
     });
   }
 
@@ -106,7 +110,7 @@ export class Sluice {
     parseStreamName(stream);
     const w = new EventWriter(stream, {
       currentSegments: () => this.currentSegments(stream),
-      connect: (segment) => this.connect(segment),
+      connect: (segment, options) => this.connect(segment, options),
       closed: () => this.writers.delete(w),
     });
     this.writers.add(w);
@@ -120,7 +124,7 @@ export class Sluice {
    */
   segmentReader(segment: string, options: SegmentReaderOptions = {}): SegmentReader {
     parseSegmentName(segment);
-    return new SegmentReader(segment, (s) => this.connect(s), options);
+    return new SegmentReader(segment, (s, connectOptions) => this.connect(s, connectOptions), options);
   }
 
   /** Closes every writer (flushing it) and every connection. */
@@ -138,13 +142,34 @@ export class Sluice {
     return (await this.controller.call("GetCurrentSegments", { scope, stream: name })).segments;
   }
 
-  private async connect(segment: string): Promise<WireConnection> {
-    let endpoint = this.endpoints.get(segment);
-    if (endpoint === undefined) {
-      endpoint = this.controller.call("GetSegmentEndpoint", { segment }).then((r) => ({ host: r.host, port: r.port }));
-      this.endpoints.set(segment, endpoint);
-      endpoint.catch(() => this.endpoints.delete(segment));
+  /**
+   * A connection to the store serving `segment`. With `refresh` the cached endpoint is dropped and
+   * the controller asked again, unless a lookup is already under way (it is as fresh, and many
+   * readers and writers of one segment refreshing at once then ask once).
+   */
+  private async connect(segment: string, options: ConnectOptions = {}): Promise<WireConnection> {
+    let lookup = this.endpoints.get(segment);
+    if (lookup === undefined || (options.refresh === true && lookup.settled)) {
+      const entry: EndpointLookup = {
+        settled: false,
+        endpoint: this.controller.call("GetSegmentEndpoint", { segment }).then((r) => ({ host: r.host, port: r.port })),
+      };
+      entry.endpoint.then(
+        () => (entry.settled = true),
+        () => {
+          entry.settled = true;
+          if (this.endpoints.get(segment) === entry) this.endpoints.delete(segment);
+        },
+      );
+      this.endpoints.set(segment, entry);
+      lookup = entry;
     }
-    return this.pool.get(await endpoint);
+    return this.pool.get(await lookup.endpoint);
   }
+}
+
+interface EndpointLookup {
+  endpoint: Promise<{ host: string; port: number }>;
+  /** The controller has answered (or failed); a refresh then asks again. */
+  settled: boolean;
 }

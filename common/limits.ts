@@ -55,10 +55,19 @@ export const containerInflightEntriesMax = 8;
 /** Front end: unacknowledged append bytes per connection before the socket is paused, and resumed. */
 export const connectionInflightBytesHigh = 32 * MiB;
 export const connectionInflightBytesLow = 8 * MiB;
+/** Front end: append bytes received and not yet durable over all connections, before appending connections pause, and resume. */
+export const storeInflightBytesHighDefault = 256 * MiB;
+export const storeInflightBytesLowDefault = 128 * MiB;
+/** Read index: held appends resume once pinned bytes fall below this fraction of the pinned bound. */
+export const pinnedResumeFraction = 0.9;
+/** Read index: how often the front end looks at pinned bytes while it holds appends. */
+export const pinnedCheckMs = 5;
 /** Front end: requests (reads, info, create) one connection may have outstanding; more get OVERLOADED. */
 export const connectionRequestsInflightMax = 1_000;
 /** Front end: bytes the outstanding reads of one connection may ask for; more get OVERLOADED. */
 export const connectionReadBytesMax = 64 * MiB;
+/** Front end: attribute updates one UpdateAttributes frame, or ids one GetAttributes frame, may carry. */
+export const attributeUpdatesMax = 1_000;
 /** Front end: a connection must say Hello within this time, or it is closed. */
 export const helloTimeoutMs = 10_000;
 /** Read index: bytes held in memory. Until Tier-2 exists every byte is pinned. */
@@ -138,6 +147,8 @@ export const recordReadChunkBytes = 1 * MiB;
 assert(journalRecordHeaderBytes <= recordReadChunkBytes, "a record header fits one read chunk");
 assert(journalBatchBytesMax <= journalQueueBytesMax, "a journal batch fits the journal queue");
 
+/** Attributes one segment holds (writer ids are kept apart, in the writer table). */
+export const segmentAttributesMax = 1_000;
 /** Writers whose last event number a segment remembers (for dedup). */
 export const writersPerSegmentMax = 100_000;
 

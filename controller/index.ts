@@ -1,6 +1,8 @@
 /**
  * The controller role: metadata store (embedded or etcd) + stream metadata + gRPC front end. Until
- * placement arrives ([7/8 controller]) it places every container on the one segment store it is given.
+ * placement arrives ([7/8 controller]) it answers a segment's endpoint from the owner recorded for its
+ * container (by the segment store that took it over), and places a container nobody owns yet on the
+ * one segment store it is given.
  */
 import { systemClock, type Clock, logger } from "../common/index.js";
 import { checkContainerCount, openMetadataStore, type MetadataStore } from "./store/index.js";
@@ -23,7 +25,7 @@ export interface ControllerOptions {
   host: string;
   port: number;
   containerCount: number;
-  /** Standalone placement: every container on this segment store. */
+  /** Where a container with no recorded owner is served (standalone: every container is, here). */
   segmentStore: Endpoint;
   clock?: Clock;
 }

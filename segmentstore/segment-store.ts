@@ -1,85 +1,272 @@
 /**
  * The segment store role: containers, read index and the TCP front end over Tier-1. It keeps no
- * state of its own: start-up is recovery, each container opening its Tier-1 log as the new owner
- * (which fences any previous owner) and replaying it in order, and only then does the store listen.
- * The container count is checked against the one recorded in the metadata store, since segments
- * are placed on containers by hash.
+ * state of its own. It serves the containers assigned to it in the metadata store
+ * (`cluster/assignment/<c>`, controller/store/container-placement.ts) and follows changes with a
+ * watch:
+ *
+ * - take over: open the container's Tier-1 log as its new owner (epoch + 1, which fences the
+ *   previous owner wherever it is), replay it, start serving, then record itself as the owner
+ *   (`cluster/owners/<c>`, which the controller answers endpoint lookups from);
+ * - release: a container assigned elsewhere stops at once (WRONG_HOST) and its log is let go;
+ * - fenced: a container whose log reports a newer owner stops at once (WRONG_HOST) as well;
+ * - failed: a container stopped by any other log error is taken over again (recovered from its
+ *   log) after a backoff, while it is still assigned here.
+ *
+ * Segments of containers not served here get WRONG_HOST; of containers being recovered,
+ * CONTAINER_NOT_READY. The container count is checked against the one recorded in the metadata
+ * store, since segments are placed on containers by hash.
  */
-import { systemClock, type Clock, WrongHostError, containerOf, logger } from "../common/index.js";
-import { checkContainerCount, type MetadataStore } from "../controller/store/index.js";
-import { SegmentContainer, type CacheBudget } from "./container/segment-container.js";
+import { systemClock, type Clock, ContainerNotReadyError, WrongHostError, containerOf, logger, type SluiceError, toSluiceError, ClosedError } from "../common/index.js";
+import { assignedStore, checkContainerCount, claimUnassignedContainers, assignContainers, containerAssignmentPrefix, parseAssignmentKey, readAssignments, recordContainerOwner, type MetadataStore, type Watch } from "../controller/store/index.js";
+import { SegmentContainer, notServedHere, type CacheBudget, type CheckpointPolicy, type ContainerServices } from "./container/segment-container.js";
 import { TailWaiters } from "./readindex/read-index.js";
+import { StoreFlow, type FlowOptions } from "./server/flow.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";
+import { SegmentLoadStats, type SegmentLoad } from "./stats/segment-load.js";
 import type { DurableDataLog } from "./tier1/durable-data-log.js";
 import type { Tier1 } from "./tier1/tier1.js";
 
 const log = logger("segmentstore");
 
+/** Defaults after Pravega's: a checkpoint every 64 MiB or 100k operations logged, or each minute with changes. */
+export const checkpointPolicyDefault: CheckpointPolicy = { checkpointBytes: 64 * 1024 * 1024, checkpointOps: 100_000, checkpointIntervalMs: 60_000 };
+const retakeDelayMsMin = 500;
+const retakeDelayMsMax = 30_000;
+const rewatchDelayMs = 1_000;
+
 export interface SegmentStoreOptions {
   host: string;
   port: number;
+  /** The host clients are told to connect to (default: `host`). */
+  advertisedHost?: string;
+  /** This store's id in container assignments (default `advertisedHost:port`). */
+  storeId?: string;
+  /** "all": assign every container to this store at start (standalone); "unassigned": claim only containers nobody holds. */
+  claim: "all" | "unassigned";
   containerCount: number;
+  /** Pinned bound of the read index: above it new appends are held (writers throttled). */
   cacheBytesMax: number;
+  /** Global and per-connection bounds on append bytes received but not yet durable. */
+  flow?: Partial<FlowOptions>;
+  checkpoints?: Partial<CheckpointPolicy>;
+  /** Moving-average windows of the load statistics (default 2/5/10/20 min). */
+  loadWindowsMs?: readonly number[];
   /** Where the container logs live; the caller closes it after the store. */
   tier1: Tier1;
-  /** Holds the container logs' ledger lists and the cluster's container count. */
+  /** Holds the container logs' ledger lists, assignments, owners and the container count. */
   metadata: MetadataStore;
   clock?: Clock;
 }
 
+interface Slot {
+  container: SegmentContainer;
+  log: DurableDataLog | undefined;
+  serving: boolean;
+  /** Set when the container is released while still being recovered. */
+  released: boolean;
+}
+
 export class SegmentStore {
-  private constructor(
-    private readonly logs: DurableDataLog[],
-    private readonly server: SegmentStoreServer,
-    private readonly tail: TailWaiters,
-    readonly port: number,
-  ) {}
+  private readonly slots = new Map<number, Slot>();
+  private readonly retakeDelayMs = new Map<number, number>();
+  private assignments = new Map<number, string>();
+  private watch: Watch | undefined;
+  private closed = false;
+  private readonly services: ContainerServices;
+  private readonly stats: SegmentLoadStats;
+  private readonly tail: TailWaiters;
+  readonly flow: StoreFlow;
+  private readonly server: SegmentStoreServer;
+  private readonly clock: Clock;
+  port = 0;
+  id = "";
+
+  private constructor(private readonly options: SegmentStoreOptions) {
+    this.clock = options.clock ?? systemClock;
+    const cache: CacheBudget = { usedBytes: 0, maxBytes: options.cacheBytesMax };
+    this.tail = new TailWaiters(this.clock);
+    this.stats = new SegmentLoadStats(this.clock, options.loadWindowsMs === undefined ? {} : { windowsMs: options.loadWindowsMs });
+    this.services = {
+      clock: this.clock,
+      cache,
+      tail: this.tail,
+      stats: this.stats,
+      checkpoints: { ...checkpointPolicyDefault, ...options.checkpoints },
+      stopped: (container, err) => this.containerStopped(container, err),
+    };
+    this.flow = new StoreFlow(cache, this.clock, options.flow);
+    this.server = new SegmentStoreServer((segment) => this.lookup(segment), this.clock, this.flow);
+  }
 
   static async start(options: SegmentStoreOptions): Promise<SegmentStore> {
-    const clock = options.clock ?? systemClock;
     await checkContainerCount(options.metadata, options.containerCount);
-    const cache: CacheBudget = { usedBytes: 0, maxBytes: options.cacheBytesMax };
-    const tail = new TailWaiters(clock);
-    const containers = Array.from({ length: options.containerCount }, (_, i) => new SegmentContainer(i, clock, cache, tail));
-    const started = clock.monotonicMs();
-    const logs: DurableDataLog[] = [];
+    const store = new SegmentStore(options);
+    try {
+      await store.begin();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  private async begin(): Promise<void> {
+    const o = this.options;
+    const started = this.clock.monotonicMs();
+    this.port = await this.server.listen(o.host, o.port);
+    this.id = o.storeId ?? `${o.advertisedHost ?? o.host}:${this.port}`;
+    if (o.claim === "all") {
+      await assignContainers(o.metadata, Array.from({ length: o.containerCount }, (_, i) => i), this.id, o.containerCount);
+    }
+    const { assignments, revision } = o.claim === "all" ? await readAssignments(o.metadata, o.containerCount) : await claimUnassignedContainers(o.metadata, o.containerCount, this.id);
+    this.assignments = assignments;
+    await Promise.all([...assignments].filter(([, store]) => store === this.id).map(([c]) => this.takeOver(c)));
+    await this.watchAssignments(revision + 1);
+    const segments = [...this.slots.values()].reduce((n, s) => n + s.container.segmentCount, 0);
+    log.info("segment store serving", { id: this.id, port: this.port, containers: [...this.slots.keys()], segments, ms: Math.round(this.clock.monotonicMs() - started) });
+  }
+
+  /** The containers this store serves now. */
+  get containers(): number[] {
+    return [...this.slots].filter(([, s]) => s.serving).map(([c]) => c);
+  }
+
+  /** Per-segment moving averages of events/s and bytes/s of the segments served here (for the controller's scaling). */
+  segmentLoad(): SegmentLoad[] {
+    return this.stats.snapshot();
+  }
+
+  /** The container serving `segment`, for the front end. Raises WRONG_HOST or CONTAINER_NOT_READY. */
+  private lookup(segment: string): SegmentContainer {
+    const c = containerOf(segment, this.options.containerCount);
+    const slot = this.slots.get(c);
+    if (slot === undefined) throw notServedHere(segment, c, this.id);
+    if (!slot.serving) throw new ContainerNotReadyError(`container ${c} of ${segment} is being recovered; retry shortly`);
+    return slot.container;
+  }
+
+  private async watchAssignments(fromRevision: number): Promise<void> {
+    this.watch = await this.options.metadata.watch(containerAssignmentPrefix, fromRevision, {
+      onEvents: (events) => {
+        for (const e of events) {
+          const c = parseAssignmentKey(e.key);
+          if (c === undefined || c >= this.options.containerCount) continue;
+          if (e.type === "delete") {
+            this.assignments.delete(c);
+          } else {
+            try {
+              this.assignments.set(c, assignedStore(e.key, e.value));
+            } catch (err) {
+              log.error("ignoring an assignment that does not parse", { key: e.key, error: toSluiceError(err).message });
+              continue;
+            }
+          }
+          this.reconcile(c);
+        }
+      },
+      onError: (err) => {
+        if (this.closed) return;
+        log.warn("assignment watch ended; reading assignments again", { error: err.message });
+        this.clock.setTimer(rewatchDelayMs, () => void this.resync());
+      },
+    });
+  }
+
+  private async resync(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const { assignments, revision } = await readAssignments(this.options.metadata, this.options.containerCount);
+      this.assignments = assignments;
+      for (let c = 0; c < this.options.containerCount; c++) this.reconcile(c);
+      await this.watchAssignments(revision + 1);
+    } catch (err) {
+      log.warn("cannot watch assignments yet; retrying", { error: toSluiceError(err).message });
+      this.clock.setTimer(rewatchDelayMs, () => void this.resync());
+    }
+  }
+
+  /** Brings container `c` in line with its assignment. */
+  private reconcile(c: number): void {
+    if (this.closed) return;
+    const mine = this.assignments.get(c) === this.id;
+    const slot = this.slots.get(c);
+    if (mine && slot === undefined) {
+      this.takeOver(c).catch((err: unknown) => this.retakeLater(c, toSluiceError(err)));
+    } else if (!mine && slot !== undefined) {
+      void this.release(c, notServedHere(`*`, c, this.id));
+    }
+  }
+
+  /** Opens the log of `c` as its new owner (fencing the previous one), replays it, and serves it. */
+  private async takeOver(c: number): Promise<void> {
+    const started = this.clock.monotonicMs();
+    const container = new SegmentContainer(c, this.services);
+    const slot: Slot = { container, log: undefined, serving: false, released: false };
+    this.slots.set(c, slot);
     let entries = 0;
     try {
-      for (const c of containers) {
-        const dataLog = await options.tier1.openLog(c.id);
-        logs.push(dataLog);
-        for await (const entry of dataLog.read()) {
-          c.replay(entry.address, entry.data);
-          entries++;
-        }
-        c.start(dataLog);
+      slot.log = await this.options.tier1.openLog(c);
+      for await (const entry of slot.log.read()) {
+        if (slot.released) break;
+        container.replay(entry.address, entry.data);
+        entries++;
       }
+      if (slot.released) throw new WrongHostError(`container ${c} was released while it was being recovered`);
+      container.start(slot.log);
+      slot.serving = true;
     } catch (err) {
-      await Promise.all(logs.map((l) => l.close()));
+      if (this.slots.get(c) === slot) this.slots.delete(c);
+      await slot.log?.close();
       throw err;
     }
-    const segments = containers.reduce((n, c) => n + c.segmentCount, 0);
-    log.info("recovered", { containers: options.containerCount, segments, entries, cachedBytes: cache.usedBytes, ms: Math.round(clock.monotonicMs() - started) });
-    const server = new SegmentStoreServer((segment) => {
-      const c = containers[containerOf(segment, options.containerCount)];
-      if (c === undefined) throw new WrongHostError(`segment ${segment} is not served here`);
-      return c;
-    }, clock);
-    let port: number;
-    try {
-      port = await server.listen(options.host, options.port);
-    } catch (err) {
-      await Promise.all(logs.map((l) => l.close()));
-      throw err;
+    this.retakeDelayMs.delete(c);
+    const epoch = slot.log.epoch;
+    log.info("container taken over", { container: c, epoch, segments: container.segmentCount, entries, checkpoints: container.checkpointsLoaded, ms: Math.round(this.clock.monotonicMs() - started) });
+    const o = this.options;
+    const recorded = await recordContainerOwner(o.metadata, c, { store: this.id, host: o.advertisedHost ?? o.host, port: this.port, epoch });
+    if (!recorded && this.slots.get(c) === slot) {
+      await this.release(c, new WrongHostError(`container ${c} has a newer owner than epoch ${epoch}`));
     }
-    log.info("segment store listening", { host: options.host, port });
-    return new SegmentStore(logs, server, tail, port);
+  }
+
+  private retakeLater(c: number, err: SluiceError): void {
+    if (this.closed || this.assignments.get(c) !== this.id) return;
+    const delayMs = this.retakeDelayMs.get(c) ?? retakeDelayMsMin;
+    this.retakeDelayMs.set(c, Math.min(retakeDelayMsMax, delayMs * 2));
+    log.warn("container not served; taking it over again later", { container: c, delayMs, error: err.message });
+    this.clock.setTimer(delayMs, () => this.reconcile(c));
+  }
+
+  /** Stops serving `c` at once and lets its log go. */
+  private async release(c: number, reason: SluiceError): Promise<void> {
+    const slot = this.slots.get(c);
+    if (slot === undefined) return;
+    this.slots.delete(c);
+    slot.released = true;
+    for (const segment of slot.container.segmentNames()) this.stats.remove(segment);
+    slot.container.stop(reason);
+    if (slot.serving) {
+      log.info("container released", { container: c, reason: reason.message });
+      await slot.log?.close();
+    }
+  }
+
+  private containerStopped(container: SegmentContainer, err: SluiceError): void {
+    const c = container.id;
+    if (this.slots.get(c)?.container !== container || this.closed) return;
+    void this.release(c, err).then(() => {
+      // Fenced: a newer owner has it. Anything else: recover it again while it is assigned here.
+      if (err.code !== "WRONG_HOST") this.retakeLater(c, err);
+    });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.watch?.close();
     await this.server.close();
+    this.flow.close();
     this.tail.notifyAll();
-    await Promise.all(this.logs.map((l) => l.close()));
-    log.info("segment store closed");
+    await Promise.all([...this.slots.keys()].map((c) => this.release(c, new ClosedError("the segment store is shutting down"))));
+    log.info("segment store closed", { id: this.id });
   }
 }

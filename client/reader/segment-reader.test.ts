@@ -1,8 +1,9 @@
 // Proves the reader's recovery logic against a scripted connection: a read-ahead that gave up is not rethrown forever
-// (the next call asks the server again), a closed reader sends nothing more and rejects with CLOSED, and a sealed
-// segment that ends inside an event is DATA_CORRUPTION. The real data path is proven by test/segment-reader.test.ts.
+// (the next call asks the server again), a closed reader sends nothing more and rejects with CLOSED, a sealed
+// segment that ends inside an event is DATA_CORRUPTION, and after WRONG_HOST or CONTAINER_NOT_READY the next connect
+// asks for a fresh endpoint. The real data path is proven by test/segment-reader.test.ts.
 import t from "tap";
-import { UnavailableError } from "../../common/index.js";
+import { ContainerNotReadyError, OverloadedError, UnavailableError, WrongHostError } from "../../common/index.js";
 import { encodeEvents, type Frame, type WireConnection } from "../../proto/index.js";
 import { SegmentReader } from "./segment-reader.js";
 
@@ -61,4 +62,24 @@ void t.test("a sealed end inside an event is DATA_CORRUPTION", async (t) => {
   const { connect } = scripted(() => ({ data: torn, endOfSegment: true }));
   const reader = new SegmentReader(seg, connect, { waitMs: 0 });
   await t.rejects(reader.next(), { code: "DATA_CORRUPTION" });
+});
+
+void t.test("after WRONG_HOST or CONTAINER_NOT_READY the next connect asks for a fresh endpoint", async (t) => {
+  const answers: (Error | undefined)[] = [new WrongHostError("moved"), new OverloadedError("busy"), new ContainerNotReadyError("recovering")];
+  const { calls, connect } = scripted(() => answers.shift() ?? { data: one("e0") });
+  const refreshes: boolean[] = [];
+  const reader = new SegmentReader(
+    seg,
+    (segment, options) => {
+      refreshes.push(options?.refresh === true);
+      return connect();
+    },
+    { waitMs: 0, retryDelayMsMin: 1 },
+  );
+  const events = await reader.next();
+  t.same(events.map((e) => Buffer.from(e.data).toString()), ["e0"]);
+  // Four attempts of the first read (a fifth call may be the read-ahead, on the endpoint that worked).
+  t.same(refreshes.slice(0, 4), [false, true, false, true], "refreshed after WRONG_HOST and CONTAINER_NOT_READY, not after OVERLOADED");
+  t.ok(calls.length >= 4);
+  reader.close();
 });

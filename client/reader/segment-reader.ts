@@ -7,7 +7,9 @@
  * One read is kept in flight ahead of the consumer (read-ahead), so while the caller handles one
  * batch of events the next is on its way. Reads are idempotent: after a lost connection or a
  * retriable error the reader reconnects and asks again from the same offset, with bounded,
- * growing delays; other errors (NO_SUCH_SEGMENT, SEGMENT_TRUNCATED, DATA_CORRUPTION) end it.
+ * growing delays; other errors (NO_SUCH_SEGMENT, SEGMENT_TRUNCATED, DATA_CORRUPTION) end it. After
+ * WRONG_HOST, CONTAINER_NOT_READY or a lost connection it asks the controller again where the
+ * segment is served (its container may have moved to another store).
  */
 import {
   ClosedError,
@@ -41,7 +43,33 @@ export interface SegmentReaderOptions {
   retryDelayMsMin?: number;
 }
 
-export type ConnectFn = (segment: string) => Promise<WireConnection>;
+export interface ConnectOptions {
+  /**
+   * The endpoint used last may be stale (the store answered WRONG_HOST or CONTAINER_NOT_READY, or
+   * could not be reached): ask the controller where the segment is served now.
+   */
+  refresh?: boolean;
+}
+
+/** A connection to the segment store serving `segment` (as the controller last answered, or anew with `refresh`). */
+export type ConnectFn = (segment: string, options?: ConnectOptions) => Promise<WireConnection>;
+
+/**
+ * True for the errors after which the segment may be served elsewhere: the store says it does not
+ * (or not yet) serve the container, or the connection to it was lost or could not be made. The
+ * next attempt then asks the controller for the endpoint again instead of using the cached one.
+ */
+export function endpointMayBeStale(err: SluiceError): boolean {
+  switch (err.code) {
+    case "WRONG_HOST":
+    case "CONTAINER_NOT_READY":
+    case "CONNECTION_CLOSED":
+    case "UNAVAILABLE":
+      return true;
+    default:
+      return false;
+  }
+}
 
 const requestSlackMs = 10_000;
 const readBytesDefault = 1024 * 1024;
@@ -61,6 +89,8 @@ export class SegmentReader {
   private ahead: Promise<FrameOf<"SegmentRead">> | undefined;
   private closed = false;
   private sealedEnd = false;
+  /** The last read failed in a way that says the segment may have moved: the next connect refreshes its endpoint. */
+  private endpointStale = false;
   /** Cuts a retry's backoff short when the reader is closed. */
   private readonly abort = new AbortController();
 
@@ -166,7 +196,9 @@ export class SegmentReader {
       if (attempt > 0) await this.backoff(Math.min(retryDelayMsMax, this.retryDelayMsMin * 2 ** (attempt - 1)));
       if (this.closed) throw new ClosedError(`reader of ${this.segment} is closed`);
       try {
-        const conn = await this.connect(this.segment);
+        const refresh = this.endpointStale;
+        this.endpointStale = false;
+        const conn = await this.connect(this.segment, refresh ? { refresh } : {});
         return await conn.request(
           { type: "ReadSegment", requestId: conn.nextRequestId(), segment: this.segment, offset, maxBytes, waitMs: this.waitMs },
           "SegmentRead",
@@ -174,6 +206,7 @@ export class SegmentReader {
         );
       } catch (err) {
         lastError = toSluiceError(err);
+        if (endpointMayBeStale(lastError)) this.endpointStale = true;
         if (!lastError.retriable) throw lastError;
       }
     }

@@ -8,6 +8,7 @@
  */
 import { EventTooLargeError, ClosedError, InvalidArgumentError, OverloadedError, keyPosition, eventBytesMax, eventHeaderBytes, writerInflightBytesMax, writerQueuedBytesMax } from "../../common/index.js";
 import type { SegmentRange, WireConnection } from "../../proto/index.js";
+import type { ConnectOptions } from "../reader/segment-reader.js";
 import { SegmentWriter, type SegmentWriterContext } from "./segment-writer.js";
 
 export interface WriteOptions {
@@ -17,7 +18,8 @@ export interface WriteOptions {
 
 export interface WriterServices {
   currentSegments(): Promise<SegmentRange[]>;
-  connect(segment: string): Promise<WireConnection>;
+  /** Connection to the segment store serving `segment`; with `refresh`, asks the controller again where that is. */
+  connect(segment: string, options?: ConnectOptions): Promise<WireConnection>;
   /** Called once the writer is closed. */
   closed?(): void;
 }
@@ -177,7 +179,7 @@ export class EventWriter {
 
   private context(): SegmentWriterContext {
     return {
-      connect: (segment: string) => this.services.connect(segment),
+      connect: (segment: string, options?: ConnectOptions) => this.services.connect(segment, options),
       released: (n: number) => this.release(n),
     };
   }

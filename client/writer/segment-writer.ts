@@ -4,11 +4,14 @@
  * event number) resolve them in order. Every block keeps its data until acked, so after a lost
  * connection or a retriable error the writer sets up again, learns the last event number the
  * segment stored for it, drops what was stored, and resends the rest: nothing is lost and nothing
- * is applied twice (invariant 5).
+ * is applied twice (invariant 5). After WRONG_HOST, CONTAINER_NOT_READY or a lost connection the
+ * next attempt asks the controller again where the segment is served (its container may have moved
+ * to another store); the set-up there answers the last event number as the old store had it.
  */
 import { randomBytes } from "node:crypto";
 import { ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError, logger } from "../../common/index.js";
 import type { Frame, WireConnection } from "../../proto/index.js";
+import { endpointMayBeStale, type ConnectOptions } from "../reader/segment-reader.js";
 import { BlockBuilder } from "./block-builder.js";
 
 const log = logger("writer");
@@ -34,8 +37,8 @@ interface OpenBlock {
 }
 
 export interface SegmentWriterContext {
-  /** Connection to the segment store serving `segment` now. */
-  connect(segment: string): Promise<WireConnection>;
+  /** Connection to the segment store serving `segment` now; with `refresh`, asks the controller again first. */
+  connect(segment: string, options?: ConnectOptions): Promise<WireConnection>;
   /** Called with the bytes of every block acked or failed, to release writer capacity. */
   released(bytes: number): void;
 }
@@ -65,6 +68,8 @@ export class SegmentWriter {
   private conn: WireConnection | undefined;
   private unsubscribe: (() => void) | undefined;
   private connecting = false;
+  /** The last connection or attempt failed in a way that says the segment may have moved: the next connect refreshes its endpoint. */
+  private endpointStale = false;
   private failure: SluiceError | undefined;
   private retries = 0;
   private readonly key: string;
@@ -137,6 +142,7 @@ export class SegmentWriter {
     if (this.failure !== undefined || this.connecting) return;
     const conn = this.conn;
     if (conn === undefined || conn.closed) {
+      if (conn?.closed === true) this.endpointStale = true;
       this.reconnect(0);
       return;
     }
@@ -160,7 +166,9 @@ export class SegmentWriter {
     this.connecting = true;
     this.detach();
     const attempt = async () => {
-      const conn = await this.context.connect(this.segment);
+      const refresh = this.endpointStale;
+      this.endpointStale = false;
+      const conn = await this.context.connect(this.segment, refresh ? { refresh } : {});
       const unsubscribe = conn.subscribe((frame) => this.onFrame(frame));
       const closeOff = conn.onClose((err) => this.onConnectionLost(conn, err));
       this.unsubscribe = () => {
@@ -197,6 +205,7 @@ export class SegmentWriter {
 
   private retry(err: SluiceError): void {
     if (this.failure !== undefined) return;
+    if (endpointMayBeStale(err)) this.endpointStale = true;
     if (!err.retriable || this.retries >= retryCountMax) {
       this.fail(err.retriable ? new UnavailableError(`gave up writing ${this.segment} after ${this.retries} retries: ${err.message}`, { cause: err }) : err);
       return;
@@ -210,6 +219,8 @@ export class SegmentWriter {
   private onConnectionLost(conn: WireConnection, err: SluiceError): void {
     // During a reconnect the attempt's own failure path retries.
     if (conn !== this.conn || this.connecting) return;
+    // Even with nothing to resend now, the next write connects again: to wherever the segment is now.
+    if (endpointMayBeStale(err)) this.endpointStale = true;
     this.detach();
     if (this.unacked.length > 0) this.retry(err);
   }

@@ -73,7 +73,7 @@ function handlersFor(streams: StreamMetadata): Handlers {
     ListStreams: async (req) => ({ streams: await streams.listStreams(req.scope) }),
     GetStream: (req) => streams.getStream(req.scope, req.stream),
     GetCurrentSegments: async (req) => ({ segments: await streams.currentSegments(req.scope, req.stream) }),
-    GetSegmentEndpoint: (req) => Promise.resolve(streams.endpointOf(req.segment)),
+    GetSegmentEndpoint: (req) => streams.endpointOf(req.segment),
   };
 }
 

@@ -3,3 +3,18 @@ export { FileMetadataStore, type FileMetadataStoreOptions } from "./file-metadat
 export { EtcdMetadataStore } from "./etcd-metadata-store.js";
 export { openMetadataStore } from "./open.js";
 export { checkContainerCount } from "./cluster-settings.js";
+export {
+  assignContainers,
+  assignedStore,
+  claimUnassignedContainers,
+  containerAssignmentKey,
+  containerAssignmentPrefix,
+  containerOwnerKey,
+  parseAssignmentKey,
+  readAssignments,
+  readContainerCount,
+  readContainerOwner,
+  recordContainerOwner,
+  validateStoreId,
+  type ContainerOwner,
+} from "./container-placement.js";

@@ -9,7 +9,7 @@
 import { assert, containerOf, InvalidArgumentError, NoSuchScopeError, NoSuchStreamError, ConditionalCheckFailedError, streamSegmentsMax, segmentName, parseSegmentName, validateName } from "../../common/index.js";
 import type { Clock } from "../../common/index.js";
 import type { SegmentRange, StreamConfig, GetStreamResponse } from "../../proto/index.js";
-import { listAll, type MetadataStore } from "../store/index.js";
+import { listAll, readContainerOwner, type MetadataStore } from "../store/index.js";
 import type { Endpoint } from "./segment-helper.js";
 
 interface ScopeRecord {
@@ -24,10 +24,14 @@ interface StreamRecord {
   createdAtMs: number;
 }
 
-/** Where segments live: the placement of containers on segment stores. */
+/**
+ * Where segments live. A container's recorded owner (`cluster/owners/<c>`, written by the segment
+ * store that took it over) always wins; `endpointOfContainer` answers for a container nobody has
+ * recorded yet (standalone: the one segment store).
+ */
 export interface SegmentPlacement {
   readonly containerCount: number;
-  endpointOfContainer(container: number): Endpoint;
+  endpointOfContainer(container: number): Endpoint | Promise<Endpoint>;
 }
 
 export interface SegmentCreator {
@@ -109,7 +113,7 @@ export class StreamMetadata {
     // Finish creation (ours, or one a crashed controller started): create every segment, then activate.
     for (const s of record.segments) {
       const name = segmentName(scope, stream, s.number, s.epoch);
-      await this.segments.createSegment(this.endpointOf(name), name);
+      await this.segments.createSegment(await this.endpointOf(name), name);
     }
     try {
       await this.store.compareAndSet(key, existing.version, encode({ ...record, state: "active" }));
@@ -150,11 +154,18 @@ export class StreamMetadata {
     return this.ranges(scope, stream, await this.activeStream(scope, stream));
   }
 
-  /** The segment store serving `segment` now. Raises INVALID_NAME. */
-  endpointOf(segment: string): Endpoint & { container: number } {
+  /**
+   * The segment store serving `segment` now: the recorded owner of its container, else the
+   * placement's fallback. Raises INVALID_NAME, DATA_CORRUPTION (an owner record that does not
+   * parse), and the metadata store's errors.
+   */
+  async endpointOf(segment: string): Promise<Endpoint & { container: number }> {
     parseSegmentName(segment);
     const container = containerOf(segment, this.placement.containerCount);
-    return { ...this.placement.endpointOfContainer(container), container };
+    const owner = await readContainerOwner(this.store, container);
+    if (owner !== undefined) return { host: owner.host, port: owner.port, container };
+    const fallback = await this.placement.endpointOfContainer(container);
+    return { host: fallback.host, port: fallback.port, container };
   }
 
   private ranges(scope: string, stream: string, record: StreamRecord): SegmentRange[] {

@@ -1,11 +1,13 @@
 // Proves the codec round-trips every frame type (segment store and log node frames), passes data and entries through as
 // views, and rejects each malformed payload with the right typed error, by encoding sample frames and hand-building bad payloads.
 import t from "tap";
-import { SluiceError } from "../../common/index.js";
+import { SluiceError, attributeUpdatesMax } from "../../common/index.js";
 import { decodePayload, encodeFrame } from "./codec.js";
 import { frameTypeIds, type Frame, type FrameType } from "./frames.js";
 
 const writerId = Buffer.from("00112233445566778899aabbccddeeff", "hex");
+const attributeA = Buffer.from("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf", "hex");
+const attributeB = Buffer.from("b0b1b2b3b4b5b6b7b8b9babbbcbdbebf", "hex");
 
 const samples: { [T in FrameType]: Extract<Frame, { type: T }> } = {
   Hello: { type: "Hello", highVersion: 3, lowVersion: 1 },
@@ -23,12 +25,50 @@ const samples: { [T in FrameType]: Extract<Frame, { type: T }> } = {
     data: Buffer.from([0, 0, 0, 1, 65, 0, 0, 0, 0]),
   },
   DataAppended: { type: "DataAppended", requestId: 4, writerId, segment: "s/t/1", eventNumber: 2 ** 40 + 5, segmentLength: 123456789012 },
+  ConditionalAppend: {
+    type: "ConditionalAppend",
+    requestId: 22,
+    writerId,
+    segment: "s/t/4",
+    expectedOffset: 2 ** 53 - 1,
+    lastEventNumber: -1,
+    eventCount: 1,
+    data: Buffer.from([0, 0, 0, 2, 66, 67]),
+  },
   ReadSegment: { type: "ReadSegment", requestId: 5, segment: "s/t/2", offset: 4096, maxBytes: 8 * 1024 * 1024, waitMs: 60_000 },
   SegmentRead: { type: "SegmentRead", requestId: 6, segment: "s/t/2", offset: 0, atTail: true, endOfSegment: false, data: Buffer.from("raw bytes") },
   CreateSegment: { type: "CreateSegment", requestId: 8, segment: "" },
   SegmentCreated: { type: "SegmentCreated", requestId: 9, segment: "x".repeat(1024) },
   GetSegmentInfo: { type: "GetSegmentInfo", requestId: 10, segment: "\ufeffbom-first" },
   SegmentInfo: { type: "SegmentInfo", requestId: 11, segment: "s/t/3", startOffset: 10, length: 2 ** 33, sealed: true, lastModifiedMs: 1_700_000_000_123 },
+  SealSegment: { type: "SealSegment", requestId: 23, segment: "s/t/5" },
+  SegmentSealed: { type: "SegmentSealed", requestId: 24, segment: "s/t/5", length: 2 ** 53 - 1 },
+  TruncateSegment: { type: "TruncateSegment", requestId: 25, segment: "s/t/6", startOffset: 0 },
+  SegmentTruncated: { type: "SegmentTruncated", requestId: 26, segment: "s/t/6", startOffset: 2 ** 35 + 3 },
+  MergeSegments: { type: "MergeSegments", requestId: 27, target: "s/t/7", source: "s/t/7#transaction.ü" },
+  SegmentsMerged: { type: "SegmentsMerged", requestId: 28, target: "s/t/7", source: "x".repeat(1024), targetLength: 0 },
+  DeleteSegment: { type: "DeleteSegment", requestId: 29, segment: "s/t/8" },
+  SegmentDeleted: { type: "SegmentDeleted", requestId: 0xffff_ffff, segment: "" },
+  UpdateAttributes: {
+    type: "UpdateAttributes",
+    requestId: 30,
+    segment: "s/t/9",
+    updates: [
+      { id: attributeA, value: 2 ** 53 - 1, compare: true, expected: -1 },
+      { id: attributeB, value: -1, compare: false, expected: 17 },
+    ],
+  },
+  AttributesUpdated: { type: "AttributesUpdated", requestId: 31, segment: "s/t/9" },
+  GetAttributes: { type: "GetAttributes", requestId: 32, segment: "s/t/9", ids: [attributeA, attributeB, attributeA] },
+  AttributesRead: {
+    type: "AttributesRead",
+    requestId: 33,
+    segment: "s/t/9",
+    values: [
+      { id: attributeA, value: 0 },
+      { id: attributeB, value: -1 },
+    ],
+  },
   AddEntry: { type: "AddEntry", requestId: 12, ledger: 0xffff_ffff, entryId: 2 ** 53 - 1, lac: -1, recovery: true, data: [Buffer.from("entry bytes")] },
   EntryAdded: { type: "EntryAdded", requestId: 13, ledger: 1, entryId: 0 },
   ReadEntries: { type: "ReadEntries", requestId: 14, ledger: 2, firstEntryId: 2 ** 40, maxBytes: 0xffff_ffff },
@@ -173,7 +213,7 @@ void t.test("unknown flag bits are MALFORMED_FRAME", (t) => {
 });
 
 void t.test("unknown type ids are UNKNOWN_FRAME_TYPE", (t) => {
-  for (const id of [0, 4, 14, 99, 0xffff_ffff]) {
+  for (const id of [0, 4, 15, 46, 99, 0xffff_ffff]) {
     t.equal(code(() => decodePayload(id, Buffer.alloc(0))), "UNKNOWN_FRAME_TYPE", `id ${id}`);
   }
   t.end();
@@ -281,5 +321,214 @@ void t.test("log node frames: entry ids are not -1, unknown flag bits are refuse
   // Header 8, fields 20, one entry length 4: an entry of 16 MiB - 32 bytes fills the frame exactly.
   t.equal(encodeFrame({ ...samples.EntriesRead, entries: [Buffer.alloc(16 * 1024 * 1024 - 32)] }).length, 3, "an entry that fills the frame exactly");
   t.throws(() => encodeFrame({ ...samples.EntriesRead, entries: [Buffer.alloc(16 * 1024 * 1024 - 31)] }), /frameBytesMax/);
+  t.end();
+});
+
+// Segment store data-plane frames: conditional appends, seal, truncate, merge, delete and attributes.
+
+/** A writable copy of a frame's payload (header removed). */
+function payloadOf(frame: Frame): Buffer {
+  return Buffer.concat(encodeFrame(frame)).subarray(8);
+}
+
+/** The message of the error `fn` throws, or "no error". */
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+  return "no error";
+}
+
+/** requestId (4), then the segment string (2 + its bytes): where a segment frame's next field starts. */
+function afterSegment(segment: string): number {
+  return 4 + 2 + Buffer.byteLength(segment);
+}
+
+void t.test("ConditionalAppend: data passed through and viewed, expectedOffset must be >= 0", (t) => {
+  const frame = samples.ConditionalAppend;
+  const buffers = encodeFrame(frame);
+  t.equal(buffers.length, 2);
+  t.equal(buffers[1], frame.data, "encode hands on the very same data buffer");
+  const payload = Buffer.concat(buffers).subarray(8);
+  const decoded = decodePayload(frameTypeIds.ConditionalAppend, payload);
+  if (decoded.type !== "ConditionalAppend") throw new Error("wrong type");
+  t.equal(decoded.data.buffer, payload.buffer, "decoded data shares the payload's ArrayBuffer");
+  t.strictSame(roundTrip({ ...frame, expectedOffset: 0, lastEventNumber: 41, eventCount: 0, data: Buffer.alloc(0) }), {
+    ...frame,
+    expectedOffset: 0,
+    lastEventNumber: 41,
+    eventCount: 0,
+    data: Buffer.alloc(0),
+  });
+
+  const at = 4 + 16 + 2 + Buffer.byteLength(frame.segment);
+  t.equal(payload.readUInt32BE(at), 2 ** 21 - 1, "expectedOffset (2^53-1) follows requestId, writerId, segment");
+  const minusOne = Buffer.from(payload);
+  minusOne.writeInt32BE(-1, at);
+  minusOne.writeUInt32BE(0xffff_ffff, at + 4);
+  t.equal(code(() => decodePayload(frameTypeIds.ConditionalAppend, minusOne)), "MALFORMED_FRAME", "expectedOffset -1");
+  t.match(messageOf(() => decodePayload(frameTypeIds.ConditionalAppend, minusOne)), /ConditionalAppend.*expectedOffset/);
+  const lastEvent = Buffer.from(payload);
+  lastEvent.writeInt32BE(-1, at + 8);
+  lastEvent.writeUInt32BE(0xffff_fffe, at + 12);
+  t.equal(code(() => decodePayload(frameTypeIds.ConditionalAppend, lastEvent)), "MALFORMED_FRAME", "lastEventNumber -2");
+  t.end();
+});
+
+void t.test("segment management frames: variants round-trip", (t) => {
+  const updates = Array.from({ length: attributeUpdatesMax }, (_, i) => {
+    const id = Buffer.alloc(16);
+    id.writeUInt16BE(i, 14);
+    return { id, value: i * 2 ** 30, compare: i % 2 === 0, expected: i % 3 === 0 ? -1 : i };
+  });
+  const full = { ...samples.UpdateAttributes, updates };
+  t.strictSame(roundTrip(full), full, "attributeUpdatesMax updates");
+  const ids = updates.map((u) => u.id);
+  t.strictSame(roundTrip({ ...samples.GetAttributes, ids }), { ...samples.GetAttributes, ids }, "attributeUpdatesMax ids");
+  const values = updates.map((u) => ({ id: u.id, value: u.value }));
+  t.strictSame(roundTrip({ ...samples.AttributesRead, values }), { ...samples.AttributesRead, values }, "attributeUpdatesMax values");
+  t.strictSame(roundTrip({ ...samples.AttributesRead, values: [] }), { ...samples.AttributesRead, values: [] }, "no values");
+  t.strictSame(roundTrip({ ...samples.MergeSegments, target: "", source: "" }), { ...samples.MergeSegments, target: "", source: "" });
+  t.strictSame(roundTrip({ ...samples.SegmentsMerged, targetLength: 2 ** 53 - 1 }), { ...samples.SegmentsMerged, targetLength: 2 ** 53 - 1 });
+
+  const payload = payloadOf(samples.UpdateAttributes);
+  const at = afterSegment(samples.UpdateAttributes.segment);
+  t.equal(payload.readUInt16BE(at), 2, "count follows requestId and segment");
+  t.equal(payload.readUInt8(at + 2 + 16 + 8), 1, "update 0 flags: compare");
+  t.equal(payload.readUInt8(at + 2 + 33 + 16 + 8), 0, "update 1 flags: none");
+  t.equal(payload.length, at + 2 + 2 * 33, "each update is 33 bytes");
+  t.end();
+});
+
+void t.test("attribute lists: count mismatches and counts out of range are MALFORMED_FRAME", (t) => {
+  const cases: [FrameType & ("UpdateAttributes" | "GetAttributes" | "AttributesRead"), Frame, number, number][] = [
+    ["UpdateAttributes", samples.UpdateAttributes, 2, 33],
+    ["GetAttributes", samples.GetAttributes, 3, 16],
+    ["AttributesRead", samples.AttributesRead, 2, 24],
+  ];
+  for (const [type, frame, count, itemBytes] of cases) {
+    const good = payloadOf(frame);
+    const at = good.length - count * itemBytes - 2;
+    t.equal(good.readUInt16BE(at), count, `${type} count at ${at}`);
+    const withCount = (n: number, payload = good): Buffer => {
+      const b = Buffer.from(payload);
+      b.writeUInt16BE(n, at);
+      return b;
+    };
+    t.equal(code(() => decodePayload(frameTypeIds[type], withCount(count - 1))), "MALFORMED_FRAME", `${type} count too small leaves trailing bytes`);
+    t.equal(code(() => decodePayload(frameTypeIds[type], withCount(count + 1))), "MALFORMED_FRAME", `${type} count too large runs past the end`);
+    t.match(messageOf(() => decodePayload(frameTypeIds[type], withCount(count + 1))), new RegExp(`${type}.*count`), `${type} message names the field`);
+    t.equal(code(() => decodePayload(frameTypeIds[type], withCount(0xffff))), "MALFORMED_FRAME", `${type} count 65535`);
+    t.equal(code(() => decodePayload(frameTypeIds[type], Buffer.concat([good, Buffer.from([0])]))), "MALFORMED_FRAME", `${type} a trailing byte`);
+    t.equal(code(() => decodePayload(frameTypeIds[type], good.subarray(0, good.length - 1))), "MALFORMED_FRAME", `${type} last item cut short`);
+    // A count above the limit is refused even when the bytes are there for it.
+    const over = Buffer.concat([good.subarray(0, at + 2), Buffer.alloc((attributeUpdatesMax + 1) * itemBytes)]);
+    t.equal(code(() => decodePayload(frameTypeIds[type], withCount(attributeUpdatesMax + 1, over))), "MALFORMED_FRAME", `${type} attributeUpdatesMax + 1`);
+    t.match(messageOf(() => decodePayload(frameTypeIds[type], withCount(attributeUpdatesMax + 1, over))), /outside \[/);
+    const max = Buffer.concat([good.subarray(0, at + 2), Buffer.alloc(attributeUpdatesMax * itemBytes)]);
+    t.equal(code(() => decodePayload(frameTypeIds[type], withCount(attributeUpdatesMax, max))), "no error", `${type} attributeUpdatesMax is accepted`);
+  }
+  for (const type of ["UpdateAttributes", "GetAttributes"] as const) {
+    const empty = Buffer.from(payloadOf(samples[type]).subarray(0, afterSegment(samples[type].segment) + 2));
+    empty.writeUInt16BE(0, empty.length - 2);
+    t.equal(code(() => decodePayload(frameTypeIds[type], empty)), "MALFORMED_FRAME", `${type} with no items`);
+  }
+  t.end();
+});
+
+void t.test("segment management frames: out-of-range i64 and unknown flag bits are MALFORMED_FRAME", (t) => {
+  const i64At = (frame: Frame, at: number, high: number, low: number): Buffer => {
+    const payload = payloadOf(frame);
+    payload.writeInt32BE(high, at);
+    payload.writeUInt32BE(low, at + 4);
+    return payload;
+  };
+  const update = afterSegment(samples.UpdateAttributes.segment) + 2;
+  const read = afterSegment(samples.AttributesRead.segment) + 2;
+  const mergedAt = payloadOf(samples.SegmentsMerged).length - 8;
+  const cases: [string, Frame, number, number, number, RegExp][] = [
+    ["SegmentSealed length -1", samples.SegmentSealed, afterSegment(samples.SegmentSealed.segment), -1, 0xffff_ffff, /SegmentSealed.*length/],
+    ["TruncateSegment startOffset -1", samples.TruncateSegment, afterSegment(samples.TruncateSegment.segment), -1, 0xffff_ffff, /TruncateSegment.*startOffset/],
+    ["SegmentTruncated startOffset 2^53", samples.SegmentTruncated, afterSegment(samples.SegmentTruncated.segment), 0x0020_0000, 0, /SegmentTruncated.*startOffset/],
+    ["SegmentsMerged targetLength -1", samples.SegmentsMerged, mergedAt, -1, 0xffff_ffff, /SegmentsMerged.*targetLength/],
+    ["UpdateAttributes value -2", samples.UpdateAttributes, update + 16, -1, 0xffff_fffe, /UpdateAttributes.*updates\[0\]\.value/],
+    ["UpdateAttributes expected 2^63-1", samples.UpdateAttributes, update + 33 + 25, 0x7fff_ffff, 0xffff_ffff, /UpdateAttributes.*updates\[1\]\.expected/],
+    ["AttributesRead value -2^63", samples.AttributesRead, read + 24 + 16, -0x8000_0000, 0, /AttributesRead.*values\[1\]\.value/],
+  ];
+  for (const [name, frame, at, high, low, message] of cases) {
+    const payload = i64At(frame, at, high, low);
+    t.equal(code(() => decodePayload(frameTypeIds[frame.type], payload)), "MALFORMED_FRAME", name);
+    t.match(messageOf(() => decodePayload(frameTypeIds[frame.type], payload)), message, `${name} names the frame and field`);
+  }
+  t.equal(code(() => decodePayload(frameTypeIds.SegmentTruncated, i64At(samples.SegmentTruncated, afterSegment("s/t/6"), 0x001f_ffff, 0xffff_ffff))), "no error", "2^53-1 is accepted");
+
+  const flags = payloadOf(samples.UpdateAttributes);
+  flags.writeUInt8(0b10, update + 33 + 24);
+  t.equal(code(() => decodePayload(frameTypeIds.UpdateAttributes, flags)), "MALFORMED_FRAME", "UpdateAttributes flags bit 1");
+  t.match(messageOf(() => decodePayload(frameTypeIds.UpdateAttributes, flags)), /UpdateAttributes.*updates\[1\]\.flags/);
+  t.end();
+});
+
+void t.test("segment management frames: strings over their limit or not UTF-8 are MALFORMED_FRAME", (t) => {
+  // MergeSegments: requestId, then target, then source.
+  const target = "s/t/7";
+  const build = (targetBytes: Buffer, sourceBytes: Buffer): Buffer => {
+    const head = Buffer.alloc(4 + 2);
+    head.writeUInt32BE(1, 0);
+    head.writeUInt16BE(targetBytes.length, 4);
+    const sourceLength = Buffer.alloc(2);
+    sourceLength.writeUInt16BE(sourceBytes.length, 0);
+    return Buffer.concat([head, targetBytes, sourceLength, sourceBytes]);
+  };
+  const ok = Buffer.from(target);
+  t.equal(code(() => decodePayload(frameTypeIds.MergeSegments, build(ok, Buffer.alloc(1024, 0x61)))), "no error", "1024-byte source");
+  const overSource = build(ok, Buffer.alloc(1025, 0x61));
+  t.equal(code(() => decodePayload(frameTypeIds.MergeSegments, overSource)), "MALFORMED_FRAME", "1025-byte source");
+  t.match(messageOf(() => decodePayload(frameTypeIds.MergeSegments, overSource)), /MergeSegments.*source.*1025/);
+  const overTarget = build(Buffer.alloc(1025, 0x61), ok);
+  t.equal(code(() => decodePayload(frameTypeIds.MergeSegments, overTarget)), "MALFORMED_FRAME", "1025-byte target");
+  t.match(messageOf(() => decodePayload(frameTypeIds.MergeSegments, overTarget)), /MergeSegments.*target/);
+  t.equal(code(() => decodePayload(frameTypeIds.MergeSegments, build(ok, Buffer.from([0xc3, 0x28])))), "MALFORMED_FRAME", "source not UTF-8");
+
+  for (const frame of [samples.SealSegment, samples.DeleteSegment, samples.TruncateSegment, samples.UpdateAttributes, samples.GetAttributes]) {
+    const good = payloadOf(frame);
+    const rest = good.subarray(afterSegment("segment" in frame ? frame.segment : ""));
+    const head = Buffer.alloc(6);
+    head.writeUInt32BE(1, 0);
+    head.writeUInt16BE(1025, 4);
+    const payload = Buffer.concat([head, Buffer.alloc(1025, 0x61), rest]);
+    t.equal(code(() => decodePayload(frameTypeIds[frame.type], payload)), "MALFORMED_FRAME", `${frame.type} 1025-byte segment`);
+    t.match(messageOf(() => decodePayload(frameTypeIds[frame.type], payload)), new RegExp(`${frame.type}.*segment`));
+  }
+  t.end();
+});
+
+void t.test("segment management frames: encoding invalid values is a programming error", (t) => {
+  const tooMany = Array.from({ length: attributeUpdatesMax + 1 }, () => attributeA);
+  const bad: Frame[] = [
+    { ...samples.ConditionalAppend, expectedOffset: -1 },
+    { ...samples.ConditionalAppend, writerId: Buffer.alloc(17) },
+    { ...samples.SealSegment, segment: "x".repeat(1025) },
+    { ...samples.SegmentSealed, length: -1 },
+    { ...samples.TruncateSegment, startOffset: -1 },
+    { ...samples.SegmentTruncated, startOffset: 2 ** 53 },
+    { ...samples.MergeSegments, source: "é".repeat(513) },
+    { ...samples.SegmentsMerged, targetLength: 0.5 },
+    { ...samples.DeleteSegment, requestId: -1 },
+    { ...samples.UpdateAttributes, updates: [] },
+    { ...samples.UpdateAttributes, updates: tooMany.map((id) => ({ id, value: 1, compare: false, expected: -1 })) },
+    { ...samples.UpdateAttributes, updates: [{ id: Buffer.alloc(15), value: 1, compare: false, expected: -1 }] },
+    { ...samples.UpdateAttributes, updates: [{ id: attributeA, value: -2, compare: false, expected: -1 }] },
+    { ...samples.UpdateAttributes, updates: [{ id: attributeA, value: 1, compare: true, expected: -2 }] },
+    { ...samples.GetAttributes, ids: [] },
+    { ...samples.GetAttributes, ids: tooMany },
+    { ...samples.AttributesRead, values: tooMany.map((id) => ({ id, value: 1 })) },
+    { ...samples.AttributesRead, values: [{ id: attributeA, value: -2 }] },
+  ];
+  for (const frame of bad) {
+    t.match(code(() => encodeFrame(frame)), /^not a SluiceError: Error: /, frame.type);
+  }
   t.end();
 });

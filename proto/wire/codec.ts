@@ -2,11 +2,13 @@
  * Frames to bytes and back (wire.md). Encoding builds the header and fixed fields into one buffer
  * of exactly their size and hands a frame's `data` (or entries) on untouched, so event and entry
  * bytes are never copied or re-encoded. Decoding checks every field against the spec and returns
- * `data` and entries as views of the payload. Field primitives live in fields.ts.
+ * `data` and entries as views of the payload. Field primitives live in fields.ts; the segment
+ * management frames beyond create and info are in segment-frames-codec.ts.
  */
 import { UnknownFrameTypeError, segmentNameBytesMax, unreachable } from "../../common/index.js";
 import { FieldReader, FieldWriter, entryLengthBytes, i64Bytes, stringBytes, u16Bytes, u32Bytes, u8Bytes } from "./fields.js";
 import { errorMessageBytesMax, frameTypeName, writerIdBytes, type EntriesReadFrame, type Frame } from "./frames.js";
+import { decodeSegmentFrame, encodeSegmentFrame } from "./segment-frames-codec.js";
 
 const segmentReadAtTail = 0b01;
 const segmentReadEndOfSegment = 0b10;
@@ -81,6 +83,18 @@ export function encodeFrame(frame: Frame): Buffer[] {
       w.i64("segmentLength", frame.segmentLength);
       return w.finish();
     }
+    case "ConditionalAppend": {
+      const segment = stringBytes(type, "segment", frame.segment, segmentNameBytesMax);
+      const fields = u32Bytes + writerIdBytes + u16Bytes + segment + 2 * i64Bytes + u32Bytes;
+      const w = new FieldWriter(type, fields, frame.data.length);
+      w.u32("requestId", frame.requestId);
+      w.uuid("writerId", frame.writerId);
+      w.string(frame.segment, segment);
+      w.i64("expectedOffset", frame.expectedOffset, 0);
+      w.i64("lastEventNumber", frame.lastEventNumber);
+      w.u32("eventCount", frame.eventCount);
+      return w.finish(frame.data);
+    }
     case "ReadSegment": {
       const segment = stringBytes(type, "segment", frame.segment, segmentNameBytesMax);
       const w = new FieldWriter(type, u32Bytes + u16Bytes + segment + i64Bytes + 2 * u32Bytes, 0);
@@ -120,6 +134,19 @@ export function encodeFrame(frame: Frame): Buffer[] {
       w.i64("lastModifiedMs", frame.lastModifiedMs);
       return w.finish();
     }
+    case "SealSegment":
+    case "SegmentSealed":
+    case "TruncateSegment":
+    case "SegmentTruncated":
+    case "MergeSegments":
+    case "SegmentsMerged":
+    case "DeleteSegment":
+    case "SegmentDeleted":
+    case "UpdateAttributes":
+    case "AttributesUpdated":
+    case "GetAttributes":
+    case "AttributesRead":
+      return encodeSegmentFrame(frame);
     case "AddEntry": {
       let dataBytes = 0;
       for (const piece of frame.data) dataBytes += piece.length;
@@ -231,6 +258,18 @@ export function decodePayload(typeId: number, payload: Buffer): Frame {
         segmentLength: r.i64("segmentLength"),
       };
       break;
+    case "ConditionalAppend":
+      frame = {
+        type,
+        requestId: r.u32("requestId"),
+        writerId: r.uuid("writerId"),
+        segment: r.string("segment", segmentNameBytesMax),
+        expectedOffset: r.i64("expectedOffset", 0),
+        lastEventNumber: r.i64("lastEventNumber"),
+        eventCount: r.u32("eventCount"),
+        data: r.rest(),
+      };
+      break;
     case "ReadSegment":
       frame = {
         type,
@@ -272,6 +311,20 @@ export function decodePayload(typeId: number, payload: Buffer): Frame {
       frame = { type, requestId, segment, startOffset, length, sealed: (flags & segmentInfoSealed) !== 0, lastModifiedMs };
       break;
     }
+    case "SealSegment":
+    case "SegmentSealed":
+    case "TruncateSegment":
+    case "SegmentTruncated":
+    case "MergeSegments":
+    case "SegmentsMerged":
+    case "DeleteSegment":
+    case "SegmentDeleted":
+    case "UpdateAttributes":
+    case "AttributesUpdated":
+    case "GetAttributes":
+    case "AttributesRead":
+      frame = decodeSegmentFrame(type, r);
+      break;
     case "AddEntry": {
       const requestId = r.u32("requestId");
       const ledger = r.u32("ledger");

@@ -136,6 +136,20 @@ export class FieldReader {
     return value;
   }
 
+  /**
+   * A u16 item count in [min, max]. Each item takes `itemBytes`, so a count the bytes left cannot
+   * hold is refused before anything is allocated for it; one too small leaves bytes that end()
+   * rejects.
+   */
+  count(field: string, min: number, max: number, itemBytes: number): number {
+    const count = this.u16(field);
+    if (count < min || count > max) throw new MalformedFrameError(`${this.type} frame: field ${field} is ${count}, outside [${min}, ${max}]`);
+    if (count * itemBytes > this.payload.length - this.pos) {
+      throw new MalformedFrameError(`${this.type} frame: ${field} ${count} items of ${itemBytes} bytes cannot fit the ${this.payload.length - this.pos} bytes left`);
+    }
+    return count;
+  }
+
   /** A u8 bit set; bits outside `allowed` are malformed (a later version may give them meaning). */
   flags(field: string, allowed: number): number {
     this.need(field, u8Bytes);

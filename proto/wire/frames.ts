@@ -11,6 +11,8 @@ export const protocolVersion = 1;
 export const errorMessageBytesMax = 4096;
 /** A writer id is a raw 16-byte UUID. */
 export const writerIdBytes = 16;
+/** An attribute id is a raw 16-byte UUID, like a writer id. */
+export const attributeIdBytes = writerIdBytes;
 
 /** Numeric type ids on the wire. Never renumber or reuse one. */
 export const frameTypeIds = {
@@ -21,12 +23,25 @@ export const frameTypeIds = {
   AppendSetup: 11,
   AppendBlock: 12,
   DataAppended: 13,
+  ConditionalAppend: 14,
   ReadSegment: 20,
   SegmentRead: 21,
   CreateSegment: 30,
   SegmentCreated: 31,
   GetSegmentInfo: 32,
   SegmentInfo: 33,
+  SealSegment: 34,
+  SegmentSealed: 35,
+  TruncateSegment: 36,
+  SegmentTruncated: 37,
+  MergeSegments: 38,
+  SegmentsMerged: 39,
+  DeleteSegment: 40,
+  SegmentDeleted: 41,
+  UpdateAttributes: 42,
+  AttributesUpdated: 43,
+  GetAttributes: 44,
+  AttributesRead: 45,
   AddEntry: 50,
   EntryAdded: 51,
   ReadEntries: 52,
@@ -111,6 +126,24 @@ export interface DataAppendedFrame {
   segmentLength: number;
 }
 
+/**
+ * An append applied only if the segment's length equals `expectedOffset` (wire.md, "Conditional
+ * appends"); it needs no SetupAppend and is answered with DataAppended.
+ */
+export interface ConditionalAppendFrame {
+  type: "ConditionalAppend";
+  requestId: number;
+  writerId: Buffer;
+  segment: string;
+  /** >= 0: the segment length, counting every operation accepted before this one, the append requires. */
+  expectedOffset: number;
+  /** The block's events are numbered `lastEventNumber - eventCount + 1` to `lastEventNumber`. */
+  lastEventNumber: number;
+  eventCount: number;
+  /** `u32 length | payload` events, carried as one opaque slice. */
+  data: Buffer;
+}
+
 export interface ReadSegmentFrame {
   type: "ReadSegment";
   requestId: number;
@@ -157,6 +190,109 @@ export interface SegmentInfoFrame {
   length: number;
   sealed: boolean;
   lastModifiedMs: number;
+}
+
+// Segment management beyond create and info (wire.md, "Segment management").
+
+export interface SealSegmentFrame {
+  type: "SealSegment";
+  requestId: number;
+  segment: string;
+}
+
+export interface SegmentSealedFrame {
+  type: "SegmentSealed";
+  requestId: number;
+  segment: string;
+  /** The segment's final length. */
+  length: number;
+}
+
+export interface TruncateSegmentFrame {
+  type: "TruncateSegment";
+  requestId: number;
+  segment: string;
+  /** >= 0: the new start offset; bytes below it can no longer be read. */
+  startOffset: number;
+}
+
+export interface SegmentTruncatedFrame {
+  type: "SegmentTruncated";
+  requestId: number;
+  segment: string;
+  /** The segment's start offset after the request (unchanged if the request was at or below it). */
+  startOffset: number;
+}
+
+export interface MergeSegmentsFrame {
+  type: "MergeSegments";
+  requestId: number;
+  target: string;
+  /** Sealed if need be, appended whole to `target`, then deleted. */
+  source: string;
+}
+
+export interface SegmentsMergedFrame {
+  type: "SegmentsMerged";
+  requestId: number;
+  target: string;
+  source: string;
+  /** The target's length after the merge. */
+  targetLength: number;
+}
+
+export interface DeleteSegmentFrame {
+  type: "DeleteSegment";
+  requestId: number;
+  segment: string;
+}
+
+export interface SegmentDeletedFrame {
+  type: "SegmentDeleted";
+  requestId: number;
+  segment: string;
+}
+
+/** One attribute change of an UpdateAttributes frame. */
+export interface AttributeUpdate {
+  /** A raw 16-byte UUID. */
+  id: Buffer;
+  /** The new value; -1 removes the attribute. */
+  value: number;
+  /** Apply only if the attribute's current value is `expected`. */
+  compare: boolean;
+  /** -1: the attribute must be absent. Ignored unless `compare`. */
+  expected: number;
+}
+
+export interface UpdateAttributesFrame {
+  type: "UpdateAttributes";
+  requestId: number;
+  segment: string;
+  /** 1 to attributeUpdatesMax updates, applied all together or not at all. */
+  updates: readonly AttributeUpdate[];
+}
+
+export interface AttributesUpdatedFrame {
+  type: "AttributesUpdated";
+  requestId: number;
+  segment: string;
+}
+
+export interface GetAttributesFrame {
+  type: "GetAttributes";
+  requestId: number;
+  segment: string;
+  /** 1 to attributeUpdatesMax raw 16-byte UUIDs. */
+  ids: readonly Buffer[];
+}
+
+export interface AttributesReadFrame {
+  type: "AttributesRead";
+  requestId: number;
+  segment: string;
+  /** One value per id asked for; -1 for an absent attribute. */
+  values: readonly { id: Buffer; value: number }[];
 }
 
 // Log node frames (a ledger client to a Tier-1 log node; wire.md, "Log node frames").
@@ -256,12 +392,25 @@ export type Frame =
   | AppendSetupFrame
   | AppendBlockFrame
   | DataAppendedFrame
+  | ConditionalAppendFrame
   | ReadSegmentFrame
   | SegmentReadFrame
   | CreateSegmentFrame
   | SegmentCreatedFrame
   | GetSegmentInfoFrame
   | SegmentInfoFrame
+  | SealSegmentFrame
+  | SegmentSealedFrame
+  | TruncateSegmentFrame
+  | SegmentTruncatedFrame
+  | MergeSegmentsFrame
+  | SegmentsMergedFrame
+  | DeleteSegmentFrame
+  | SegmentDeletedFrame
+  | UpdateAttributesFrame
+  | AttributesUpdatedFrame
+  | GetAttributesFrame
+  | AttributesReadFrame
   | AddEntryFrame
   | EntryAddedFrame
   | ReadEntriesFrame

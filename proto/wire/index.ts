@@ -3,6 +3,7 @@
  * framing, and the client connection. Other modules import from here only.
  */
 export {
+  attributeIdBytes,
   errorFrame,
   errorFromFrame,
   errorMessageBytesMax,
@@ -16,21 +17,35 @@ export {
 export type {
   AppendBlockFrame,
   AppendSetupFrame,
+  AttributesReadFrame,
+  AttributesUpdatedFrame,
+  AttributeUpdate,
+  ConditionalAppendFrame,
   CreateSegmentFrame,
   DataAppendedFrame,
+  DeleteSegmentFrame,
   ErrorFrame,
   Frame,
   FrameOf,
   FrameType,
+  GetAttributesFrame,
   GetSegmentInfoFrame,
   HelloFrame,
   KeepAliveFrame,
+  MergeSegmentsFrame,
   ReadSegmentFrame,
   RequestFrame,
+  SealSegmentFrame,
   SegmentCreatedFrame,
+  SegmentDeletedFrame,
   SegmentInfoFrame,
   SegmentReadFrame,
+  SegmentSealedFrame,
+  SegmentsMergedFrame,
+  SegmentTruncatedFrame,
   SetupAppendFrame,
+  TruncateSegmentFrame,
+  UpdateAttributesFrame,
 } from "./frames.js";
 export { decodePayload, encodeFrame } from "./codec.js";
 export { FrameDecoder } from "./decoder.js";

@@ -1,55 +1,12 @@
 // Proves the container's operation processor: appends are acked only after the log says durable, in order; resends are
-// applied once (whole and partial overlap); gaps are refused; a log failure fails the container for good; recovery by
-// replaying the logged entries rebuilds lengths, data and writer state exactly. The log is an in-memory fake here; the
-// journal-backed path is proven by test/durability.test.ts.
+// applied once (whole and partial overlap); gaps are refused; a log failure fails the container for good, and a fenced
+// log turns it into WRONG_HOST; recovery by replaying the logged entries rebuilds lengths, data and writer state
+// exactly. The log is an in-memory fake here; the Tier-1 path is proven by test/durability.test.ts and the
+// segment-store process tests. Seal, truncate, merge, delete, attributes and checkpoints: segment-operations.test.ts.
 import t from "tap";
-import { ManualClock } from "../../common/index.js";
-import { encodeEvents } from "../../proto/index.js";
-import { TailWaiters } from "../readindex/read-index.js";
-import type { DataLogAppender } from "../tier1/durable-data-log.js";
-import { SegmentContainer, type CacheBudget } from "./segment-container.js";
-
-/** A log whose appends complete only when the test says so. */
-class ManualLog implements DataLogAppender {
-  readonly entries: Buffer[] = [];
-  private readonly waiting: { resolve: (id: number) => void; reject: (e: Error) => void; id: number }[] = [];
-  append(pieces: readonly Buffer[]): Promise<number> {
-    const id = this.entries.length;
-    this.entries.push(Buffer.concat(pieces));
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject, id }));
-  }
-  get pending(): number {
-    return this.waiting.length;
-  }
-  completeAll(): void {
-    for (const w of this.waiting.splice(0)) w.resolve(w.id);
-  }
-  failAll(): void {
-    for (const w of this.waiting.splice(0)) w.reject(new Error("disk on fire"));
-  }
-}
-
-const seg = "s/t/0.#epoch.0";
-const writer = Buffer.alloc(16, 1);
-const tick = () => new Promise((r) => setImmediate(r));
-
-function make(cacheMax = 1 << 30) {
-  const clock = new ManualClock();
-  const cache: CacheBudget = { usedBytes: 0, maxBytes: cacheMax };
-  const c = new SegmentContainer(0, clock, cache, new TailWaiters(clock));
-  const log = new ManualLog();
-  c.start(log);
-  return { c, log, cache, clock };
-}
-
-async function created(c: SegmentContainer, log: ManualLog) {
-  const p = c.createSegment(seg);
-  await tick();
-  log.completeAll();
-  await p;
-}
-
-const ev = (...texts: string[]) => encodeEvents(texts.map((s) => Buffer.from(s)));
+import { ManualClock, WriterNotPrimaryError } from "../../common/index.js";
+import { SegmentContainer } from "./segment-container.js";
+import { ManualLog, containerServices, created, ev, make, seg, tick, writer } from "./container-test-support.js";
 
 void t.test("acks only after the log completes, in order; reads never see undurable bytes", async (t) => {
   const { c, log } = make();
@@ -99,15 +56,16 @@ void t.test("a gap in a writer's event numbers is refused and changes nothing", 
   t.equal(c.info(seg).length, 0);
 });
 
-void t.test("the pinned-bytes bound refuses appends with STORAGE_FULL", async (t) => {
-  const { c, log } = make(20);
+void t.test("a fenced log stops the container: WRONG_HOST for waiting and later operations and for reads", async (t) => {
+  const { c, log, stopped } = make();
   await created(c, log);
-  const ok = c.append(seg, writer, 0, 1, ev("0123456789"));
-  t.throws(() => c.append(seg, writer, 1, 1, ev("0123456789")), { code: "STORAGE_FULL" }, "queued bytes count too");
+  const a = c.append(seg, writer, 0, 1, ev("a"));
   await tick();
-  log.completeAll();
-  await ok;
-  t.throws(() => c.append(seg, writer, 1, 1, ev("0123456789")), { code: "STORAGE_FULL" });
+  log.failAll(new WriterNotPrimaryError("a newer owner opened the log"));
+  await t.rejects(a, { code: "WRONG_HOST" });
+  t.throws(() => c.append(seg, writer, 1, 1, ev("b")), { code: "WRONG_HOST" });
+  await t.rejects(c.read(seg, 0, 10, 0), { code: "WRONG_HOST" });
+  t.same(stopped.map((e) => e.code), ["WRONG_HOST"], "the store is told once");
 });
 
 void t.test("a log failure fails every waiting operation and every later one", async (t) => {
@@ -120,7 +78,7 @@ void t.test("a log failure fails every waiting operation and every later one", a
   await t.rejects(a, { code: "CONTAINER_NOT_READY" });
   await t.rejects(b, { code: "CONTAINER_NOT_READY" });
   t.throws(() => c.append(seg, writer, 2, 1, ev("c")), { code: "CONTAINER_NOT_READY" });
-  t.equal(c.info(seg).length, 0, "nothing applied");
+  t.throws(() => c.info(seg), { code: "CONTAINER_NOT_READY" }, "a failed container serves nothing, not even reads");
 });
 
 void t.test("a tail read waits for the next append, or answers empty at its deadline", async (t) => {
@@ -150,16 +108,19 @@ void t.test("replaying the logged entries rebuilds the same state", async (t) =>
   await tick();
   log.completeAll();
   await Promise.all(ps);
-  const clock = new ManualClock();
-  const r = new SegmentContainer(0, clock, { usedBytes: 0, maxBytes: 1 << 30 }, new TailWaiters(clock));
+  const r = new SegmentContainer(0, containerServices(new ManualClock()).services);
   log.entries.forEach((e, i) => r.replay(i, e));
-  r.start(new ManualLog());
+  const rlog = new ManualLog();
+  r.start(rlog);
   t.equal(r.info(seg).length, c.info(seg).length);
   t.same((await r.read(seg, 0, 1000, 0)).data, (await c.read(seg, 0, 1000, 0)).data);
   t.equal(r.lastEventNumber(seg, writer), 2);
   t.equal(r.lastEventNumber(seg, w2), 0);
   // A resend of the last block after recovery is a duplicate, not a new append.
   const resend = r.append(seg, writer, 2, 1, ev("c"));
+  await tick();
+  t.equal(rlog.pending, 1, "only the start checkpoint was logged");
+  rlog.completeAll();
   await resend;
   t.equal(r.info(seg).length, c.info(seg).length, "the resend added nothing");
 });

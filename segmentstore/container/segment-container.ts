@@ -1,50 +1,24 @@
 /**
- * A segment container: the unit of ownership, recovery and Tier-1 logging. All changes go through
- * its operation processor:
+ * A segment container: the unit of ownership, recovery and Tier-1 logging. Every change is
+ * validated here against the pending state (which counts the operations accepted before it), then
+ * queued to the operation processor, logged, and applied once durable (operation-processor.ts).
+ * Validation errors are raised before anything is queued, so a refused operation changes nothing.
  *
- *   validate against the pending state -> bounded queue -> group commit (every queued operation,
- *   up to ~1 MiB, in one Tier-1 entry; a lone operation goes out at once) -> durable -> apply to
- *   segment metadata and the read index -> wake tail readers -> resolve, in queue order.
- *
- * A few entries are in flight per container (containerInflightEntriesMax); operations arriving
- * meanwhile gather for the next entry, which is what makes batches grow with load without a
- * linger timer, and the next entry waits in the log's queue while one syncs. Recovery replays the
- * container's entries through the same `apply`, so state after a restart equals state before it.
- * An error from the log fails the container for good (fail-stop): nothing is acked after it.
+ * Recovery replays the container's log entries through the same `apply` before `start`; a
+ * container stopped by its log (a newer owner fenced it) answers WRONG_HOST from then on.
  */
-import { assert, unreachable, ContainerNotReadyError, InvalidArgumentError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentTruncatedError, StorageFullError, toSluiceError, type SluiceError, containerBatchBytesMax, containerInflightEntriesMax, containerQueueBytesMax, containerQueueOpsMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax, logger } from "../../common/index.js";
+import { assert, ConditionalCheckFailedError, InvalidArgumentError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, WrongHostError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
 import type { Clock } from "../../common/index.js";
 import { skipEvents } from "../../proto/index.js";
-import { SegmentData, TailWaiters } from "../readindex/read-index.js";
+import type { TailWaiters } from "../readindex/read-index.js";
+import type { SegmentLoadStats } from "../stats/segment-load.js";
 import type { DataLogAppender } from "../tier1/durable-data-log.js";
-import { decodeOperations, encodeOperation, operationBytes, type Operation } from "./operations.js";
-import { WriterTable } from "./writer-table.js";
+import { ContainerState, type CacheBudget, type SegmentState } from "./container-state.js";
+import { decodeOperations, type Operation } from "./operations.js";
+import { OperationProcessor, type CheckpointPolicy } from "./operation-processor.js";
 
-const log = logger("container");
-
-/** Bytes held in memory by all containers of a store, against one bound. */
-export interface CacheBudget {
-  usedBytes: number;
-  readonly maxBytes: number;
-}
-
-interface SegmentState {
-  id: number;
-  name: string;
-  data: SegmentData;
-  sealed: boolean;
-  lastModifiedMs: number;
-  /** Length including appends queued but not yet durable (for the pinned-bytes check). */
-  pendingLength: number;
-  writers: WriterTable;
-}
-
-interface Pending {
-  /** The operation to log, or undefined for a duplicate that only waits for earlier operations. */
-  op: Operation | undefined;
-  bytes: number;
-  done(err: SluiceError | undefined): void;
-}
+export type { CacheBudget } from "./container-state.js";
+export type { CheckpointPolicy } from "./operation-processor.js";
 
 export interface AppendResult {
   eventNumber: number;
@@ -66,75 +40,114 @@ export interface ContainerReadResult {
   endOfSegment: boolean;
 }
 
+export interface AttributeUpdateRequest {
+  id: Buffer;
+  /** -1 removes the attribute. */
+  value: number;
+  /** Apply only if the current value (-1: absent) equals `expected`. */
+  compare: boolean;
+  expected: number;
+}
+
+export interface ContainerServices {
+  clock: Clock;
+  cache: CacheBudget;
+  tail: TailWaiters;
+  stats: SegmentLoadStats;
+  checkpoints: CheckpointPolicy;
+  /** The container stopped (fenced, failed, or released); it answers only errors from now on. */
+  stopped(container: SegmentContainer, err: SluiceError): void;
+}
+
 export class SegmentContainer {
-  private readonly segments = new Map<string, SegmentState>();
-  private readonly byId = new Map<number, SegmentState>();
+  private readonly state: ContainerState;
+  private readonly processor: OperationProcessor;
   private readonly pendingCreates = new Set<string>();
-  private nextSegmentId = 1;
-  private queue: Pending[] = [];
-  private queueBytes = 0;
-  /** Operations of the Tier-1 entries written and not yet durable, oldest entry first. */
-  private readonly inflightBatches: Pending[][] = [];
-  private flushScheduled = false;
-  private failure: SluiceError | undefined;
-  private log: DataLogAppender | undefined;
 
   constructor(
     readonly id: number,
-    private readonly clock: Clock,
-    private readonly cache: CacheBudget,
-    private readonly tail: TailWaiters,
-  ) {}
+    private readonly services: ContainerServices,
+  ) {
+    this.state = new ContainerState(id, services.clock, services.cache, {
+      changed: (segment) => services.tail.notify(segment),
+      appended: (segment, events, bytes) => services.stats.record(segment, events, bytes),
+      removed: (segment) => services.stats.remove(segment),
+    });
+    this.processor = new OperationProcessor(id, this.state, services.clock, services.checkpoints, (err) => {
+      for (const name of this.state.segments.keys()) services.tail.notify(name);
+      services.stopped(this, err);
+    });
+  }
 
   /** Applies one recovered log entry. Called for every entry, in order, before `start`. */
   replay(entryId: number, entry: Buffer): void {
-    assert(this.log === undefined, "replay happens before start");
-    for (const op of decodeOperations(entry, `container ${this.id} entry ${entryId}`)) this.apply(op);
+    assert(!this.processor.started, "replay happens before start");
+    for (const op of decodeOperations(entry, `container ${this.id} entry ${entryId}`)) this.state.apply(op, false);
   }
 
-  /** Starts serving with `log` for new operations. */
+  /** Starts serving with `log` for new operations (its first entry is a metadata checkpoint). */
   start(durableLog: DataLogAppender): void {
-    this.log = durableLog;
+    this.processor.start(durableLog);
+  }
+
+  /** Stops serving: queued operations fail with `reason`, and so does everything after. */
+  stop(reason: SluiceError): void {
+    this.processor.stop(reason);
   }
 
   get segmentCount(): number {
-    return this.segments.size;
+    return this.state.segments.size;
+  }
+
+  /** Every segment served here (for load statistics and tests). */
+  segmentNames(): string[] {
+    return [...this.state.segments.keys()];
+  }
+
+  get checkpointsLoaded(): number {
+    return this.state.checkpointsLoaded;
+  }
+
+  get checkpointsWritten(): number {
+    return this.processor.checkpointsWritten;
   }
 
   /** Creates an empty segment. Raises SEGMENT_EXISTS. Resolves once durable. */
   createSegment(name: string): Promise<void> {
-    const failed = this.checkUsable();
-    if (failed !== undefined) return Promise.reject(failed);
-    if (this.segments.has(name) || this.pendingCreates.has(name)) {
+    const refused = this.processor.refusal();
+    if (refused !== undefined) return Promise.reject(refused);
+    if (this.state.segments.has(name) || this.pendingCreates.has(name)) {
       return Promise.reject(new SegmentExistsError(`segment ${name} exists`));
     }
-    if (this.segments.size + this.pendingCreates.size >= segmentsPerStoreMax) {
+    if (this.state.segments.size + this.pendingCreates.size >= segmentsPerStoreMax) {
       return Promise.reject(new OverloadedError(`container ${this.id} holds ${segmentsPerStoreMax} segments`));
     }
     this.pendingCreates.add(name);
-    const op: Operation = { kind: "CreateSegment", segmentId: this.nextSegmentId++, name };
-    return this.enqueue(op).finally(() => this.pendingCreates.delete(name));
+    const op: Operation = { kind: "CreateSegment", segmentId: this.state.nextSegmentId++, name };
+    return this.processor.enqueue(op).finally(() => this.pendingCreates.delete(name));
   }
 
   /** The last event number stored (durable) for `writerId` on `name`, or -1. Raises NO_SUCH_SEGMENT. */
   lastEventNumber(name: string, writerId: Buffer): number {
-    return this.segment(name).writers.durable(writerId);
+    return this.durableSegment(name).writers.durable(writerId);
   }
 
   /**
    * Appends validated events `data` (events `lastEventNumber - eventCount + 1 .. lastEventNumber`
-   * of `writerId`). Events already stored or queued for this writer are dropped, so a resend is
-   * applied at most once; the promise still resolves only once the original is durable.
+   * of `writerId`), only at `expectedOffset` if given. Events already stored or queued for this
+   * writer are dropped, so a resend is applied at most once; the promise still resolves only once
+   * the original is durable.
    *
    * Validation errors (NO_SUCH_SEGMENT, SEGMENT_SEALED, INVALID_EVENT_NUMBER for a gap in the
-   * writer's numbers, STORAGE_FULL, OVERLOADED, CONTAINER_NOT_READY) are thrown synchronously, so
-   * the front end can stop the writer's next blocks before they are dispatched: a writer's events
-   * are applied without gaps, which is what lets a resend start right after the stored number.
+   * writer's numbers, CONDITIONAL_CHECK_FAILED, OVERLOADED, CONTAINER_NOT_READY, WRONG_HOST) are
+   * thrown synchronously, so the front end can stop the writer's next blocks before they are
+   * dispatched: a writer's events are applied without gaps, which is what lets a resend start
+   * right after the stored number.
    */
-  append(name: string, writerId: Buffer, lastEventNumber: number, eventCount: number, data: Buffer): Promise<AppendResult> {
-    const failed = this.checkUsable();
-    if (failed !== undefined) throw failed;
-    const s = this.segment(name);
+  append(name: string, writerId: Buffer, lastEventNumber: number, eventCount: number, data: Buffer, expectedOffset?: number): Promise<AppendResult> {
+    const refused = this.processor.refusal();
+    if (refused !== undefined) throw refused;
+    const s = this.pendingSegment(name);
     const firstEventNumber = lastEventNumber - eventCount + 1;
     const known = s.writers.latest(writerId);
     if (eventCount < 1 || firstEventNumber < 0 || firstEventNumber > known + 1) {
@@ -143,7 +156,11 @@ export class SegmentContainer {
       );
     }
     const result = () => ({ eventNumber: lastEventNumber, segmentLength: s.data.length });
-    if (lastEventNumber <= known) return this.enqueue(undefined).then(result);
+    if (lastEventNumber <= known) return this.processor.enqueue(undefined).then(result);
+    if (s.sealPending) throw new SegmentSealedError(`segment ${name} is sealed`);
+    if (expectedOffset !== undefined && expectedOffset !== s.pendingLength) {
+      throw new ConditionalCheckFailedError(`${name} is ${s.pendingLength} bytes long, not ${expectedOffset}: nothing was appended`);
+    }
     let events = data;
     let count = eventCount;
     if (firstEventNumber <= known) {
@@ -152,18 +169,101 @@ export class SegmentContainer {
       events = skipEvents(data, skip);
       count -= skip;
     }
-    if (this.cache.usedBytes + (s.pendingLength - s.data.length) + events.length > this.cache.maxBytes) {
-      throw new StorageFullError(`the read index holds ${this.cache.usedBytes} bytes, its bound is ${this.cache.maxBytes}; raise --cache-bytes-max`);
-    }
     s.writers.setPending(writerId, lastEventNumber);
     s.pendingLength += events.length;
     const op: Operation = { kind: "Append", segmentId: s.id, writerId, lastEventNumber, eventCount: count, data: events };
-    return this.enqueue(op).then(result);
+    if (expectedOffset !== undefined) op.expectedOffset = expectedOffset;
+    return this.processor.enqueue(op).then(result);
+  }
+
+  /** Seals `name` (idempotent); resolves with its final length. */
+  async seal(name: string): Promise<number> {
+    const s = this.accept(name);
+    if (!s.sealPending) {
+      s.sealPending = true;
+      await this.processor.enqueue({ kind: "Seal", segmentId: s.id });
+    } else {
+      await this.processor.enqueue(undefined);
+    }
+    return s.data.length;
+  }
+
+  /**
+   * Moves the start offset of `name` to `offset`; resolves with the start offset after it. At or
+   * below the current start it changes nothing. Raises INVALID_ARGUMENT past the length.
+   */
+  async truncate(name: string, offset: number): Promise<number> {
+    const s = this.accept(name);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > s.pendingLength) {
+      throw new InvalidArgumentError(`cannot truncate ${name} at ${offset}: it is ${s.pendingLength} bytes long`);
+    }
+    if (offset <= s.pendingStartOffset) {
+      await this.processor.enqueue(undefined);
+    } else {
+      s.pendingStartOffset = offset;
+      await this.processor.enqueue({ kind: "Truncate", segmentId: s.id, startOffset: offset });
+    }
+    return s.data.startOffset;
+  }
+
+  /**
+   * Seals `source`, appends all its bytes to `target` and deletes `source` (a transaction commit);
+   * resolves with the target's length after it. Both must live in this container.
+   */
+  async merge(target: string, source: string): Promise<number> {
+    const t = this.accept(target);
+    const s = this.pendingSegment(source);
+    if (t === s) throw new InvalidArgumentError(`cannot merge ${source} into itself`);
+    if (t.sealPending) throw new SegmentSealedError(`merge target ${target} is sealed`);
+    if (s.pendingStartOffset > 0) throw new InvalidArgumentError(`merge source ${source} was truncated; only a whole segment can be merged`);
+    s.deletePending = true;
+    t.pendingLength += s.pendingLength;
+    await this.processor.enqueue({ kind: "Merge", targetId: t.id, sourceId: s.id });
+    return t.data.length;
+  }
+
+  /** Deletes `name` and its data. */
+  async deleteSegment(name: string): Promise<void> {
+    const s = this.accept(name);
+    s.deletePending = true;
+    await this.processor.enqueue({ kind: "Delete", segmentId: s.id });
+  }
+
+  /**
+   * Applies `updates` atomically: if any compare fails, CONDITIONAL_CHECK_FAILED and nothing
+   * changes. Raises INVALID_ARGUMENT for bad values or past the per-segment bound.
+   */
+  async updateAttributes(name: string, updates: readonly AttributeUpdateRequest[]): Promise<void> {
+    const s = this.accept(name);
+    if (updates.length < 1 || updates.length > attributeUpdatesMax) throw new InvalidArgumentError(`an attribute update holds 1 to ${attributeUpdatesMax} attributes, not ${updates.length}`);
+    const seen = new Set<string>();
+    for (const u of updates) {
+      const key = u.id.toString("hex");
+      if (u.id.length !== 16 || seen.has(key)) throw new InvalidArgumentError(`attribute ids must be 16 bytes and distinct within an update (${key})`);
+      seen.add(key);
+      for (const v of [u.value, u.expected]) {
+        if (!Number.isSafeInteger(v) || v < -1) throw new InvalidArgumentError(`attribute ${key}: value ${v} is not in [-1, 2^53-1]`);
+      }
+      const current = s.attributes.latest(u.id);
+      if (u.compare && current !== u.expected) {
+        throw new ConditionalCheckFailedError(`attribute ${key} of ${name} is ${current}, not ${u.expected}: nothing was updated`);
+      }
+    }
+    s.attributes.checkBound(updates, name);
+    const values = updates.map((u) => ({ id: u.id, value: u.value }));
+    s.attributes.setPending(values);
+    await this.processor.enqueue({ kind: "UpdateAttributes", segmentId: s.id, updates: values });
+  }
+
+  /** Durable values of attributes `ids` (-1: absent). */
+  getAttributes(name: string, ids: readonly Buffer[]): number[] {
+    const s = this.durableSegment(name);
+    return ids.map((id) => s.attributes.durable(id));
   }
 
   /** Raises NO_SUCH_SEGMENT. */
   info(name: string): SegmentInfo {
-    const s = this.segment(name);
+    const s = this.durableSegment(name);
     return { name, startOffset: s.data.startOffset, length: s.data.length, sealed: s.sealed, lastModifiedMs: s.lastModifiedMs };
   }
 
@@ -174,152 +274,48 @@ export class SegmentContainer {
   async read(name: string, offset: number, maxBytes: number, waitMs: number): Promise<ContainerReadResult> {
     if (maxBytes < 1 || maxBytes > readBytesMax) throw new InvalidArgumentError(`maxBytes must be in [1, ${readBytesMax}]`);
     if (waitMs < 0 || waitMs > readWaitMsMax) throw new InvalidArgumentError(`waitMs must be in [0, ${readWaitMsMax}]`);
-    let s = this.segment(name);
-    if (offset < s.data.startOffset) throw new SegmentTruncatedError(`${name} starts at ${s.data.startOffset}; offset ${offset} is truncated`);
-    if (offset > s.data.length) throw new InvalidArgumentError(`offset ${offset} is past the end of ${name} (length ${s.data.length})`);
+    let s = this.durableSegment(name);
+    this.checkReadable(s, offset);
     if (offset === s.data.length && !s.sealed && waitMs > 0) {
-      await this.tail.wait(name, waitMs);
-      s = this.segment(name);
+      await this.services.tail.wait(name, waitMs);
+      s = this.durableSegment(name);
+      this.checkReadable(s, offset);
     }
     const data = s.data.read(offset, maxBytes);
     const atTail = offset + data.length === s.data.length;
     return { offset, data, atTail, endOfSegment: atTail && s.sealed };
   }
 
-  private segment(name: string): SegmentState {
-    const s = this.segments.get(name);
+  private checkReadable(s: SegmentState, offset: number): void {
+    if (offset < s.data.startOffset) throw new SegmentTruncatedError(`${s.name} starts at ${s.data.startOffset}; offset ${offset} is truncated`);
+    if (offset > s.data.length) throw new InvalidArgumentError(`offset ${offset} is past the end of ${s.name} (length ${s.data.length})`);
+  }
+
+  /** A segment that exists durably, for reads; raises WRONG_HOST/CONTAINER_NOT_READY once stopped. */
+  private durableSegment(name: string): SegmentState {
+    const failure = this.processor.failure;
+    if (failure !== undefined) throw failure;
+    const s = this.state.segments.get(name);
     if (s === undefined) throw new NoSuchSegmentError(`segment ${name} does not exist`);
     return s;
   }
 
-  private checkUsable(): SluiceError | undefined {
-    if (this.failure !== undefined) return new ContainerNotReadyError(`container ${this.id} has failed: ${this.failure.message}`);
-    if (this.log === undefined) return new ContainerNotReadyError(`container ${this.id} is recovering`);
-    if (this.queue.length >= containerQueueOpsMax || this.queueBytes >= containerQueueBytesMax) {
-      return new OverloadedError(`container ${this.id} has ${this.queue.length} operations (${this.queueBytes} bytes) queued`);
-    }
-    return undefined;
+  /** A segment that takes operations (no delete or merge accepted for it). */
+  private pendingSegment(name: string): SegmentState {
+    const s = this.state.segments.get(name);
+    if (s === undefined || s.deletePending) throw new NoSuchSegmentError(`segment ${name} does not exist`);
+    return s;
   }
 
-  private enqueue(op: Operation | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const bytes = op === undefined ? 0 : operationBytes(op);
-      this.queue.push({ op, bytes, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      this.queueBytes += bytes;
-      if (this.inflightBatches.length < containerInflightEntriesMax && !this.flushScheduled) {
-        // A microtask, not a timer: operations decoded from the same socket read join one entry.
-        this.flushScheduled = true;
-        queueMicrotask(() => this.flush());
-      }
-    });
+  /** Checks that a new operation on `name` may be queued. */
+  private accept(name: string): SegmentState {
+    const refused = this.processor.refusal();
+    if (refused !== undefined) throw refused;
+    return this.pendingSegment(name);
   }
+}
 
-  /**
-   * Writes the queued operations as Tier-1 entries (each up to ~1 MiB), keeping at most
-   * `containerInflightEntriesMax` entries in flight: while one is being synced the next is already
-   * in the log's queue, so the disk never waits for this container's CPU work. The log makes
-   * entries durable in append order, so they are applied in that order too.
-   */
-  private flush(): void {
-    this.flushScheduled = false;
-    while (this.inflightBatches.length < containerInflightEntriesMax && this.queue.length > 0 && this.failure === undefined) {
-      this.writeEntry();
-    }
-  }
-
-  private writeEntry(): void {
-    const durableLog = this.log;
-    assert(durableLog !== undefined, "started");
-    let n = 0;
-    let bytes = 0;
-    const pieces: Buffer[] = [];
-    while (n < this.queue.length) {
-      const p = this.queue[n]!;
-      if (n > 0 && bytes + p.bytes > containerBatchBytesMax) break;
-      if (p.op !== undefined) for (const piece of encodeOperation(p.op)) pieces.push(piece);
-      bytes += p.bytes;
-      n++;
-    }
-    const batch = this.queue.slice(0, n);
-    this.queue = this.queue.slice(n);
-    this.queueBytes -= bytes;
-    if (pieces.length === 0) {
-      // Only duplicates: nothing to log. They are acked with the newest entry in flight (which
-      // holds or follows their originals), or at once when every earlier entry is durable.
-      const newest = this.inflightBatches[this.inflightBatches.length - 1];
-      if (newest !== undefined) newest.push(...batch);
-      else for (const p of batch) p.done(undefined);
-      return;
-    }
-    this.inflightBatches.push(batch);
-    durableLog.append(pieces).then(
-      () => {
-        if (this.failure !== undefined) {
-          this.fail(this.failure, batch);
-          return;
-        }
-        // The log resolves entries in append order and these handlers run in registration order.
-        assert(this.inflightBatches[0] === batch, "entries become durable in order");
-        this.inflightBatches.shift();
-        for (const p of batch) {
-          if (p.op !== undefined) this.apply(p.op);
-          p.done(undefined);
-        }
-        this.flush();
-      },
-      (err: unknown) => this.fail(toSluiceError(err), batch),
-    );
-  }
-
-  /** Fail-stop: nothing more is acked; every waiting operation is rejected. */
-  private fail(err: SluiceError, batch: Pending[]): void {
-    if (this.failure !== undefined) {
-      for (const p of batch) p.done(new ContainerNotReadyError(`container ${this.id} has failed: ${this.failure.message}`, { cause: err }));
-      return;
-    }
-    this.failure = err;
-    log.error("container failed; it accepts no more operations", { container: this.id, error: err });
-    const rejected = new ContainerNotReadyError(`container ${this.id} has failed: ${err.message}`, { cause: err });
-    for (const p of [...batch, ...this.queue]) p.done(rejected);
-    this.queue = [];
-    this.queueBytes = 0;
-    this.tail.notifyAll();
-  }
-
-  /** Applies a durable operation to metadata and the read index (live path and recovery alike). */
-  private apply(op: Operation): void {
-    switch (op.kind) {
-      case "CreateSegment": {
-        assert(!this.segments.has(op.name), `segment ${op.name} created twice`);
-        const s: SegmentState = {
-          id: op.segmentId,
-          name: op.name,
-          data: new SegmentData(0),
-          sealed: false,
-          lastModifiedMs: this.clock.nowMs(),
-          pendingLength: 0,
-          writers: new WriterTable(),
-        };
-        this.segments.set(op.name, s);
-        this.byId.set(op.segmentId, s);
-        this.nextSegmentId = Math.max(this.nextSegmentId, op.segmentId + 1);
-        return;
-      }
-      case "Append": {
-        const s = this.byId.get(op.segmentId);
-        assert(s !== undefined, `append to unknown segment id ${op.segmentId}`);
-        // A slice of a larger socket or journal buffer would keep all of it alive; keep a copy then.
-        const data = op.data.length * 2 < op.data.buffer.byteLength ? Buffer.from(op.data) : op.data;
-        s.data.append(data);
-        this.cache.usedBytes += data.length;
-        s.pendingLength = Math.max(s.pendingLength, s.data.length);
-        s.writers.setDurable(op.writerId, op.lastEventNumber);
-        s.lastModifiedMs = this.clock.nowMs();
-        this.tail.notify(s.name);
-        return;
-      }
-      default:
-        unreachable(op, "operation");
-    }
-  }
+/** The error for a segment whose container is not served by this store. */
+export function notServedHere(segment: string, container: number, storeId: string): WrongHostError {
+  return new WrongHostError(`segment ${segment} (container ${container}) is not served by segment store ${storeId}; ask the controller for its endpoint`);
 }

@@ -39,4 +39,15 @@ export class WriterTable {
       if (oldest.done !== true && !this.pendingByWriter.has(oldest.value)) this.durableByWriter.delete(oldest.value);
     }
   }
+
+  /** Every durable (writer id, last event number), for a metadata checkpoint. */
+  entries(): { id: Buffer; value: number }[] {
+    return [...this.durableByWriter].map(([k, value]) => ({ id: Buffer.from(k, "hex"), value }));
+  }
+
+  /** Replaces the durable state with a checkpoint's (recovery only: nothing is pending then). */
+  load(entries: readonly { id: Buffer; value: number }[]): void {
+    this.durableByWriter.clear();
+    for (const e of entries) this.durableByWriter.set(WriterTable.key(e.id), e.value);
+  }
 }

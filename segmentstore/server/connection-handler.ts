@@ -5,29 +5,39 @@
  * (unknown segment, events whose lengths do not add up) gets an Error frame for that request and
  * the connection stays open. In neither case is anything written to a segment.
  *
- * Backpressure: while the append bytes taken and not yet acknowledged, or the bytes waiting in the
- * socket's write buffer, are above the high watermark, the socket is paused; it resumes below the
- * low watermark. Other requests are bounded per connection in number and in the bytes their reads
- * may return; past either bound a request gets OVERLOADED at once, so one client cannot take the
- * store's memory or every tail-waiter slot.
+ * Backpressure (flow.ts): while the append bytes taken and not yet acknowledged, or the bytes
+ * waiting in the socket's write buffer, are above the connection's high watermark, or the store's
+ * total is above its own, the socket is paused; it resumes below the low watermarks. While pinned
+ * bytes are at their bound, appends (AppendBlock, ConditionalAppend) are held in arrival order and
+ * dispatched once memory is freed; other requests go on. Other requests are bounded per
+ * connection in number and in the bytes their reads may return; past either bound a request gets
+ * OVERLOADED at once, so one client cannot take the store's memory or every tail-waiter slot.
  */
 import type { Socket } from "node:net";
 import type { Clock, TimerHandle } from "../../common/index.js";
-import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionInflightBytesHigh, connectionInflightBytesLow, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
+import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
 import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/index.js";
 import type { AppendResult, SegmentContainer } from "../container/segment-container.js";
+import type { FlowParticipant, StoreFlow } from "./flow.js";
+import { segmentOf, serveManagement, type ManagementFrame } from "./segment-requests.js";
+
+type AppendFrame = FrameOf<"AppendBlock" | "ConditionalAppend">;
 
 const log = logger("segmentstore");
 
 /** Finds the container serving a segment here; raises WRONG_HOST or CONTAINER_NOT_READY. */
 export type ContainerLookup = (segment: string) => SegmentContainer;
 
-export class ConnectionHandler {
+export class ConnectionHandler implements FlowParticipant {
   private readonly decoder: FrameDecoder;
   private helloDone = false;
   private closed = false;
   private paused = false;
+  /** Append bytes received and not yet acknowledged or refused (held ones included). */
   private inflightBytes = 0;
+  /** Appends held while pinned bytes are at their bound, in arrival order. */
+  private held: AppendFrame[] = [];
+  private draining = false;
   /** Requests other than appends being served, and the bytes their reads may return. */
   private requestsInflight = 0;
   private readBytesInflight = 0;
@@ -40,7 +50,9 @@ export class ConnectionHandler {
     private readonly lookup: ContainerLookup,
     private readonly onClosed: () => void,
     clock: Clock,
+    private readonly flow: StoreFlow,
   ) {
+    flow.join(this);
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
@@ -51,6 +63,8 @@ export class ConnectionHandler {
     socket.on("close", () => {
       this.helloTimer.cancel();
       this.closed = true;
+      this.dropHeld();
+      flow.leave(this);
       this.onClosed();
     });
   }
@@ -105,44 +119,21 @@ export class ConnectionHandler {
       case "SetupAppend":
         return this.setupAppend(frame);
       case "AppendBlock":
-        return this.appendBlock(frame);
+      case "ConditionalAppend":
+        return this.receiveAppend(frame);
       case "ReadSegment":
         return this.readSegment(frame);
       case "CreateSegment":
-        return this.request(frame, async (c) => {
-          await c.createSegment(frame.segment);
-          return { type: "SegmentCreated", requestId: frame.requestId, segment: frame.segment };
-        });
       case "GetSegmentInfo":
-        return this.request(frame, (c) => {
-          const i = c.info(frame.segment);
-          return Promise.resolve({
-            type: "SegmentInfo",
-            requestId: frame.requestId,
-            segment: frame.segment,
-            startOffset: i.startOffset,
-            length: i.length,
-            sealed: i.sealed,
-            lastModifiedMs: i.lastModifiedMs,
-          });
-        });
-      case "Hello":
-      case "Error":
-      case "AppendSetup":
-      case "DataAppended":
-      case "SegmentRead":
-      case "SegmentCreated":
-      case "SegmentInfo":
-      case "AddEntry":
-      case "EntryAdded":
-      case "ReadEntries":
-      case "EntriesRead":
-      case "ReadLedgerState":
-      case "LedgerStateRead":
-      case "FenceLedger":
-      case "LedgerFenced":
-      case "DeleteLedger":
-      case "LedgerDeleted":
+      case "SealSegment":
+      case "TruncateSegment":
+      case "MergeSegments":
+      case "DeleteSegment":
+      case "UpdateAttributes":
+      case "GetAttributes":
+        return this.management(frame);
+      default:
+        // Replies, Hello again, and log-node frames.
         throw new MalformedFrameError(`${frame.type} is not a request a client may send`);
     }
   }
@@ -151,16 +142,16 @@ export class ConnectionHandler {
    * Runs a request against its container; any SluiceError, thrown or rejected, becomes an Error
    * frame for that request (the connection stays open).
    */
-  private request(frame: Frame & { requestId: number; segment: string }, run: (c: SegmentContainer) => Promise<Frame>, readBytes = 0): void {
-    const fail = (err: unknown) => this.write(errorFrame(frame.requestId, toSluiceError(err), frame.segment));
+  private request(frame: Frame & { requestId: number }, segment: string, run: (c: SegmentContainer) => Promise<Frame>, readBytes = 0): void {
+    const fail = (err: unknown) => this.write(errorFrame(frame.requestId, toSluiceError(err), segment));
     if (this.requestsInflight >= connectionRequestsInflightMax || this.readBytesInflight + readBytes > connectionReadBytesMax) {
       fail(new OverloadedError(`connection has ${this.requestsInflight} requests (${this.readBytesInflight} read bytes) outstanding; wait for replies`));
       return;
     }
     let reply: Promise<Frame>;
     try {
-      parseSegmentName(frame.segment);
-      reply = run(this.lookup(frame.segment));
+      parseSegmentName(segment);
+      reply = run(this.lookup(segment));
     } catch (err) {
       fail(err);
       return;
@@ -183,8 +174,16 @@ export class ConnectionHandler {
     );
   }
 
+  private management(frame: ManagementFrame): void {
+    const segment = segmentOf(frame);
+    this.request(frame, segment, (c) => {
+      if (frame.type === "MergeSegments") parseSegmentName(frame.source);
+      return serveManagement(frame, c, this.lookup);
+    });
+  }
+
   private setupAppend(frame: FrameOf<"SetupAppend">): void {
-    this.request(frame, (c) => {
+    this.request(frame, frame.segment, (c) => {
       const key = `${frame.writerId.toString("hex")}/${frame.segment}`;
       if (!this.writers.has(key) && this.writers.size >= writersPerConnectionMax) {
         throw new OverloadedError(`more than ${writersPerConnectionMax} writers on one connection`);
@@ -195,55 +194,89 @@ export class ConnectionHandler {
     });
   }
 
-  private appendBlock(frame: FrameOf<"AppendBlock">): void {
+  /** Takes an append: dispatched at once, or held (in order) while pinned bytes are at their bound. */
+  private receiveAppend(frame: AppendFrame): void {
+    this.countInflight(frame.data.length);
+    if (this.held.length > 0 || this.flow.holdAppends) {
+      this.held.push(frame);
+      this.updateFlow();
+      return;
+    }
+    this.dispatchAppend(frame);
+  }
+
+  private countInflight(bytes: number): void {
+    this.inflightBytes += bytes;
+    this.flow.add(bytes);
+  }
+
+  private dispatchAppend(frame: AppendFrame): void {
+    const conditional = frame.type === "ConditionalAppend";
     const key = `${frame.writerId.toString("hex")}/${frame.segment}`;
     const bytes = frame.data.length;
     let appended: Promise<AppendResult>;
     try {
-      if (!this.writers.has(key)) {
+      // A conditional append stands alone (no SetupAppend): it is checked against the offset.
+      if (!conditional && !this.writers.has(key)) {
         throw new WriterNotSetUpError(`writer ${frame.writerId.toString("hex")} has not set up appends to ${frame.segment} on this connection`);
       }
       parseSegmentName(frame.segment);
       // Lengths must add up before anything reaches the log: a bad client cannot corrupt a segment.
       validateEvents(frame.data, frame.eventCount);
-      appended = this.lookup(frame.segment).append(frame.segment, frame.writerId, frame.lastEventNumber, frame.eventCount, frame.data);
+      const c = this.lookup(frame.segment);
+      appended = conditional
+        ? c.append(frame.segment, frame.writerId, frame.lastEventNumber, frame.eventCount, frame.data, frame.expectedOffset)
+        : c.append(frame.segment, frame.writerId, frame.lastEventNumber, frame.eventCount, frame.data);
     } catch (err) {
       // The writer must set up again (and learn what was stored) before its next block is taken;
       // dropping the setup now, synchronously, rejects the blocks already behind this one.
-      this.writers.delete(key);
+      if (!conditional) this.writers.delete(key);
+      this.countInflight(-bytes);
       this.write(errorFrame(frame.requestId, toSluiceError(err), frame.segment));
       return;
     }
-    this.inflightBytes += bytes;
     this.updateFlow();
     appended.then(
       (r) => {
-        this.inflightBytes -= bytes;
+        this.countInflight(-bytes);
         this.write({ type: "DataAppended", requestId: frame.requestId, writerId: frame.writerId, segment: frame.segment, eventNumber: r.eventNumber, segmentLength: r.segmentLength });
       },
       (err: unknown) => {
-        this.inflightBytes -= bytes;
-        this.writers.delete(key);
+        this.countInflight(-bytes);
+        if (!conditional) this.writers.delete(key);
         this.write(errorFrame(frame.requestId, toSluiceError(err), frame.segment));
       },
     );
   }
 
+  private dropHeld(): void {
+    for (const f of this.held) this.countInflight(-f.data.length);
+    this.held = [];
+  }
+
   private readSegment(frame: FrameOf<"ReadSegment">): void {
-    this.request(frame, async (c) => {
+    this.request(frame, frame.segment, async (c) => {
       if (frame.maxBytes < 1) throw new InvalidArgumentError("maxBytes must be at least 1");
       const r = await c.read(frame.segment, frame.offset, frame.maxBytes, frame.waitMs);
       return { type: "SegmentRead", requestId: frame.requestId, segment: frame.segment, offset: r.offset, atTail: r.atTail, endOfSegment: r.endOfSegment, data: r.data };
     }, Math.min(frame.maxBytes, readBytesMax));
   }
 
-  private updateFlow(): void {
+  /** Dispatches held appends once allowed, then pauses or resumes the socket (flow.ts). */
+  updateFlow(): void {
     if (this.closed) return;
+    if (this.held.length > 0 && !this.draining && !this.flow.holdAppends) {
+      this.draining = true;
+      while (this.held.length > 0 && !this.flow.holdAppends && !this.closed) this.dispatchAppend(this.held.shift()!);
+      this.draining = false;
+    }
+    const o = this.flow.options;
     const load = Math.max(this.inflightBytes, this.socket.writableLength);
-    if (!this.paused && load > connectionInflightBytesHigh) {
+    const storeFull = this.flow.paused && this.inflightBytes > 0;
+    if (!this.paused && (load > o.connectionBytesHigh || storeFull)) {
       this.paused = true;
       this.socket.pause();
-    } else if (this.paused && load < connectionInflightBytesLow) {
+    } else if (this.paused && load < o.connectionBytesLow && !storeFull) {
       this.paused = false;
       this.socket.resume();
     }
@@ -251,6 +284,8 @@ export class ConnectionHandler {
 
   close(): void {
     this.closed = true;
+    this.dropHeld();
+    this.flow.leave(this);
     this.socket.destroy();
   }
 }

@@ -4,13 +4,18 @@ import t from "tap";
 import { connect } from "node:net";
 import { ManualClock, helloTimeoutMs, NoSuchSegmentError, errorFromWireId } from "../../common/index.js";
 import { FrameDecoder, type Frame } from "../../proto/index.js";
+import { StoreFlow } from "./flow.js";
 import { SegmentStoreServer } from "./segment-store-server.js";
 
 void t.test("no Hello within the deadline: typed error, then the connection is closed", async (t) => {
   const clock = new ManualClock();
-  const server = new SegmentStoreServer(() => {
-    throw new NoSuchSegmentError("none here");
-  }, clock);
+  const server = new SegmentStoreServer(
+    () => {
+      throw new NoSuchSegmentError("none here");
+    },
+    clock,
+    new StoreFlow({ usedBytes: 0, maxBytes: 1 << 20 }, clock),
+  );
   const port = await server.listen("127.0.0.1", 0);
   t.teardown(() => server.close());
   const frames: Frame[] = [];

@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:net";
 import type { Clock } from "../../common/index.js";
 import { connectionsMax, logger } from "../../common/index.js";
 import { ConnectionHandler, type ContainerLookup } from "./connection-handler.js";
+import type { StoreFlow } from "./flow.js";
 
 const log = logger("segmentstore");
 
@@ -13,14 +14,14 @@ export class SegmentStoreServer {
   private readonly server: Server;
   private readonly connections = new Set<ConnectionHandler>();
 
-  constructor(lookup: ContainerLookup, clock: Clock) {
+  constructor(lookup: ContainerLookup, clock: Clock, flow: StoreFlow) {
     this.server = createServer((socket) => {
       if (this.connections.size >= connectionsMax) {
         log.warn("refusing connection: at the connection bound", { connectionsMax });
         socket.destroy();
         return;
       }
-      const handler: ConnectionHandler = new ConnectionHandler(socket, lookup, () => this.connections.delete(handler), clock);
+      const handler: ConnectionHandler = new ConnectionHandler(socket, lookup, () => this.connections.delete(handler), clock, flow);
       this.connections.add(handler);
     });
     this.server.maxConnections = connectionsMax;

@@ -192,23 +192,8 @@ class LogNodeConnection {
           await this.storage.deleteLedger(frame.ledger);
           return { type: "LedgerDeleted", requestId: frame.requestId, ledger: frame.ledger };
         });
-      case "Hello":
-      case "Error":
-      case "SetupAppend":
-      case "AppendSetup":
-      case "AppendBlock":
-      case "DataAppended":
-      case "ReadSegment":
-      case "SegmentRead":
-      case "CreateSegment":
-      case "SegmentCreated":
-      case "GetSegmentInfo":
-      case "SegmentInfo":
-      case "EntryAdded":
-      case "EntriesRead":
-      case "LedgerStateRead":
-      case "LedgerFenced":
-      case "LedgerDeleted":
+      default:
+        // Replies, Hello again, and segment-store frames.
         throw new MalformedFrameError(`${frame.type} is not a request a log node serves`);
     }
   }
