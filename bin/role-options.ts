@@ -1,5 +1,5 @@
 /** Flags that several roles take, defined once so they parse and read the same everywhere. */
-import { cacheBytesMaxDefault, containerCountMax, storeInflightBytesHighDefault } from "../common/index.js";
+import { cacheBytesMaxDefault, containerCountMax, InvalidConfigError, storeInflightBytesHighDefault } from "../common/index.js";
 
 export const hostSpec = { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" } as const;
 export const containersSpec = { kind: "int", default: 4, min: 1, max: containerCountMax, help: "segment containers (fixed for the life of the metadata / data directory)" } as const;
@@ -15,4 +15,21 @@ export const inflightBytesMaxSpec = {
 /** The store's flow bounds from --inflight-bytes-max. */
 export function storeFlow(inflightBytesMax: number): { storeBytesHigh: number; storeBytesLow: number } {
   return { storeBytesHigh: inflightBytesMax, storeBytesLow: Math.floor(inflightBytesMax / 2) };
+}
+
+export const loadWindowsSpec = {
+  kind: "string",
+  default: "120000,300000,600000,1200000",
+  help: "moving-average windows of the per-segment load statistics, in ms, comma-separated, increasing (Pravega's 2/5/10/20 min)",
+  pattern: /^\d+(,\d+){0,7}$/,
+  patternHelp: "1 to 8 comma-separated integers, e.g. 2000,5000,10000",
+} as const;
+
+/** --load-windows-ms as numbers: each in [1 s, 24 h], strictly increasing. Raises INVALID_CONFIG. */
+export function loadWindows(flag: string): number[] {
+  const windows = flag.split(",").map(Number);
+  if (windows.some((w, i) => w < 1000 || w > 86_400_000 || (i > 0 && w <= windows[i - 1]!))) {
+    throw new InvalidConfigError(`--load-windows-ms ${flag}: each window must be in [1000, 86400000] ms and longer than the one before`);
+  }
+  return windows;
 }

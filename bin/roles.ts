@@ -9,7 +9,7 @@ import { describeOptions, InvalidConfigError, logger, parseConfig, type OptionSp
 import { Controller } from "../controller/index.js";
 import { openMetadataStore } from "../controller/store/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, storeFlow } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindows, loadWindowsSpec, storeFlow } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 
 const log = logger("roles");
@@ -34,6 +34,7 @@ export const segmentStoreOptions = {
   containers: containersSpec,
   "cache-bytes-max": cacheBytesMaxSpec,
   "inflight-bytes-max": inflightBytesMaxSpec,
+  "load-windows-ms": loadWindowsSpec,
 } satisfies OptionSpecs;
 
 export const controllerHelp = `sluice controller [options]\n${describeOptions(controllerOptions)}`;
@@ -64,6 +65,7 @@ export async function startController(argv: readonly string[]): Promise<Role> {
 
 export async function startSegmentStore(argv: readonly string[]): Promise<Role> {
   const { config } = parseConfig(segmentStoreOptions, argv);
+  const loadWindowsMs = loadWindows(config["load-windows-ms"]);
   const dataDir = resolve(config["data-dir"]);
   const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "metadata")}` : config.metadata);
   let tier1: Tier1 | undefined;
@@ -79,6 +81,7 @@ export async function startSegmentStore(argv: readonly string[]): Promise<Role> 
       containerCount: config.containers,
       cacheBytesMax: config["cache-bytes-max"],
       flow: storeFlow(config["inflight-bytes-max"]),
+      loadWindowsMs,
       tier1,
       metadata,
     });

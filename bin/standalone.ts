@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { parseConfig, describeOptions, type OptionSpecs, logger, logNodeRequestTimeoutMs } from "../common/index.js";
 import { Controller, openMetadataStore } from "../controller/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, storeFlow } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindows, loadWindowsSpec, storeFlow } from "./role-options.js";
 import { openTier1 } from "./tier1-setup.js";
 
 const log = logger("standalone");
@@ -21,6 +21,7 @@ export const standaloneOptions = {
   containers: containersSpec,
   "cache-bytes-max": cacheBytesMaxSpec,
   "inflight-bytes-max": inflightBytesMaxSpec,
+  "load-windows-ms": loadWindowsSpec,
 } satisfies OptionSpecs;
 
 export const standaloneHelp = `sluice standalone [options]\n${describeOptions(standaloneOptions)}`;
@@ -33,6 +34,7 @@ export interface Standalone {
 
 export async function startStandalone(argv: readonly string[]): Promise<Standalone> {
   const { config } = parseConfig(standaloneOptions, argv);
+  const loadWindowsMs = loadWindows(config["load-windows-ms"]);
   const dataDir = resolve(config["data-dir"]);
   const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata);
   let tier1: Tier1 | undefined;
@@ -48,6 +50,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
       containerCount: config.containers,
       cacheBytesMax: config["cache-bytes-max"],
       flow: storeFlow(config["inflight-bytes-max"]),
+      loadWindowsMs,
       tier1,
       metadata,
     });

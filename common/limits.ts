@@ -58,6 +58,8 @@ export const connectionInflightBytesLow = 8 * MiB;
 /** Front end: append bytes received and not yet durable over all connections, before appending connections pause, and resume. */
 export const storeInflightBytesHighDefault = 256 * MiB;
 export const storeInflightBytesLowDefault = 128 * MiB;
+/** Front end: appends one connection holds while pinned bytes are at their bound, before its socket pauses. */
+export const connectionHeldAppendsMax = 10_000;
 /** Read index: held appends resume once pinned bytes fall below this fraction of the pinned bound. */
 export const pinnedResumeFraction = 0.9;
 /** Read index: how often the front end looks at pinned bytes while it holds appends. */

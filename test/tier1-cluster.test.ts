@@ -63,13 +63,16 @@ void t.test("a segment store on three log nodes at 3/3/2 loses nothing when a lo
   await reader.close();
 });
 
-void t.test("bad Tier-1 flags are refused with INVALID_CONFIG before anything starts", async (t) => {
+void t.test("bad segment store flags are refused with INVALID_CONFIG before anything starts", async (t) => {
   const dir = t.testdir();
   const cases: [string[], RegExp][] = [
     [["--tier1", "127.0.0.1:1,127.0.0.1:2", "--ensemble", "3"], /--ensemble 3 needs at least 3 log nodes/],
     [["--tier1", "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3", "--write-quorum", "2", "--ack-quorum", "3"], /ack-quorum <= write-quorum/],
     [["--tier1", "nohost"], /is not HOST:PORT/],
     [["--ensemble", "3"], /need log nodes/],
+    [["--load-windows-ms", "5000,1000"], /--load-windows-ms 5000,1000: each window/],
+    [["--claim", "some"], /--claim.*unassigned or all/],
+    [["--id", "bad id!"], /--id/],
   ];
   for (const [flags, message] of cases) {
     const err = await startSluiceProcess("segmentstore", ["--data-dir", `${dir}/s`, "--port", "0", ...flags]).then(

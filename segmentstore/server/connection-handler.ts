@@ -15,7 +15,7 @@
  */
 import type { Socket } from "node:net";
 import type { Clock, TimerHandle } from "../../common/index.js";
-import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
+import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionHeldAppendsMax, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
 import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/index.js";
 import type { AppendResult, SegmentContainer } from "../container/segment-container.js";
 import type { FlowParticipant, StoreFlow } from "./flow.js";
@@ -272,7 +272,7 @@ export class ConnectionHandler implements FlowParticipant {
     }
     const o = this.flow.options;
     const load = Math.max(this.inflightBytes, this.socket.writableLength);
-    const storeFull = this.flow.paused && this.inflightBytes > 0;
+    const storeFull = (this.flow.paused && this.inflightBytes > 0) || this.held.length >= connectionHeldAppendsMax;
     if (!this.paused && (load > o.connectionBytesHigh || storeFull)) {
       this.paused = true;
       this.socket.pause();
