@@ -99,6 +99,11 @@ void t.test("a zombie store (SIGSTOPped while its containers were taken over) ac
   const w = randomBytes(16);
   await a.request({ type: "SetupAppend", requestId: a.nextRequestId(), writerId: w, segment }, "AppendSetup", 10_000);
   for (let i = 0; i < 10; i++) await appendBlock(a, w, segment, i * 10, i * 10 + 9);
+  const attribute = randomBytes(16);
+  await a.request({ type: "UpdateAttributes", requestId: a.nextRequestId(), segment, updates: [{ id: attribute, value: 42, compare: true, expected: -1 }] }, "AttributesUpdated", 10_000);
+  const sealed = segmentInContainer("zo/sealed", 2, 4);
+  await a.request({ type: "CreateSegment", requestId: a.nextRequestId(), segment: sealed }, "SegmentCreated", 10_000);
+  await a.request({ type: "SealSegment", requestId: a.nextRequestId(), segment: sealed }, "SegmentSealed", 10_000);
 
   proc.proc.kill("SIGSTOP");
   await cluster.moveContainers(all, "b");
@@ -124,4 +129,8 @@ void t.test("a zombie store (SIGSTOPped while its containers were taken over) ac
   t.same(numbers, Array.from({ length: 100 }, (_, i) => i), "the new owner holds exactly the 100 events the old one acknowledged");
   const setup = await b.request({ type: "SetupAppend", requestId: b.nextRequestId(), writerId: w, segment }, "AppendSetup", 10_000);
   t.equal(setup.lastEventNumber, 99, "and knows the writer's last event number, so it can resume exactly once");
+  const attrs = await b.request({ type: "GetAttributes", requestId: b.nextRequestId(), segment, ids: [attribute] }, "AttributesRead", 10_000);
+  t.equal(attrs.values[0]?.value, 42, "attributes came back from the log");
+  const info = await b.request({ type: "GetSegmentInfo", requestId: b.nextRequestId(), segment: sealed }, "SegmentInfo", 10_000);
+  t.equal(info.sealed, true, "and so did the seal");
 });
