@@ -31,6 +31,7 @@ const log = logger("segmentstore");
 /** Defaults after Pravega's: a checkpoint every 64 MiB or 100k operations logged, or each minute with changes. */
 export const checkpointPolicyDefault: CheckpointPolicy = { checkpointBytes: 64 * 1024 * 1024, checkpointOps: 100_000, checkpointIntervalMs: 60_000 };
 const retakeDelayMsMin = 500;
+const ownerRecordDelayMsMin = 200;
 const retakeDelayMsMax = 30_000;
 const rewatchDelayMs = 1_000;
 
@@ -120,7 +121,12 @@ export class SegmentStore {
     }
     const { assignments, revision } = o.claim === "all" ? await readAssignments(o.metadata, o.containerCount) : await claimUnassignedContainers(o.metadata, o.containerCount, this.id);
     this.assignments = assignments;
-    await Promise.all([...assignments].filter(([, store]) => store === this.id).map(([c]) => this.takeOver(c)));
+    // A container that cannot be recovered now is retried in the background; the others serve.
+    const mine = [...assignments].filter(([, store]) => store === this.id).map(([c]) => c);
+    const results = await Promise.allSettled(mine.map((c) => this.takeOver(c)));
+    results.forEach((r, i) => {
+      if (r.status === "rejected") this.retakeLater(mine[i]!, toSluiceError(r.reason));
+    });
     await this.watchAssignments(revision + 1);
     const segments = [...this.slots.values()].reduce((n, s) => n + s.container.segmentCount, 0);
     log.info("segment store serving", { id: this.id, port: this.port, containers: [...this.slots.keys()], segments, ms: Math.round(this.clock.monotonicMs() - started) });
@@ -216,14 +222,32 @@ export class SegmentStore {
       slot.serving = true;
     } catch (err) {
       if (this.slots.get(c) === slot) this.slots.delete(c);
+      container.stop(toSluiceError(err));
+      container.releaseMemory();
       await slot.log?.close();
       throw err;
     }
     this.retakeDelayMs.delete(c);
     const epoch = slot.log.epoch;
     log.info("container taken over", { container: c, epoch, segments: container.segmentCount, entries, checkpoints: container.checkpointsLoaded, ms: Math.round(this.clock.monotonicMs() - started) });
+    await this.recordOwner(c, slot, epoch, ownerRecordDelayMsMin);
+  }
+
+  /**
+   * Records this store as the owner of `c` (so the controller sends clients here), retrying with
+   * backoff while the metadata store fails and the container is still served here.
+   */
+  private async recordOwner(c: number, slot: Slot, epoch: number, delayMs: number): Promise<void> {
     const o = this.options;
-    const recorded = await recordContainerOwner(o.metadata, c, { store: this.id, host: o.advertisedHost ?? o.host, port: this.port, epoch });
+    let recorded: boolean;
+    try {
+      recorded = await recordContainerOwner(o.metadata, c, { store: this.id, host: o.advertisedHost ?? o.host, port: this.port, epoch });
+    } catch (err) {
+      if (this.closed || this.slots.get(c) !== slot) return;
+      log.warn("cannot record this store as the container's owner yet; retrying", { container: c, delayMs, error: toSluiceError(err).message });
+      this.clock.setTimer(delayMs, () => void this.recordOwner(c, slot, epoch, Math.min(retakeDelayMsMax, delayMs * 2)));
+      return;
+    }
     if (!recorded && this.slots.get(c) === slot) {
       await this.release(c, new WrongHostError(`container ${c} has a newer owner than epoch ${epoch}`));
     }
@@ -245,6 +269,7 @@ export class SegmentStore {
     slot.released = true;
     for (const segment of slot.container.segmentNames()) this.stats.remove(segment);
     slot.container.stop(reason);
+    slot.container.releaseMemory();
     if (slot.serving) {
       log.info("container released", { container: c, reason: reason.message });
       await slot.log?.close();
@@ -254,10 +279,9 @@ export class SegmentStore {
   private containerStopped(container: SegmentContainer, err: SluiceError): void {
     const c = container.id;
     if (this.slots.get(c)?.container !== container || this.closed) return;
-    void this.release(c, err).then(() => {
-      // Fenced: a newer owner has it. Anything else: recover it again while it is assigned here.
-      if (err.code !== "WRONG_HOST") this.retakeLater(c, err);
-    });
+    // Recover it again if it is still assigned here: after a failure, and also after a fence by a
+    // store that was assigned it for a moment and has let it go (retakeLater checks the assignment).
+    void this.release(c, err).then(() => this.retakeLater(c, err));
   }
 
   async close(): Promise<void> {

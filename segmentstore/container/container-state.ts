@@ -183,6 +183,13 @@ export class ContainerState {
     this.hooks.changed(s.name);
   }
 
+  /** Gives back every byte this container holds to the store's pinned count (it stops serving). */
+  releaseAll(): void {
+    for (const s of this.byId.values()) this.cache.usedBytes -= s.data.heldBytes;
+    this.segments.clear();
+    this.byId.clear();
+  }
+
   /** The whole state as checkpoint operations (Begin, one per segment, End). */
   checkpointOps(): Operation[] {
     const ops: Operation[] = [{ kind: "CheckpointBegin", segmentCount: this.byId.size, nextSegmentId: this.nextSegmentId }];

@@ -95,6 +95,16 @@ export class SegmentContainer {
     this.processor.stop(reason);
   }
 
+  /**
+   * Drops every segment's bytes and gives them back to the store's pinned count. Only after
+   * `stop` (or a failed recovery): the next owner rebuilds them from the log.
+   */
+  releaseMemory(): void {
+    assert(this.processor.failure !== undefined || !this.processor.started, "memory is released only by a stopped container");
+    for (const name of this.state.segments.keys()) this.services.tail.notify(name);
+    this.state.releaseAll();
+  }
+
   get segmentCount(): number {
     return this.state.segments.size;
   }

@@ -3,7 +3,7 @@
 // applied only once durable, and rebuilt exactly by replay; metadata checkpoints are written at start and on their
 // thresholds, checked against the replayed state, and a checkpoint that disagrees with the log is DATA_CORRUPTION.
 import t from "tap";
-import { ManualClock } from "../../common/index.js";
+import { ClosedError, ManualClock } from "../../common/index.js";
 import { SegmentContainer } from "./segment-container.js";
 import { encodeOperation } from "./operations.js";
 import { ManualLog, containerServices, created, ev, make, seg, tick, writer } from "./container-test-support.js";
@@ -198,4 +198,15 @@ void t.test("load statistics count live appends per segment, not replayed ones",
   t.equal(fresh.stats.size, 0, "recovery does not count as load");
   await durable(log, c.deleteSegment(seg));
   t.equal(stats.get(seg), undefined, "a deleted segment is forgotten");
+});
+
+void t.test("a stopped container gives its pinned bytes back to the store's count", async (t) => {
+  const { c, log, cache } = make();
+  await created(c, log);
+  await durable(log, c.append(seg, writer, 0, 1, ev("0123456789")));
+  t.equal(cache.usedBytes, 14);
+  t.throws(() => c.releaseMemory(), /stopped container/, "not while serving");
+  c.stop(new ClosedError("moved"));
+  c.releaseMemory();
+  t.equal(cache.usedBytes, 0, "a retake that replays the log counts its bytes once, not twice");
 });

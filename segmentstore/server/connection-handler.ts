@@ -22,6 +22,11 @@ import type { FlowParticipant, StoreFlow } from "./flow.js";
 import { segmentOf, serveManagement, type ManagementFrame } from "./segment-requests.js";
 
 type AppendFrame = FrameOf<"AppendBlock" | "ConditionalAppend">;
+/** Frames that wait behind held appends: the appends, and set-ups (which must not overtake them). */
+type HeldFrame = AppendFrame | FrameOf<"SetupAppend">;
+
+/** How long a connection closed for bad input may take to flush its Error frame before it is destroyed. */
+const fatalCloseGraceMs = 1_000;
 
 const log = logger("segmentstore");
 
@@ -35,8 +40,11 @@ export class ConnectionHandler implements FlowParticipant {
   private paused = false;
   /** Append bytes received and not yet acknowledged or refused (held ones included). */
   private inflightBytes = 0;
-  /** Appends held while pinned bytes are at their bound, in arrival order. */
-  private held: AppendFrame[] = [];
+  /**
+   * Appends held while pinned bytes are at their bound, in arrival order, and the set-ups that
+   * arrived after them (a writer's new set-up must not overtake its older blocks).
+   */
+  private held: HeldFrame[] = [];
   private draining = false;
   /** Requests other than appends being served, and the bytes their reads may return. */
   private requestsInflight = 0;
@@ -49,7 +57,7 @@ export class ConnectionHandler implements FlowParticipant {
     private readonly socket: Socket,
     private readonly lookup: ContainerLookup,
     private readonly onClosed: () => void,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly flow: StoreFlow,
   ) {
     flow.join(this);
@@ -83,9 +91,14 @@ export class ConnectionHandler implements FlowParticipant {
     if (this.closed) return;
     log.warn("closing connection after bad input", { remote: this.socket.remoteAddress, code: err.code, error: err.message });
     this.closed = true;
+    // Nothing more is dispatched: what this connection holds no longer counts against the store.
+    this.dropHeld();
+    this.flow.leave(this);
     this.write(errorFrame(0, err));
     this.socket.end();
     this.socket.destroySoon();
+    // A peer that never reads would keep the socket open: it gets a short grace, then is cut.
+    this.clock.setTimer(fatalCloseGraceMs, () => this.socket.destroy());
   }
 
   private write(frame: Frame): void {
@@ -117,6 +130,10 @@ export class ConnectionHandler implements FlowParticipant {
       case "KeepAlive":
         return;
       case "SetupAppend":
+        if (this.held.length > 0) {
+          this.held.push(frame);
+          return;
+        }
         return this.setupAppend(frame);
       case "AppendBlock":
       case "ConditionalAppend":
@@ -250,7 +267,7 @@ export class ConnectionHandler implements FlowParticipant {
   }
 
   private dropHeld(): void {
-    for (const f of this.held) this.countInflight(-f.data.length);
+    for (const f of this.held) if (f.type !== "SetupAppend") this.countInflight(-f.data.length);
     this.held = [];
   }
 
@@ -267,7 +284,11 @@ export class ConnectionHandler implements FlowParticipant {
     if (this.closed) return;
     if (this.held.length > 0 && !this.draining && !this.flow.holdAppends) {
       this.draining = true;
-      while (this.held.length > 0 && !this.flow.holdAppends && !this.closed) this.dispatchAppend(this.held.shift()!);
+      while (this.held.length > 0 && !this.flow.holdAppends && !this.closed) {
+        const f = this.held.shift()!;
+        if (f.type === "SetupAppend") this.setupAppend(f);
+        else this.dispatchAppend(f);
+      }
       this.draining = false;
     }
     const o = this.flow.options;
