@@ -11,7 +11,9 @@
  *   the pinned bound, connections hold new appends (in order, without dispatching them) until it
  *   falls below `pinnedResumeFraction` of the bound through truncation, deletion or tiering; held
  *   bytes count as not yet durable, so a flooding writer's socket soon pauses too. Other requests
- *   (reads, truncation) are still served, which is what lets memory be freed.
+ *   (reads, truncation) are still served on connections that are not paused, which is what lets
+ *   memory be freed; a paused connection's other requests wait with its appends (a client that
+ *   truncates should not share its connection with a flooding writer).
  */
 import { assert, pinnedCheckMs, pinnedResumeFraction, connectionInflightBytesHigh, connectionInflightBytesLow, storeInflightBytesHighDefault, storeInflightBytesLowDefault, InvalidConfigError, type Clock, type TimerHandle } from "../../common/index.js";
 import type { CacheBudget } from "../container/container-state.js";
