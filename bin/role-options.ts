@@ -13,8 +13,20 @@ export const inflightBytesMaxSpec = {
 } as const;
 
 /** The store's flow bounds from --inflight-bytes-max. */
-export function storeFlow(inflightBytesMax: number): { storeBytesHigh: number; storeBytesLow: number } {
+function storeFlow(inflightBytesMax: number): { storeBytesHigh: number; storeBytesLow: number } {
   return { storeBytesHigh: inflightBytesMax, storeBytesLow: Math.floor(inflightBytesMax / 2) };
+}
+
+/**
+ * The segment store's memory and statistics options from the flags the standalone and the
+ * segmentstore role share. Raises INVALID_CONFIG, so call it before opening anything.
+ */
+export function storeLimits(config: { "cache-bytes-max": number; "inflight-bytes-max": number; "load-windows-ms": string }): {
+  cacheBytesMax: number;
+  flow: { storeBytesHigh: number; storeBytesLow: number };
+  loadWindowsMs: number[];
+} {
+  return { cacheBytesMax: config["cache-bytes-max"], flow: storeFlow(config["inflight-bytes-max"]), loadWindowsMs: loadWindows(config["load-windows-ms"]) };
 }
 
 export const loadWindowsSpec = {
@@ -26,7 +38,7 @@ export const loadWindowsSpec = {
 } as const;
 
 /** --load-windows-ms as numbers: each in [1 s, 24 h], strictly increasing. Raises INVALID_CONFIG. */
-export function loadWindows(flag: string): number[] {
+function loadWindows(flag: string): number[] {
   const windows = flag.split(",").map(Number);
   if (windows.some((w, i) => w < 1000 || w > 86_400_000 || (i > 0 && w <= windows[i - 1]!))) {
     throw new InvalidConfigError(`--load-windows-ms ${flag}: each window must be in [1000, 86400000] ms and longer than the one before`);

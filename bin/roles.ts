@@ -9,7 +9,7 @@ import { describeOptions, InvalidConfigError, logger, parseConfig, type OptionSp
 import { Controller } from "../controller/index.js";
 import { openMetadataStore } from "../controller/store/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindows, loadWindowsSpec, storeFlow } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeLimits } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 
 const log = logger("roles");
@@ -66,7 +66,7 @@ export async function startController(argv: readonly string[]): Promise<Role> {
 
 export async function startSegmentStore(argv: readonly string[]): Promise<Role> {
   const { config } = parseConfig(segmentStoreOptions, argv);
-  const loadWindowsMs = loadWindows(config["load-windows-ms"]);
+  const limits = storeLimits(config);
   const dataDir = resolve(config["data-dir"]);
   const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "metadata")}` : config.metadata);
   let tier1: Tier1 | undefined;
@@ -81,9 +81,7 @@ export async function startSegmentStore(argv: readonly string[]): Promise<Role> 
       ...(config["advertise-host"] === "" ? {} : { advertisedHost: config["advertise-host"] }),
       claim: config.claim === "all" ? "all" : "unassigned",
       containerCount: config.containers,
-      cacheBytesMax: config["cache-bytes-max"],
-      flow: storeFlow(config["inflight-bytes-max"]),
-      loadWindowsMs,
+      ...limits,
       tier1,
       metadata,
     });

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { parseConfig, describeOptions, type OptionSpecs, logger, logNodeRequestTimeoutMs } from "../common/index.js";
 import { Controller, openMetadataStore } from "../controller/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindows, loadWindowsSpec, storeFlow } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeLimits } from "./role-options.js";
 import { openTier1 } from "./tier1-setup.js";
 
 const log = logger("standalone");
@@ -34,7 +34,7 @@ export interface Standalone {
 
 export async function startStandalone(argv: readonly string[]): Promise<Standalone> {
   const { config } = parseConfig(standaloneOptions, argv);
-  const loadWindowsMs = loadWindows(config["load-windows-ms"]);
+  const limits = storeLimits(config);
   const dataDir = resolve(config["data-dir"]);
   const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata);
   let tier1: Tier1 | undefined;
@@ -48,9 +48,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
       port: config["segmentstore-port"],
       claim: "all",
       containerCount: config.containers,
-      cacheBytesMax: config["cache-bytes-max"],
-      flow: storeFlow(config["inflight-bytes-max"]),
-      loadWindowsMs,
+      ...limits,
       tier1,
       metadata,
     });

@@ -20,7 +20,8 @@ import { Admin } from "./admin/admin.js";
 import { BatchClient } from "./batch/batch-client.js";
 import { ControllerClient } from "./controller/controller-client.js";
 import { EventWriter } from "./writer/event-writer.js";
-import { SegmentReader, type ConnectOptions, type SegmentReaderOptions } from "./reader/segment-reader.js";
+import type { ConnectOptions } from "./connection/segment-retry.js";
+import { SegmentReader, type SegmentReaderOptions } from "./reader/segment-reader.js";
 
 export { Admin, type StreamOptions } from "./admin/admin.js";
 export { BatchClient, type SegmentRangeToRead } from "./batch/batch-client.js";

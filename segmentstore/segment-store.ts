@@ -18,7 +18,7 @@
  */
 import { systemClock, type Clock, ContainerNotReadyError, WrongHostError, containerOf, logger, type SluiceError, toSluiceError, ClosedError } from "../common/index.js";
 import { assignedStore, checkContainerCount, claimUnassignedContainers, assignContainers, containerAssignmentPrefix, parseAssignmentKey, readAssignments, recordContainerOwner, type MetadataStore, type Watch } from "../controller/store/index.js";
-import { SegmentContainer, notServedHere, type CacheBudget, type CheckpointPolicy, type ContainerServices } from "./container/segment-container.js";
+import { SegmentContainer, type CacheBudget, type CheckpointPolicy, type ContainerServices } from "./container/segment-container.js";
 import { TailWaiters } from "./readindex/read-index.js";
 import { StoreFlow, type FlowOptions } from "./server/flow.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";
@@ -76,7 +76,7 @@ export class SegmentStore {
   private readonly services: ContainerServices;
   private readonly stats: SegmentLoadStats;
   private readonly tail: TailWaiters;
-  readonly flow: StoreFlow;
+  private readonly flow: StoreFlow;
   private readonly server: SegmentStoreServer;
   private readonly clock: Clock;
   port = 0;
@@ -146,7 +146,9 @@ export class SegmentStore {
   private lookup(segment: string): SegmentContainer {
     const c = containerOf(segment, this.options.containerCount);
     const slot = this.slots.get(c);
-    if (slot === undefined) throw notServedHere(segment, c, this.id);
+    if (slot === undefined) {
+      throw new WrongHostError(`segment ${segment} (container ${c}) is not served by segment store ${this.id}; ask the controller for its endpoint`);
+    }
     if (!slot.serving) throw new ContainerNotReadyError(`container ${c} of ${segment} is being recovered; retry shortly`);
     return slot.container;
   }
@@ -199,7 +201,7 @@ export class SegmentStore {
     if (mine && slot === undefined) {
       this.takeOver(c).catch((err: unknown) => this.retakeLater(c, toSluiceError(err)));
     } else if (!mine && slot !== undefined) {
-      void this.release(c, notServedHere(`*`, c, this.id));
+      void this.release(c, new WrongHostError(`container ${c} is assigned to another segment store now; ask the controller for its endpoint`));
     }
   }
 

@@ -4,9 +4,10 @@
  * segments from their start to their length at the time of the call; stream cuts come with reader
  * groups.
  */
-import { InvalidArgumentError, toSluiceError, UnavailableError, type SluiceError } from "../../common/index.js";
+import { InvalidArgumentError } from "../../common/index.js";
 import type { FrameOf, WireConnection } from "../../proto/index.js";
-import { endpointMayBeStale, SegmentReader, type ConnectOptions, type Event } from "../reader/segment-reader.js";
+import { requestSegment, type ConnectOptions } from "../connection/segment-retry.js";
+import { SegmentReader, type Event } from "../reader/segment-reader.js";
 import type { SegmentRange } from "../../proto/index.js";
 
 export interface SegmentRangeToRead {
@@ -23,10 +24,6 @@ export interface BatchServices {
 }
 
 const requestTimeoutMs = 30_000;
-/** Retries of one segment-info request on retriable errors (a container moving between stores), with growing delays. */
-const retryCountMax = 12;
-const retryDelayMsMin = 50;
-const retryDelayMsMax = 5_000;
 
 export class BatchClient {
   constructor(private readonly services: BatchServices) {}
@@ -43,19 +40,13 @@ export class BatchClient {
   }
 
   /** GetSegmentInfo, retried on retriable errors; after one that says the segment may have moved, from a fresh endpoint. */
-  private async segmentInfo(segment: string): Promise<FrameOf<"SegmentInfo">> {
-    let lastError: SluiceError | undefined;
-    for (let attempt = 0; attempt <= retryCountMax; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(retryDelayMsMax, retryDelayMsMin * 2 ** (attempt - 1))));
-      try {
-        const conn = await this.services.connect(segment, lastError !== undefined && endpointMayBeStale(lastError) ? { refresh: true } : {});
-        return await conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment }, "SegmentInfo", requestTimeoutMs);
-      } catch (err) {
-        lastError = toSluiceError(err);
-        if (!lastError.retriable) throw lastError;
-      }
-    }
-    throw new UnavailableError(`gave up asking for ${segment} after ${retryCountMax} retries: ${lastError?.message ?? ""}`, { cause: lastError });
+  private segmentInfo(segment: string): Promise<FrameOf<"SegmentInfo">> {
+    return requestSegment(
+      segment,
+      (s, options) => this.services.connect(s, options),
+      (conn) => conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment }, "SegmentInfo", requestTimeoutMs),
+      { what: `asking for ${segment}`, stale: { endpoint: false } },
+    );
   }
 
   /** Reads the events of one range, in order. Raises NO_SUCH_SEGMENT, SEGMENT_TRUNCATED, DATA_CORRUPTION. */

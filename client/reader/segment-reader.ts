@@ -17,11 +17,9 @@ import {
   InvalidArgumentError,
   readBytesMax,
   readWaitMsMax,
-  toSluiceError,
-  UnavailableError,
-  type SluiceError,
 } from "../../common/index.js";
-import { EventParser, type FrameOf, type WireConnection } from "../../proto/index.js";
+import { EventParser, type FrameOf } from "../../proto/index.js";
+import { requestSegment, type ConnectFn } from "../connection/segment-retry.js";
 
 export interface Event {
   /** Segment byte offset of the event (of its length prefix); stable forever. */
@@ -43,39 +41,8 @@ export interface SegmentReaderOptions {
   retryDelayMsMin?: number;
 }
 
-export interface ConnectOptions {
-  /**
-   * The endpoint used last may be stale (the store answered WRONG_HOST or CONTAINER_NOT_READY, or
-   * could not be reached): ask the controller where the segment is served now.
-   */
-  refresh?: boolean;
-}
-
-/** A connection to the segment store serving `segment` (as the controller last answered, or anew with `refresh`). */
-export type ConnectFn = (segment: string, options?: ConnectOptions) => Promise<WireConnection>;
-
-/**
- * True for the errors after which the segment may be served elsewhere: the store says it does not
- * (or not yet) serve the container, or the connection to it was lost or could not be made. The
- * next attempt then asks the controller for the endpoint again instead of using the cached one.
- */
-export function endpointMayBeStale(err: SluiceError): boolean {
-  switch (err.code) {
-    case "WRONG_HOST":
-    case "CONTAINER_NOT_READY":
-    case "CONNECTION_CLOSED":
-    case "UNAVAILABLE":
-      return true;
-    default:
-      return false;
-  }
-}
-
 const requestSlackMs = 10_000;
 const readBytesDefault = 1024 * 1024;
-const retryCountMaxDefault = 12;
-const retryDelayMsMinDefault = 50;
-const retryDelayMsMax = 5_000;
 
 export class SegmentReader {
   private readonly parser: EventParser;
@@ -84,13 +51,13 @@ export class SegmentReader {
   private readonly endOffset: number | undefined;
   private readonly waitMs: number;
   private readonly readBytes: number;
-  private readonly retryCountMax: number;
-  private readonly retryDelayMsMin: number;
+  private readonly retryCountMax: number | undefined;
+  private readonly retryDelayMsMin: number | undefined;
   private ahead: Promise<FrameOf<"SegmentRead">> | undefined;
   private closed = false;
   private sealedEnd = false;
   /** The last read failed in a way that says the segment may have moved: the next connect refreshes its endpoint. */
-  private endpointStale = false;
+  private readonly stale = { endpoint: false };
   /** Cuts a retry's backoff short when the reader is closed. */
   private readonly abort = new AbortController();
 
@@ -102,8 +69,8 @@ export class SegmentReader {
     const offset = options.offset ?? 0;
     this.waitMs = options.waitMs ?? 10_000;
     this.readBytes = options.readBytes ?? readBytesDefault;
-    this.retryCountMax = options.retryCountMax ?? retryCountMaxDefault;
-    this.retryDelayMsMin = options.retryDelayMsMin ?? retryDelayMsMinDefault;
+    this.retryCountMax = options.retryCountMax;
+    this.retryDelayMsMin = options.retryDelayMsMin;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset ${offset} must be an integer >= 0`);
     if (options.endOffset !== undefined && (!Number.isSafeInteger(options.endOffset) || options.endOffset < offset)) {
       throw new InvalidArgumentError(`endOffset ${options.endOffset} must be an integer >= offset ${offset}`);
@@ -187,29 +154,25 @@ export class SegmentReader {
     });
   }
 
-  /** One read from requestOffset, retried on retriable errors. */
-  private async request(): Promise<FrameOf<"SegmentRead">> {
+  /** One read from requestOffset, retried on retriable errors (connection/segment-retry.ts). */
+  private request(): Promise<FrameOf<"SegmentRead">> {
     const offset = this.requestOffset;
     const maxBytes = this.endOffset === undefined ? this.readBytes : Math.min(this.readBytes, this.endOffset - offset);
-    let lastError: SluiceError | undefined;
-    for (let attempt = 0; attempt <= this.retryCountMax; attempt++) {
-      if (attempt > 0) await this.backoff(Math.min(retryDelayMsMax, this.retryDelayMsMin * 2 ** (attempt - 1)));
-      if (this.closed) throw new ClosedError(`reader of ${this.segment} is closed`);
-      try {
-        const refresh = this.endpointStale;
-        this.endpointStale = false;
-        const conn = await this.connect(this.segment, refresh ? { refresh } : {});
-        return await conn.request(
-          { type: "ReadSegment", requestId: conn.nextRequestId(), segment: this.segment, offset, maxBytes, waitMs: this.waitMs },
-          "SegmentRead",
-          this.waitMs + requestSlackMs,
-        );
-      } catch (err) {
-        lastError = toSluiceError(err);
-        if (endpointMayBeStale(lastError)) this.endpointStale = true;
-        if (!lastError.retriable) throw lastError;
-      }
-    }
-    throw new UnavailableError(`gave up reading ${this.segment} after ${this.retryCountMax} retries: ${lastError?.message ?? ""}`, { cause: lastError });
+    return requestSegment(
+      this.segment,
+      this.connect,
+      (conn) =>
+        conn.request({ type: "ReadSegment", requestId: conn.nextRequestId(), segment: this.segment, offset, maxBytes, waitMs: this.waitMs }, "SegmentRead", this.waitMs + requestSlackMs),
+      {
+        what: `reading ${this.segment}`,
+        ...(this.retryCountMax === undefined ? {} : { retryCountMax: this.retryCountMax }),
+        ...(this.retryDelayMsMin === undefined ? {} : { retryDelayMsMin: this.retryDelayMsMin }),
+        wait: (ms) => this.backoff(ms),
+        check: () => {
+          if (this.closed) throw new ClosedError(`reader of ${this.segment} is closed`);
+        },
+        stale: this.stale,
+      },
+    );
   }
 }

@@ -8,7 +8,7 @@
  */
 import { EventTooLargeError, ClosedError, InvalidArgumentError, OverloadedError, keyPosition, eventBytesMax, eventHeaderBytes, writerInflightBytesMax, writerQueuedBytesMax } from "../../common/index.js";
 import type { SegmentRange, WireConnection } from "../../proto/index.js";
-import type { ConnectOptions } from "../reader/segment-reader.js";
+import type { ConnectOptions } from "../connection/segment-retry.js";
 import { SegmentWriter, type SegmentWriterContext } from "./segment-writer.js";
 
 export interface WriteOptions {

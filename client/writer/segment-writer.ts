@@ -11,15 +11,12 @@
 import { randomBytes } from "node:crypto";
 import { ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError, logger } from "../../common/index.js";
 import type { Frame, WireConnection } from "../../proto/index.js";
-import { endpointMayBeStale, type ConnectOptions } from "../reader/segment-reader.js";
+import { endpointMayBeStale, retryDelayMs, segmentRetryCountMax, type ConnectOptions } from "../connection/segment-retry.js";
 import { BlockBuilder } from "./block-builder.js";
 
 const log = logger("writer");
 
 const setupTimeoutMs = 30_000;
-const retryCountMax = 12;
-const retryDelayMsMin = 50;
-const retryDelayMsMax = 5_000;
 
 interface Block {
   data: Buffer;
@@ -206,11 +203,11 @@ export class SegmentWriter {
   private retry(err: SluiceError): void {
     if (this.failure !== undefined) return;
     if (endpointMayBeStale(err)) this.endpointStale = true;
-    if (!err.retriable || this.retries >= retryCountMax) {
+    if (!err.retriable || this.retries >= segmentRetryCountMax) {
       this.fail(err.retriable ? new UnavailableError(`gave up writing ${this.segment} after ${this.retries} retries: ${err.message}`, { cause: err }) : err);
       return;
     }
-    const delayMs = Math.min(retryDelayMsMax, retryDelayMsMin * 2 ** this.retries++);
+    const delayMs = retryDelayMs(this.retries++);
     log.debug("retrying segment writer", { segment: this.segment, delayMs, error: err.message });
     this.detach();
     this.reconnect(delayMs);

@@ -210,8 +210,10 @@ export class OperationProcessor {
   /** What a failed log append means for the container's clients. */
   private logFailure(err: SluiceError): SluiceError {
     if (err.code === "WRITER_NOT_PRIMARY" || err.code === "LEDGER_FENCED") {
+      log.warn("container fenced: a newer owner opened its log", { container: this.containerId, reason: err.message });
       return new WrongHostError(`container ${this.containerId} was taken over by a newer owner; ask the controller where its segments are served now`, { cause: err });
     }
+    log.error("container failed; it accepts no more operations", { container: this.containerId, error: err });
     return new ContainerNotReadyError(`container ${this.containerId} has failed: ${err.message}`, { cause: err });
   }
 
@@ -230,8 +232,6 @@ export class OperationProcessor {
     if (this.stopped !== undefined) return;
     this.stopped = err;
     this.timer?.cancel();
-    if (err.code === "WRONG_HOST") log.warn("container stopped: it is served elsewhere now", { container: this.containerId, reason: err.message });
-    else log.error("container failed; it accepts no more operations", { container: this.containerId, error: err });
     const queued = this.queue;
     this.queue = [];
     this.queueBytes = 0;

@@ -7,7 +7,7 @@
  * Recovery replays the container's log entries through the same `apply` before `start`; a
  * container stopped by its log (a newer owner fenced it) answers WRONG_HOST from then on.
  */
-import { assert, ConditionalCheckFailedError, InvalidArgumentError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, WrongHostError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
+import { assert, ConditionalCheckFailedError, InvalidArgumentError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
 import type { Clock } from "../../common/index.js";
 import { skipEvents } from "../../proto/index.js";
 import type { TailWaiters } from "../readindex/read-index.js";
@@ -323,9 +323,4 @@ export class SegmentContainer {
     if (refused !== undefined) throw refused;
     return this.pendingSegment(name);
   }
-}
-
-/** The error for a segment whose container is not served by this store. */
-export function notServedHere(segment: string, container: number, storeId: string): WrongHostError {
-  return new WrongHostError(`segment ${segment} (container ${container}) is not served by segment store ${storeId}; ask the controller for its endpoint`);
 }
