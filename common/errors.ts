@@ -44,6 +44,8 @@ export const errorCodes = {
   WRITER_NOT_PRIMARY: { wireId: 60, retriable: false },
   LEDGER_FENCED: { wireId: 61, retriable: false },
   NO_SUCH_ENTRY: { wireId: 62, retriable: false },
+  NO_SUCH_CHUNK: { wireId: 63, retriable: false },
+  CHUNK_EXISTS: { wireId: 64, retriable: false },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -129,6 +131,10 @@ export class WriterNotPrimaryError extends defineError("WRITER_NOT_PRIMARY") {}
 export class LedgerFencedError extends defineError("LEDGER_FENCED") {}
 /** A log node does not hold the entry asked for (never written there, or its ledger is deleted). */
 export class NoSuchEntryError extends defineError("NO_SUCH_ENTRY") {}
+/** Tier-2 holds no chunk of that name (never written, or deleted after truncation). */
+export class NoSuchChunkError extends defineError("NO_SUCH_CHUNK") {}
+/** A Tier-2 chunk of that name exists with other content; chunks are never overwritten. */
+export class ChunkExistsError extends defineError("CHUNK_EXISTS") {}
 
 const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErrorOptions) => SluiceError } = {
   INTERNAL: InternalError,
@@ -168,6 +174,8 @@ const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErr
   WRITER_NOT_PRIMARY: WriterNotPrimaryError,
   LEDGER_FENCED: LedgerFencedError,
   NO_SUCH_ENTRY: NoSuchEntryError,
+  NO_SUCH_CHUNK: NoSuchChunkError,
+  CHUNK_EXISTS: ChunkExistsError,
 };
 
 export function isErrorCode(value: string): value is ErrorCode {

@@ -12,6 +12,9 @@
  * - failed: a container stopped by any other log error is taken over again (recovered from its
  *   log) after a backoff, while it is still assigned here.
  *
+ * With Tier-2, each container tiers its segments to chunks (writer/storage-writer.ts), which lets
+ * its log be truncated, and history is read back through one byte-bounded chunk cache per store.
+ *
  * Segments of containers not served here get WRONG_HOST; of containers being recovered,
  * CONTAINER_NOT_READY. The container count is checked against the one recorded in the metadata
  * store, since segments are placed on containers by hash.
@@ -19,7 +22,10 @@
 import { systemClock, type Clock, ContainerNotReadyError, WrongHostError, containerOf, logger, type SluiceError, toSluiceError, ClosedError } from "../common/index.js";
 import { assignedStore, checkContainerCount, claimUnassignedContainers, assignContainers, containerAssignmentPrefix, parseAssignmentKey, readAssignments, recordContainerOwner, type MetadataStore, type Watch } from "../controller/store/index.js";
 import { SegmentContainer, type CacheBudget, type CheckpointPolicy, type ContainerServices } from "./container/segment-container.js";
+import { ChunkCache, type ChunkCacheOptions } from "./readindex/chunk-cache.js";
 import { TailWaiters } from "./readindex/read-index.js";
+import type { ChunkStorage } from "./tier2/chunk-storage.js";
+import { flushPolicyDefault, type FlushPolicy } from "./writer/storage-writer.js";
 import { StoreFlow, type FlowOptions } from "./server/flow.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";
 import { SegmentLoadStats, type SegmentLoad } from "./stats/segment-load.js";
@@ -47,6 +53,8 @@ export interface SegmentStoreOptions {
   containerCount: number;
   /** Pinned bound of the read index: above it new appends are held (writers throttled). */
   cacheBytesMax: number;
+  /** Tier-2: where segments are tiered to, the chunk cache and flush thresholds. Without it nothing is tiered (tests). */
+  tier2?: { storage: ChunkStorage; cache?: Partial<ChunkCacheOptions>; flush?: Partial<FlushPolicy> };
   /** Global and per-connection bounds on append bytes received but not yet durable. */
   flow?: Partial<FlowOptions>;
   checkpoints?: Partial<CheckpointPolicy>;
@@ -95,6 +103,10 @@ export class SegmentStore {
       checkpoints: { ...checkpointPolicyDefault, ...options.checkpoints },
       stopped: (container, err) => this.containerStopped(container, err),
     };
+    const tier2 = options.tier2;
+    if (tier2 !== undefined) {
+      this.services.tier2 = { storage: tier2.storage, cache: new ChunkCache(tier2.storage, tier2.cache), flush: { ...flushPolicyDefault, ...tier2.flush } };
+    }
     this.flow = new StoreFlow(cache, this.clock, options.flow);
     this.server = new SegmentStoreServer((segment) => this.lookup(segment), this.clock, this.flow);
   }
@@ -130,6 +142,11 @@ export class SegmentStore {
     await this.watchAssignments(revision + 1);
     const segments = [...this.slots.values()].reduce((n, s) => n + s.container.segmentCount, 0);
     log.info("segment store serving", { id: this.id, port: this.port, containers: [...this.slots.keys()], segments, ms: Math.round(this.clock.monotonicMs() - started) });
+  }
+
+  /** Tiering counters of the containers served here (for tests and tools). */
+  tiering(): Map<number, SegmentContainer["tiering"]> {
+    return new Map([...this.slots].filter(([, s]) => s.serving).map(([c, s]) => [c, s.container.tiering]));
   }
 
   /** The containers this store serves now. */

@@ -28,10 +28,12 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "NO_SUCH_SEGMENT":
     case "LEASE_NOT_FOUND":
     case "NO_SUCH_ENTRY":
+    case "NO_SUCH_CHUNK":
       return grpc.status.NOT_FOUND;
     case "SCOPE_EXISTS":
     case "STREAM_EXISTS":
     case "SEGMENT_EXISTS":
+    case "CHUNK_EXISTS":
       return grpc.status.ALREADY_EXISTS;
     case "SCOPE_NOT_EMPTY":
     case "SEGMENT_SEALED":

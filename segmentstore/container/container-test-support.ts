@@ -3,12 +3,19 @@ import { ManualClock, type SluiceError } from "../../common/index.js";
 import { encodeEvents } from "../../proto/index.js";
 import { TailWaiters } from "../readindex/read-index.js";
 import { SegmentLoadStats } from "../stats/segment-load.js";
-import type { DataLogAppender } from "../tier1/durable-data-log.js";
+import type { ContainerLog } from "./operation-processor.js";
 import { SegmentContainer, type CacheBudget, type ContainerServices } from "./segment-container.js";
 
-/** A log whose appends complete only when the test says so. */
-export class ManualLog implements DataLogAppender {
+/** A log whose appends complete only when the test says so; entry addresses are 0, 1, 2, ... */
+export class ManualLog implements ContainerLog {
+  readonly epoch = 1;
   readonly entries: Buffer[] = [];
+  /** Addresses the container truncated the log at, in order. */
+  readonly truncations: number[] = [];
+  truncate(address: number): Promise<void> {
+    this.truncations.push(address);
+    return Promise.resolve();
+  }
   private readonly waiting: { resolve: (id: number) => void; reject: (e: Error) => void; id: number }[] = [];
   append(pieces: readonly Buffer[]): Promise<number> {
     const id = this.entries.length;

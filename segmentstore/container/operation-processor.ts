@@ -15,16 +15,27 @@
  * state as checkpoint operations before anything else. The state it describes is then exactly the
  * state after every operation logged before it.
  *
+ * Tier-1 truncation (invariant 2): the log is truncated at the first entry of a durable checkpoint
+ * C once no byte appended before C is held outside Tier-2 (the state's oldest unflushed address is
+ * at or past C). Recovery then starts at C, with the checkpoint as its base state. It is tried
+ * after a checkpoint is durable and after a chunk is recorded, one truncation at a time.
+ *
  * An error from the log stops the processor for good (fail-stop): nothing is acked after it and
  * every waiting operation is rejected. `stop` does the same on purpose (the container moved).
  */
 import { assert, toSluiceError, ContainerNotReadyError, OverloadedError, WrongHostError, type SluiceError, containerBatchBytesMax, containerInflightEntriesMax, containerQueueBytesMax, containerQueueOpsMax, logger } from "../../common/index.js";
 import type { Clock, TimerHandle } from "../../common/index.js";
-import type { DataLogAppender } from "../tier1/durable-data-log.js";
+import type { DurableDataLog } from "../tier1/durable-data-log.js";
 import type { ContainerState } from "./container-state.js";
 import { encodeOperation, operationBytes, type Operation } from "./operations.js";
 
 const log = logger("container");
+
+/** What a container writes through: appends, and truncation below what Tier-2 holds. */
+export type ContainerLog = Pick<DurableDataLog, "append" | "truncate">;
+
+/** Durable checkpoints remembered as truncation points (the newest ones). */
+const truncationPointsMax = 16;
 
 export interface CheckpointPolicy {
   checkpointBytes: number;
@@ -45,7 +56,13 @@ export class OperationProcessor {
   /** Operations of the Tier-1 entries written and not yet durable, oldest entry first. */
   private readonly inflightBatches: Pending[][] = [];
   private flushScheduled = false;
-  private log: DataLogAppender | undefined;
+  private log: ContainerLog | undefined;
+  /** First-entry addresses of durable checkpoints not yet truncated at, oldest first. */
+  private checkpointAddresses: number[] = [];
+  private truncating = false;
+  private truncateAgain = false;
+  /** The address the log was last truncated at (0: never by this owner). */
+  truncatedAt = 0;
   private stopped: SluiceError | undefined;
   private checkpointDue = false;
   private bytesSinceCheckpoint = 0;
@@ -63,7 +80,7 @@ export class OperationProcessor {
   ) {}
 
   /** Starts logging through `durableLog`; the first entry is a checkpoint of the recovered state. */
-  start(durableLog: DataLogAppender): void {
+  start(durableLog: ContainerLog): void {
     assert(this.log === undefined, "started once");
     this.log = durableLog;
     this.checkpointDue = true;
@@ -139,18 +156,62 @@ export class OperationProcessor {
     this.checkpointsWritten++;
     let pieces: Buffer[] = [];
     let bytes = 0;
+    let first = true;
+    const flushPieces = () => {
+      // Only the first entry's address is a truncation point: recovery must begin at the Begin.
+      this.writeBatch(pieces, [], first ? (address) => this.checkpointDurable(address) : undefined);
+      first = false;
+      pieces = [];
+      bytes = 0;
+    };
     for (const op of this.state.checkpointOps()) {
       const encoded = encodeOperation(op);
       const n = encoded.reduce((sum, b) => sum + b.length, 0);
-      if (bytes > 0 && bytes + n > containerBatchBytesMax) {
-        this.writeBatch(pieces, []);
-        pieces = [];
-        bytes = 0;
-      }
+      if (bytes > 0 && bytes + n > containerBatchBytesMax) flushPieces();
       pieces.push(...encoded);
       bytes += n;
     }
-    this.writeBatch(pieces, []);
+    flushPieces();
+  }
+
+  private checkpointDurable(address: number): void {
+    this.checkpointAddresses.push(address);
+    if (this.checkpointAddresses.length > truncationPointsMax) this.checkpointAddresses.shift();
+    this.truncateLog();
+  }
+
+  /**
+   * Truncates the log at the newest durable checkpoint below every byte not yet in Tier-2, if
+   * that is past the last truncation. Runs one truncation at a time; a failure is logged and the
+   * next chance retries (the log itself fails the container if it was fenced).
+   */
+  truncateLog(): void {
+    const durableLog = this.log;
+    if (durableLog === undefined || this.stopped !== undefined) return;
+    if (this.truncating) {
+      this.truncateAgain = true;
+      return;
+    }
+    const oldest = this.state.oldestUnflushedAddress();
+    const points = this.checkpointAddresses.filter((a) => a <= oldest && a > this.truncatedAt);
+    const at = points[points.length - 1];
+    if (at === undefined) return;
+    this.truncating = true;
+    durableLog.truncate(at).then(
+      () => {
+        this.truncatedAt = at;
+        this.checkpointAddresses = this.checkpointAddresses.filter((a) => a > at);
+      },
+      (err: unknown) => {
+        if (this.stopped === undefined) log.warn("cannot truncate the container log yet", { container: this.containerId, address: at, error: toSluiceError(err).message });
+      },
+    ).finally(() => {
+      this.truncating = false;
+      if (this.truncateAgain) {
+        this.truncateAgain = false;
+        this.truncateLog();
+      }
+    });
   }
 
   private writeEntry(): void {
@@ -181,12 +242,12 @@ export class OperationProcessor {
     this.writeBatch(pieces, batch);
   }
 
-  private writeBatch(pieces: Buffer[], batch: Pending[]): void {
+  private writeBatch(pieces: Buffer[], batch: Pending[], onDurable?: (address: number) => void): void {
     const durableLog = this.log;
     assert(durableLog !== undefined, "started");
     this.inflightBatches.push(batch);
     durableLog.append(pieces).then(
-      () => {
+      (address) => {
         if (this.stopped !== undefined) {
           this.reject(batch);
           return;
@@ -194,10 +255,16 @@ export class OperationProcessor {
         // The log resolves entries in append order and these handlers run in registration order.
         assert(this.inflightBatches[0] === batch, "entries become durable in order");
         this.inflightBatches.shift();
+        let chunkAdded = false;
         for (const p of batch) {
-          if (p.op !== undefined) this.state.apply(p.op, true);
+          if (p.op !== undefined) {
+            this.state.apply(p.op, true, address);
+            if (p.op.kind === "ChunkAdded") chunkAdded = true;
+          }
           p.done(undefined);
         }
+        onDurable?.(address);
+        if (chunkAdded) this.truncateLog();
         this.flush();
       },
       (err: unknown) => {

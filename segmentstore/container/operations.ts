@@ -16,11 +16,16 @@
  *  10 CheckpointSegment: u32 segmentId | u16 nameLength | name | i64 startOffset | i64 length | u8 flags (bit 0 sealed)
  *                        | i64 lastModifiedMs | u32 writerCount | writers x (uuid | i64) | u32 attributeCount | attributes x (uuid | i64)
  *  11 CheckpointEnd:     u32 segmentCount
+ *  12 ChunkAdded:        u32 segmentId | chunk
+ *  13 CheckpointChunks:  u32 segmentId | u32 count | count x chunk
+ *     where chunk is     i64 offset | i64 length | u16 nameLength | name
  *
- * A metadata checkpoint is a Begin, one Segment per segment, and an End, written back to back
- * with nothing between them; recovery uses only a complete one.
+ * A metadata checkpoint is a Begin, for each segment a Segment followed by the Chunks operations
+ * listing its Tier-2 chunks (none, one, or several for a long list), and an End, written back to
+ * back with nothing between them; recovery uses only a complete one.
  */
 import { assert, unreachable, DataCorruptionError } from "../../common/index.js";
+import type { ChunkRef } from "../readindex/segment-data.js";
 
 export interface AttributeValue {
   id: Buffer;
@@ -49,7 +54,9 @@ export type Operation =
   | { kind: "UpdateAttributes"; segmentId: number; updates: AttributeValue[] }
   | { kind: "CheckpointBegin"; segmentCount: number; nextSegmentId: number }
   | ({ kind: "CheckpointSegment" } & CheckpointSegment)
-  | { kind: "CheckpointEnd"; segmentCount: number };
+  | { kind: "CheckpointEnd"; segmentCount: number }
+  | { kind: "ChunkAdded"; segmentId: number; chunk: ChunkRef }
+  | { kind: "CheckpointChunks"; segmentId: number; chunks: ChunkRef[] };
 
 const kinds = {
   CreateSegment: 1,
@@ -63,11 +70,14 @@ const kinds = {
   CheckpointBegin: 9,
   CheckpointSegment: 10,
   CheckpointEnd: 11,
+  ChunkAdded: 12,
+  CheckpointChunks: 13,
 } as const;
 
 const opHeaderBytes = 5;
 const appendFixedBytes = 4 + 16 + 8 + 4;
 const pairBytes = 16 + 8;
+const chunkFixedBytes = 8 + 8 + 2;
 
 /** Writes fields in order into a buffer of exactly the operation's size. */
 class OpWriter {
@@ -108,6 +118,9 @@ class OpWriter {
       this.bytes(p.id).i64(p.value);
     }
     return this;
+  }
+  chunk(c: ChunkRef, name: Buffer): this {
+    return this.i64(c.offset).i64(c.length).u16(name.length).bytes(name);
   }
   done(): Buffer {
     assert(this.at === this.buf.length, "operation encoded to its exact size");
@@ -151,6 +164,17 @@ export function encodeOperation(op: Operation): Buffer[] {
     }
     case "CheckpointEnd":
       return [new OpWriter(kinds.CheckpointEnd, 4).u32(op.segmentCount).done()];
+    case "ChunkAdded": {
+      const name = Buffer.from(op.chunk.name, "utf8");
+      return [new OpWriter(kinds.ChunkAdded, 4 + chunkFixedBytes + name.length).u32(op.segmentId).chunk(op.chunk, name).done()];
+    }
+    case "CheckpointChunks": {
+      const names = op.chunks.map((c) => Buffer.from(c.name, "utf8"));
+      const body = 8 + names.reduce((n, b) => n + chunkFixedBytes + b.length, 0);
+      const w = new OpWriter(kinds.CheckpointChunks, body).u32(op.segmentId).u32(op.chunks.length);
+      op.chunks.forEach((c, i) => w.chunk(c, names[i]!));
+      return [w.done()];
+    }
     default:
       return unreachable(op, "operation");
   }
@@ -213,6 +237,11 @@ class OpReader {
     for (let i = 0; i < count; i++) out.push({ id: this.bytes(16), value: this.i64() });
     return out;
   }
+  chunk(): ChunkRef {
+    const offset = this.i64();
+    const length = this.i64();
+    return { offset, length, name: this.string() };
+  }
   rest(): Buffer {
     const v = this.b.subarray(this.at);
     this.at = this.b.length;
@@ -264,6 +293,17 @@ function decodeOne(kind: number, r: OpReader, corrupt: (why: string) => Error): 
     }
     case kinds.CheckpointEnd:
       return { kind: "CheckpointEnd", segmentCount: r.u32() };
+    case kinds.ChunkAdded: {
+      const segmentId = r.u32();
+      return { kind: "ChunkAdded", segmentId, chunk: r.chunk() };
+    }
+    case kinds.CheckpointChunks: {
+      const segmentId = r.u32();
+      const count = r.u32();
+      const chunks: ChunkRef[] = [];
+      for (let i = 0; i < count; i++) chunks.push(r.chunk());
+      return { kind: "CheckpointChunks", segmentId, chunks };
+    }
     default:
       throw corrupt(`unknown kind ${kind}`);
   }

@@ -6,16 +6,22 @@
  *
  * Recovery replays the container's log entries through the same `apply` before `start`; a
  * container stopped by its log (a newer owner fenced it) answers WRONG_HOST from then on.
+ *
+ * With Tier-2, a StorageWriter (writer/storage-writer.ts) moves held bytes to chunks, and reads
+ * below what memory holds are served from Tier-2 through the store's chunk cache.
  */
-import { assert, ConditionalCheckFailedError, InvalidArgumentError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
+import { assert, ConditionalCheckFailedError, DataCorruptionError, InvalidArgumentError, NoSuchChunkError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
 import type { Clock } from "../../common/index.js";
 import { skipEvents } from "../../proto/index.js";
+import type { ChunkCache } from "../readindex/chunk-cache.js";
 import type { TailWaiters } from "../readindex/read-index.js";
+import type { ChunkRef } from "../readindex/segment-data.js";
 import type { SegmentLoadStats } from "../stats/segment-load.js";
-import type { DataLogAppender } from "../tier1/durable-data-log.js";
+import type { ChunkStorage } from "../tier2/chunk-storage.js";
+import { StorageWriter, type FlushPolicy } from "../writer/storage-writer.js";
 import { ContainerState, type CacheBudget, type SegmentState } from "./container-state.js";
 import { decodeOperations, type Operation } from "./operations.js";
-import { OperationProcessor, type CheckpointPolicy } from "./operation-processor.js";
+import { OperationProcessor, type CheckpointPolicy, type ContainerLog } from "./operation-processor.js";
 
 export type { CacheBudget } from "./container-state.js";
 export type { CheckpointPolicy } from "./operation-processor.js";
@@ -49,8 +55,17 @@ export interface AttributeUpdateRequest {
   expected: number;
 }
 
+/** Tier-2 for a store's containers: where chunks go, the cache reads go through, and when to flush. */
+export interface Tier2Services {
+  storage: ChunkStorage;
+  cache: ChunkCache;
+  flush: FlushPolicy;
+}
+
 export interface ContainerServices {
   clock: Clock;
+  /** Without it, every byte stays pinned in memory until truncated (unit tests). */
+  tier2?: Tier2Services;
   cache: CacheBudget;
   tail: TailWaiters;
   stats: SegmentLoadStats;
@@ -63,6 +78,7 @@ export class SegmentContainer {
   private readonly state: ContainerState;
   private readonly processor: OperationProcessor;
   private readonly pendingCreates = new Set<string>();
+  private writer: StorageWriter | undefined;
 
   constructor(
     readonly id: number,
@@ -72,22 +88,60 @@ export class SegmentContainer {
       changed: (segment) => services.tail.notify(segment),
       appended: (segment, events, bytes) => services.stats.record(segment, events, bytes),
       removed: (segment) => services.stats.remove(segment),
+      chunksDropped: (chunks) => this.writer?.chunksDropped(chunks),
+      flushDue: (s) => this.writer?.flushDue(s),
     });
     this.processor = new OperationProcessor(id, this.state, services.clock, services.checkpoints, (err) => {
+      this.writer?.stop();
       for (const name of this.state.segments.keys()) services.tail.notify(name);
       services.stopped(this, err);
     });
   }
 
-  /** Applies one recovered log entry. Called for every entry, in order, before `start`. */
-  replay(entryId: number, entry: Buffer): void {
+  /** Applies one recovered log entry (at log address `address`). Called for every entry, in order, before `start`. */
+  replay(address: number, entry: Buffer): void {
     assert(!this.processor.started, "replay happens before start");
-    for (const op of decodeOperations(entry, `container ${this.id} entry ${entryId}`)) this.state.apply(op, false);
+    for (const op of decodeOperations(entry, `container ${this.id} entry ${address}`)) this.state.apply(op, false, address);
   }
 
-  /** Starts serving with `log` for new operations (its first entry is a metadata checkpoint). */
-  start(durableLog: DataLogAppender): void {
+  /**
+   * Starts serving with `log` for new operations (its first entry is a metadata checkpoint), and
+   * tiering to Tier-2 as the owner at the log's epoch. Raises DATA_CORRUPTION if the replay left
+   * bytes that are neither in memory nor in Tier-2.
+   */
+  start(durableLog: ContainerLog & { readonly epoch: number }): void {
+    this.state.checkCoverage();
     this.processor.start(durableLog);
+    const tier2 = this.services.tier2;
+    if (tier2 === undefined) return;
+    this.writer = new StorageWriter({
+      container: this.id,
+      epoch: durableLog.epoch,
+      storage: tier2.storage,
+      cache: tier2.cache,
+      policy: tier2.flush,
+      clock: this.services.clock,
+      state: this.state,
+      pinned: this.services.cache,
+      record: (segmentId, chunk) => this.recordChunk(segmentId, chunk),
+    });
+    this.writer.start();
+  }
+
+  /** The StorageWriter's counters and the log's truncation point (for tests and logs). */
+  get tiering(): { flushedBytes: number; flushedChunks: number; deletedChunks: number; truncatedAt: number } {
+    const w = this.writer;
+    return { flushedBytes: w?.flushedBytes ?? 0, flushedChunks: w?.flushedChunks ?? 0, deletedChunks: w?.deletedChunks ?? 0, truncatedAt: this.processor.truncatedAt };
+  }
+
+  /** Logs that `chunk` holds its range of segment `segmentId`; false if that segment takes no more operations. */
+  private async recordChunk(segmentId: number, chunk: ChunkRef): Promise<boolean> {
+    const refused = this.processor.refusal();
+    if (refused !== undefined) throw refused;
+    const s = this.state.byId.get(segmentId);
+    if (s === undefined || s.deletePending) return false;
+    await this.processor.enqueue({ kind: "ChunkAdded", segmentId, chunk });
+    return true;
   }
 
   /** Stops serving: queued operations fail with `reason`, and so does everything after. */
@@ -291,9 +345,25 @@ export class SegmentContainer {
       s = this.durableSegment(name);
       this.checkReadable(s, offset);
     }
-    const data = s.data.read(offset, maxBytes);
+    const data = s.data.read(offset, maxBytes) ?? (await this.readTiered(s, offset, maxBytes));
+    s = this.durableSegment(name);
     const atTail = offset + data.length === s.data.length;
     return { offset, data, atTail, endOfSegment: atTail && s.sealed };
+  }
+
+  /** Bytes from `offset` of a chunk in Tier-2 (through the chunk cache). */
+  private async readTiered(s: SegmentState, offset: number, maxBytes: number): Promise<Buffer> {
+    const at = s.data.chunkAt(offset);
+    const cache = this.services.tier2?.cache;
+    if (at === undefined || cache === undefined) throw new DataCorruptionError(`${s.name}: offset ${offset} is neither in memory nor in a Tier-2 chunk`);
+    try {
+      return await cache.read(at.chunk, offset - at.chunk.offset, maxBytes, at.next);
+    } catch (err) {
+      if (!(err instanceof NoSuchChunkError)) throw err;
+      // Truncated meanwhile (its chunks were deleted), or a chunk the metadata needs is gone.
+      this.checkReadable(this.durableSegment(s.name), offset);
+      throw new DataCorruptionError(`${s.name}: chunk ${at.chunk.name} (bytes ${at.chunk.offset}..${at.chunk.offset + at.chunk.length}) is missing from Tier-2`, { cause: err });
+    }
   }
 
   private checkReadable(s: SegmentState, offset: number): void {

@@ -21,9 +21,15 @@ export interface DurableDataLog {
    * WRITER_NOT_PRIMARY once a newer owner fenced it, CLOSED after close.
    */
   append(pieces: readonly Buffer[]): Promise<number>;
-  /** Entries from `from` (an address; 0: the start) to the last acknowledged one, in order, with no gap. */
+  /**
+   * Entries from `from` (an address; 0: the start), or from the truncation point if that is
+   * later, to the last acknowledged one, in order, with no gap.
+   */
   read(from?: number): AsyncIterable<LogEntry>;
-  /** Removes whole ledgers whose entries are all below `address` (metadata first, then the log nodes). */
+  /**
+   * Entries below `address` are gone: later reads start at it. Whole ledgers below it are removed
+   * (metadata first, then the log nodes).
+   */
   truncate(address: number): Promise<void>;
   /** Lets go of the log; the next owner recovers what this one left. */
   close(): Promise<void>;

@@ -28,9 +28,11 @@ export interface LogState {
   ledgers: LedgerRecord[];
   /** Ledgers truncated away whose deletion on the log nodes has not yet been confirmed. */
   deleting: { id: number; ensemble: string[] }[];
+  /** Entries below this address are truncated: reads start here (0: never truncated). */
+  truncatedAt: number;
 }
 
-export const emptyLogState: LogState = { epoch: 0, nextSeq: 1, ledgers: [], deleting: [] };
+export const emptyLogState: LogState = { epoch: 0, nextSeq: 1, ledgers: [], deleting: [], truncatedAt: 0 };
 
 /** Largest ledger id handed out; 0xffffffff is kept for health probes. */
 export const ledgerIdMax = 0xffff_fffe;
@@ -137,5 +139,7 @@ function parseLogState(value: Buffer, key: string): LogState {
     const d = (typeof x === "object" && x !== null ? x : {}) as Record<string, unknown>;
     return { id: int(d.id, `deleting[${i}].id`, 1), ensemble: addresses(d.ensemble, `deleting[${i}].ensemble`) };
   });
-  return { epoch, nextSeq, ledgers, deleting };
+  // Logs written before truncation points existed have none.
+  const truncatedAt = o.truncatedAt === undefined ? 0 : int(o.truncatedAt, "truncatedAt", 0);
+  return { epoch, nextSeq, ledgers, deleting, truncatedAt };
 }

@@ -126,8 +126,9 @@ export class Tier1DataLog implements DurableDataLog {
    * DATA_CORRUPTION, one that no replica answers for rejects UNAVAILABLE. Never skips an entry.
    */
   async *read(from = 0): AsyncGenerator<LogEntry> {
-    let seq = addressSeq(from);
-    let entryId = addressEntryId(from);
+    const start = Math.max(from, this.state.truncatedAt);
+    let seq = addressSeq(start);
+    let entryId = addressEntryId(start);
     for (;;) {
       // The live list each time: a ledger switch while reading closes the current ledger (perhaps
       // past what was acknowledged when the read reached it) and adds the next.
@@ -153,7 +154,8 @@ export class Tier1DataLog implements DurableDataLog {
   }
 
   /**
-   * Removes every whole ledger below `address` (never the current one): from the metadata first,
+   * Truncates the log below `address`: reads start there from now on (recorded in the metadata),
+   * and every whole ledger below it (never the current one) is removed, from the metadata first,
    * then from the log nodes. A node that cannot be reached keeps the ledger listed as deleting in
    * the metadata, and a later truncate or open deletes it there.
    */
@@ -163,11 +165,12 @@ export class Tier1DataLog implements DurableDataLog {
     const belowSeq = addressSeq(address);
     await this.withMetadata(async () => {
       const drop = this.state.ledgers.filter((l) => l.seq < belowSeq && l.seq !== this.current.seq);
-      if (drop.length === 0) return;
+      if (drop.length === 0 && address <= this.state.truncatedAt) return;
       const next: LogState = {
         ...this.state,
         ledgers: this.state.ledgers.filter((l) => !drop.includes(l)),
         deleting: [...this.state.deleting, ...drop.map((l) => ({ id: l.id, ensemble: l.ensemble }))],
+        truncatedAt: Math.max(this.state.truncatedAt, address),
       };
       this.version = await writeLogState(this.tier1.metadata, this.container, this.version, next);
       this.state = next;

@@ -1,0 +1,153 @@
+// Proves the tiering logic of a container with Tier-2 in memory (the real S3 and filesystem paths are proved by
+// test/tier2-*.test.ts): held bytes go to chunks named with the owner's epoch and are unpinned once recorded; history
+// is read back through the chunk cache; the log is truncated only at a checkpoint below every unflushed byte, and a
+// new owner recovers from that checkpoint with every byte readable; truncation and deletion remove chunks; chunks an
+// older owner left unreferenced are collected; while Tier-2 fails, appends go on and bytes stay pinned, then flush.
+import t from "tap";
+import { ClosedError, systemClock } from "../../common/index.js";
+import { encodeEvents } from "../../proto/index.js";
+import { ChunkCache } from "../readindex/chunk-cache.js";
+import { TailWaiters } from "../readindex/read-index.js";
+import { SegmentLoadStats } from "../stats/segment-load.js";
+import { SegmentContainer, type CacheBudget, type ContainerServices } from "../container/segment-container.js";
+import { MemoryChunkStorage, MemoryLog } from "./tiering-test-support.js";
+
+const seg = "s/t/0.#epoch.0";
+const writer = Buffer.alloc(16, 7);
+
+function services(storage: MemoryChunkStorage): { services: ContainerServices; pinned: CacheBudget } {
+  const pinned: CacheBudget = { usedBytes: 0, maxBytes: 1 << 30 };
+  return {
+    pinned,
+    services: {
+      clock: systemClock,
+      cache: pinned,
+      tail: new TailWaiters(systemClock),
+      stats: new SegmentLoadStats(systemClock, { windowsMs: [1000] }),
+      checkpoints: { checkpointBytes: 16 * 1024, checkpointOps: 1_000_000, checkpointIntervalMs: 3_600_000 },
+      tier2: { storage, cache: new ChunkCache(storage, { maxBytes: 1 << 20, blockBytes: 1 << 20 }), flush: { flushBytes: 4096, flushAgeMs: 50, chunkBytesMax: 8192, concurrency: 2 } },
+      stopped: () => undefined,
+    },
+  };
+}
+
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Appends `count` blocks of one 1000-byte event each, numbered from `first`; returns the bytes appended. */
+async function appendBlocks(c: SegmentContainer, first: number, count: number): Promise<Buffer> {
+  const blocks: Buffer[] = [];
+  for (let i = first; i < first + count; i++) {
+    const block = encodeEvents([Buffer.alloc(1000, i % 251)]);
+    blocks.push(block);
+    await c.append(seg, writer, i, 1, block);
+  }
+  return Buffer.concat(blocks);
+}
+
+async function readAll(c: SegmentContainer, from = 0): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let at = from; ; ) {
+    const r = await c.read(seg, at, 3000, 0);
+    parts.push(r.data);
+    at += r.data.length;
+    if (r.atTail) return Buffer.concat(parts);
+  }
+}
+
+function recover(storage: MemoryChunkStorage, log: MemoryLog, epoch: number): { c: SegmentContainer; pinned: CacheBudget; log: MemoryLog } {
+  const { services: s, pinned } = services(storage);
+  const c = new SegmentContainer(0, s);
+  for (const e of log.entries) if (e.address >= log.truncatedAt) c.replay(e.address, e.data);
+  const next = new MemoryLog(epoch, log);
+  c.start(next);
+  return { c, pinned, log: next };
+}
+
+void t.test("flush, read back from Tier-2, truncate the log, recover from the checkpoint", async (t) => {
+  const storage = new MemoryChunkStorage();
+  const { services: s, pinned } = services(storage);
+  const c = new SegmentContainer(0, s);
+  const log = new MemoryLog(1);
+  c.start(log);
+  await c.createSegment(seg);
+  const written = await appendBlocks(c, 0, 100);
+  await until("every byte in Tier-2", () => pinned.usedBytes === 0);
+  t.ok(c.tiering.flushedChunks >= 100_400 / 8192, `${c.tiering.flushedChunks} chunks of at most 8 KiB`);
+  t.ok([...storage.objects.keys()].every((n) => /^c0\/s%2Ft%2F0%2E%23epoch%2E0\/\d{16}-e1$/.test(n)), "names carry container, segment, offset and epoch");
+  t.same(await readAll(c), written, "history read back from Tier-2 equals what was written");
+
+  // More appends pass the checkpoint threshold; once flushed, the log is truncated at a checkpoint.
+  const more = await appendBlocks(c, 100, 50);
+  await until("log truncated", () => log.truncatedAt > 0 && pinned.usedBytes === 0);
+  t.ok(log.entries[0]!.address >= log.truncatedAt, "entries below the truncation point are gone");
+
+  // A new owner replays from the truncation point: the checkpoint is its base, and every byte is readable.
+  const { c: c2, log: log2 } = recover(storage, log, 2);
+  t.equal(c2.checkpointsLoaded >= 1, true, "the checkpoint was loaded");
+  t.equal(c2.info(seg).length, written.length + more.length);
+  t.same(await readAll(c2), Buffer.concat([written, more]), "everything readable after recovery from the truncated log");
+  t.equal(c2.lastEventNumber(seg, writer), 149, "writer dedup state came back from the checkpoint");
+  const tail = await appendBlocks(c2, 150, 5);
+  t.same(await readAll(c2, written.length + more.length), tail);
+  c.stop(new ClosedError("moved"));
+  c2.stop(new ClosedError("done"));
+  t.ok(log2.epoch === 2);
+});
+
+void t.test("truncation and deletion remove chunks; leftovers of older epochs are collected", async (t) => {
+  const storage = new MemoryChunkStorage();
+  const { services: s, pinned } = services(storage);
+  const c = new SegmentContainer(0, s);
+  const log = new MemoryLog(1);
+  c.start(log);
+  await c.createSegment(seg);
+  const written = await appendBlocks(c, 0, 40);
+  await until("flushed", () => pinned.usedBytes === 0);
+  const before = storage.objects.size;
+  await c.truncate(seg, 20_000);
+  await until("truncated chunks deleted", () => storage.objects.size < before);
+  const firstKept = Math.min(...[...storage.objects.keys()].map((n) => Number(/\/(\d{16})-e/.exec(n)![1])));
+  t.ok(firstKept > 0 && firstKept <= 20_000, "only chunks wholly below the start offset went");
+  t.same(await readAll(c, 20_000), written.subarray(20_000));
+  await t.rejects(c.read(seg, 100, 10, 0), { code: "SEGMENT_TRUNCATED" });
+
+  // A chunk a dead owner wrote but never recorded, and one of a newer epoch (in flight elsewhere): only the first goes.
+  storage.objects.set("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e1", Buffer.from("orphan"));
+  storage.objects.set("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e9", Buffer.from("newer"));
+  c.stop(new ClosedError("moved"));
+  const { c: c2 } = recover(storage, log, 2);
+  await until("orphan collected", () => !storage.objects.has("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e1"));
+  t.ok(storage.objects.has("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e9"), "a newer epoch's chunk is left alone");
+  t.same(await readAll(c2, 20_000), written.subarray(20_000), "referenced chunks were kept");
+  await c2.deleteSegment(seg);
+  await until("deleted segment's chunks removed", () => storage.objects.size === 1);
+  c2.stop(new ClosedError("done"));
+});
+
+void t.test("while Tier-2 fails, appends go on and bytes stay pinned; then everything is flushed", async (t) => {
+  const storage = new MemoryChunkStorage();
+  const { services: s, pinned } = services(storage);
+  const c = new SegmentContainer(0, s);
+  const log = new MemoryLog(1);
+  c.start(log);
+  await c.createSegment(seg);
+  storage.failing = true;
+  const written = await appendBlocks(c, 0, 30);
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(storage.objects.size, 0, "nothing stored while failing");
+  t.ok(pinned.usedBytes >= written.length, "the bytes stay pinned");
+  // The log still holds every byte Tier-2 lacks: an owner recovering from it now reads them all.
+  const { c: probe } = recover(storage, log, 2);
+  t.same(await readAll(probe), written, "the log was not truncated below bytes Tier-2 lacks");
+  probe.stop(new ClosedError("probe done"));
+  storage.failing = false;
+  await until("flushed after recovery", () => pinned.usedBytes === 0, 15_000);
+  t.same(await readAll(c), written);
+  c.stop(new ClosedError("done"));
+});
