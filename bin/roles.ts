@@ -11,6 +11,7 @@ import { openMetadataStore } from "../controller/store/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
 import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeLimits } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
+import { openTier2, tier2Options } from "./tier2-setup.js";
 
 const log = logger("roles");
 
@@ -27,6 +28,7 @@ export const segmentStoreOptions = {
   "data-dir": { kind: "string", default: "./sluice-data/segmentstore", help: "directory for the in-process log node (without --tier1) and the default metadata" },
   metadata: { kind: "string", default: "", help: "metadata store: file://DIR or etcd://HOST:PORT[,...][/NAMESPACE] (empty: file://DATA_DIR/metadata)" },
   ...tier1Options,
+  ...tier2Options,
   host: hostSpec,
   port: { kind: "int", default: 12345, min: 0, max: 65535, help: "data-plane port" },
   "advertise-host": { kind: "string", default: "", help: "host clients are told to connect to, in owner records (empty: --host)", pattern: /^$|^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" },
@@ -70,8 +72,10 @@ export async function startSegmentStore(argv: readonly string[]): Promise<Role> 
   const dataDir = resolve(config["data-dir"]);
   const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "metadata")}` : config.metadata);
   let tier1: Tier1 | undefined;
+  let tier2: Awaited<ReturnType<typeof openTier2>> | undefined;
   let store: SegmentStore;
   try {
+    tier2 = await openTier2(config, dataDir);
     tier1 = await openTier1(config, metadata, dataDir);
     await migrateFoundationJournal(dataDir, tier1, config.containers);
     store = await SegmentStore.start({
@@ -83,20 +87,24 @@ export async function startSegmentStore(argv: readonly string[]): Promise<Role> 
       containerCount: config.containers,
       ...limits,
       tier1,
+      tier2,
       metadata,
     });
   } catch (err) {
     await tier1?.close();
+    await tier2?.storage.close();
     await metadata.close();
     throw err;
   }
-  log.info("segment store is up", { dataDir, tier1: config.tier1 === "" ? "in-process" : config.tier1 });
+  log.info("segment store is up", { dataDir, tier1: config.tier1 === "" ? "in-process" : config.tier1, tier2: tier2.storage.description });
   process.stdout.write(`sluice segmentstore ready: tcp://${config.host}:${store.port} id ${store.id} containers ${store.containers.join(",") || "none"} data ${dataDir}\n`);
   const ownedTier1 = tier1;
+  const ownedTier2 = tier2;
   return {
     async close() {
       await store.close();
       await ownedTier1.close();
+      await ownedTier2.storage.close();
       await metadata.close();
     },
   };

@@ -8,7 +8,8 @@ import { parseConfig, describeOptions, type OptionSpecs, logger, logNodeRequestT
 import { Controller, openMetadataStore } from "../controller/index.js";
 import { migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
 import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeLimits } from "./role-options.js";
-import { openTier1 } from "./tier1-setup.js";
+import { openTier1, tier1Options } from "./tier1-setup.js";
+import { openTier2, tier2Options } from "./tier2-setup.js";
 
 const log = logger("standalone");
 
@@ -22,6 +23,8 @@ export const standaloneOptions = {
   "cache-bytes-max": cacheBytesMaxSpec,
   "inflight-bytes-max": inflightBytesMaxSpec,
   "load-windows-ms": loadWindowsSpec,
+  "log-rollover-bytes": tier1Options["log-rollover-bytes"],
+  ...tier2Options,
 } satisfies OptionSpecs;
 
 export const standaloneHelp = `sluice standalone [options]\n${describeOptions(standaloneOptions)}`;
@@ -38,10 +41,12 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
   const dataDir = resolve(config["data-dir"]);
   const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata);
   let tier1: Tier1 | undefined;
+  let tier2: Awaited<ReturnType<typeof openTier2>> | undefined;
   let store: SegmentStore | undefined;
   let controller: Controller;
   try {
-    tier1 = await openTier1({ tier1: "", ensemble: 1, "write-quorum": 1, "ack-quorum": 1, "log-request-timeout-ms": logNodeRequestTimeoutMs }, metadata, dataDir);
+    tier2 = await openTier2(config, dataDir);
+    tier1 = await openTier1({ tier1: "", ensemble: 1, "write-quorum": 1, "ack-quorum": 1, "log-request-timeout-ms": logNodeRequestTimeoutMs, "log-rollover-bytes": config["log-rollover-bytes"] }, metadata, dataDir);
     await migrateFoundationJournal(dataDir, tier1, config.containers);
     store = await SegmentStore.start({
       host: config.host,
@@ -50,6 +55,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
       containerCount: config.containers,
       ...limits,
       tier1,
+      tier2,
       metadata,
     });
     controller = await Controller.start({
@@ -62,12 +68,14 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
   } catch (err) {
     await store?.close();
     await tier1?.close();
+    await tier2?.storage.close();
     await metadata.close();
     throw err;
   }
   const segmentStore = store;
   const ownedTier1 = tier1;
-  log.info("sluice standalone is up", { dataDir });
+  const ownedTier2 = tier2;
+  log.info("sluice standalone is up", { dataDir, tier2: ownedTier2.storage.description });
   // One line on stdout that people and scripts can rely on.
   process.stdout.write(
     `sluice standalone ready: controller tcp://${config.host}:${controller.port} segmentstore tcp://${config.host}:${segmentStore.port} data ${dataDir}\n`,
@@ -79,6 +87,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
       await controller.close();
       await segmentStore.close();
       await ownedTier1.close();
+      await ownedTier2.storage.close();
       await metadata.close();
     },
   };

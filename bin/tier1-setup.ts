@@ -4,7 +4,7 @@
  * ensemble 1, write quorum 1, ack quorum 1 (the standalone default).
  */
 import { join } from "node:path";
-import { InvalidConfigError, logNodeRequestTimeoutMs } from "../common/index.js";
+import { InvalidConfigError, ledgerRolloverBytesDefault, logNodeRequestTimeoutMs, MiB } from "../common/index.js";
 import type { MetadataStore } from "../controller/store/index.js";
 import { Tier1, type LogNodeApi, type QuorumConfig } from "../segmentstore/index.js";
 import { LedgerStorage } from "../segmentstore/tier1/lognode/ledger-storage.js";
@@ -16,6 +16,7 @@ export const tier1Options = {
   "write-quorum": { kind: "int", default: 0, min: 0, max: 64, help: "log nodes each entry is written to (0: the ensemble)" },
   "ack-quorum": { kind: "int", default: 0, min: 0, max: 64, help: "log nodes that must have an entry durable before it is acknowledged (0: min(2, write quorum))" },
   "log-request-timeout-ms": { kind: "int", default: logNodeRequestTimeoutMs, min: 100, max: 600_000, help: "deadline of one request to a log node; a node that misses it is dropped from the ledger" },
+  "log-rollover-bytes": { kind: "int", default: ledgerRolloverBytesDefault, min: MiB, max: 64 * 1024 * MiB, help: "a container log moves to a new ledger after this many bytes (truncation frees whole ledgers)" },
 } as const;
 
 export interface Tier1Flags {
@@ -24,6 +25,7 @@ export interface Tier1Flags {
   "write-quorum": number;
   "ack-quorum": number;
   "log-request-timeout-ms": number;
+  "log-rollover-bytes": number;
 }
 
 function parseNode(spec: string, requestTimeoutMs: number): RemoteLogNode {
@@ -61,7 +63,7 @@ export async function openTier1(flags: Tier1Flags, metadata: MetadataStore, loca
     nodes = specs.map((s) => parseNode(s, timeout));
   }
   try {
-    return new Tier1({ nodes, connect, quorum: quorumFor(flags, nodes.length), metadata });
+    return new Tier1({ nodes, connect, quorum: quorumFor(flags, nodes.length), metadata, rolloverBytes: flags["log-rollover-bytes"] });
   } catch (err) {
     await Promise.all(nodes.map((n) => n.close()));
     throw err;

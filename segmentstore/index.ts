@@ -4,3 +4,7 @@ export type { QuorumConfig } from "./tier1/ledger/quorum.js";
 export type { DurableDataLog, LogEntry } from "./tier1/durable-data-log.js";
 export type { LogNodeApi, LedgerState } from "./tier1/log-node-api.js";
 export { migrateFoundationJournal } from "./tier1/foundation-migration.js";
+export type { ChunkStorage, ChunkInfo } from "./tier2/chunk-storage.js";
+export { openChunkStorage } from "./tier2/open-chunk-storage.js";
+export { chunkCacheDefaults } from "./readindex/chunk-cache.js";
+export { flushPolicyDefault, type FlushPolicy } from "./writer/storage-writer.js";

@@ -15,6 +15,7 @@ interface Needed {
 const needed: Needed[] = [
   { binary: "redis-server", packages: ["redis-server"], why: "the Redis Streams peer of the perf harness (perf/drivers/redis-driver.test.ts)" },
   { binary: "etcd", packages: ["etcd-server", "etcd-client"], why: "the etcd metadata store tests (controller/store/etcd-*.test.ts, test/controller-etcd.test.ts)" },
+  { binary: "radosgw", packages: ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "ceph-common"], why: "the Tier-2 tests against a real S3 server (test/tier2-*.test.ts)" },
 ];
 
 

@@ -4,40 +4,13 @@
 // new owner recovers from that checkpoint with every byte readable; truncation and deletion remove chunks; chunks an
 // older owner left unreferenced are collected; while Tier-2 fails, appends go on and bytes stay pinned, then flush.
 import t from "tap";
-import { ClosedError, systemClock } from "../../common/index.js";
+import { ClosedError } from "../../common/index.js";
 import { encodeEvents } from "../../proto/index.js";
-import { ChunkCache } from "../readindex/chunk-cache.js";
-import { TailWaiters } from "../readindex/read-index.js";
-import { SegmentLoadStats } from "../stats/segment-load.js";
-import { SegmentContainer, type CacheBudget, type ContainerServices } from "../container/segment-container.js";
-import { MemoryChunkStorage, MemoryLog } from "./tiering-test-support.js";
+import { SegmentContainer } from "../container/segment-container.js";
+import { MemoryChunkStorage, MemoryLog, recoverContainer as recover, tieringServices as services, until } from "./tiering-test-support.js";
 
 const seg = "s/t/0.#epoch.0";
 const writer = Buffer.alloc(16, 7);
-
-function services(storage: MemoryChunkStorage): { services: ContainerServices; pinned: CacheBudget } {
-  const pinned: CacheBudget = { usedBytes: 0, maxBytes: 1 << 30 };
-  return {
-    pinned,
-    services: {
-      clock: systemClock,
-      cache: pinned,
-      tail: new TailWaiters(systemClock),
-      stats: new SegmentLoadStats(systemClock, { windowsMs: [1000] }),
-      checkpoints: { checkpointBytes: 16 * 1024, checkpointOps: 1_000_000, checkpointIntervalMs: 3_600_000 },
-      tier2: { storage, cache: new ChunkCache(storage, { maxBytes: 1 << 20, blockBytes: 1 << 20 }), flush: { flushBytes: 4096, flushAgeMs: 50, chunkBytesMax: 8192, concurrency: 2 } },
-      stopped: () => undefined,
-    },
-  };
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Appends `count` blocks of one 1000-byte event each, numbered from `first`; returns the bytes appended. */
 async function appendBlocks(c: SegmentContainer, first: number, count: number): Promise<Buffer> {
@@ -58,15 +31,6 @@ async function readAll(c: SegmentContainer, from = 0): Promise<Buffer> {
     at += r.data.length;
     if (r.atTail) return Buffer.concat(parts);
   }
-}
-
-function recover(storage: MemoryChunkStorage, log: MemoryLog, epoch: number): { c: SegmentContainer; pinned: CacheBudget; log: MemoryLog } {
-  const { services: s, pinned } = services(storage);
-  const c = new SegmentContainer(0, s);
-  for (const e of log.entries) if (e.address >= log.truncatedAt) c.replay(e.address, e.data);
-  const next = new MemoryLog(epoch, log);
-  c.start(next);
-  return { c, pinned, log: next };
 }
 
 void t.test("flush, read back from Tier-2, truncate the log, recover from the checkpoint", async (t) => {
@@ -142,12 +106,13 @@ void t.test("while Tier-2 fails, appends go on and bytes stay pinned; then every
   await new Promise((r) => setTimeout(r, 300));
   t.equal(storage.objects.size, 0, "nothing stored while failing");
   t.ok(pinned.usedBytes >= written.length, "the bytes stay pinned");
-  // The log still holds every byte Tier-2 lacks: an owner recovering from it now reads them all.
-  const { c: probe } = recover(storage, log, 2);
-  t.same(await readAll(probe), written, "the log was not truncated below bytes Tier-2 lacks");
-  probe.stop(new ClosedError("probe done"));
+  // The log still holds every byte Tier-2 lacks: an owner recovering from it now (fencing the first) reads them all.
+  const { c: next, pinned: nextPinned } = recover(storage, log, 2);
+  t.same(await readAll(next), written, "the log was not truncated below bytes Tier-2 lacks");
   storage.failing = false;
-  await until("flushed after recovery", () => pinned.usedBytes === 0, 15_000);
-  t.same(await readAll(c), written);
+  await until("flushed once Tier-2 answers again", () => nextPinned.usedBytes === 0, 15_000);
+  t.same(await readAll(next), written);
+  t.equal(pinned.usedBytes > 0, true, "the fenced owner recorded nothing");
   c.stop(new ClosedError("done"));
+  next.stop(new ClosedError("done"));
 });

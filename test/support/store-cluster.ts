@@ -13,6 +13,8 @@ import { startSluiceProcess, type SluiceProcess } from "../../perf/support/stand
 import { eventually } from "./lognodes.js";
 
 export interface StoreCluster {
+  /** The cluster's folder: the log node's journal is under `lognode/`. */
+  dir: string;
   etcd: EtcdServer;
   metadata: MetadataStore;
   containerCount: number;
@@ -27,7 +29,7 @@ export interface StoreCluster {
   connect(id: string): Promise<WireConnection>;
 }
 
-export async function startStoreCluster(t: Test, containerCount = 4): Promise<StoreCluster> {
+export async function startStoreCluster(t: Test, containerCount = 4, options: { lognodeArgs?: readonly string[] } = {}): Promise<StoreCluster> {
   const dir = t.testdir();
   const etcd = await startEtcd();
   t.teardown(() => etcd.stop());
@@ -38,9 +40,10 @@ export async function startStoreCluster(t: Test, containerCount = 4): Promise<St
     await metadata.close();
   });
   const [lognodePort] = (await freePorts(1)) as [number];
-  procs.push(await startSluiceProcess("lognode", ["--data-dir", `${dir}/lognode`, "--port", String(lognodePort)]));
+  procs.push(await startSluiceProcess("lognode", ["--data-dir", `${dir}/lognode`, "--port", String(lognodePort), ...(options.lognodeArgs ?? [])]));
   const stores = new Map<string, { proc: SluiceProcess; port: number }>();
   const cluster: StoreCluster = {
+    dir,
     etcd,
     metadata,
     containerCount,
