@@ -6,7 +6,7 @@
 import t from "tap";
 import { ClosedError } from "../../common/index.js";
 import { encodeEvents } from "../../proto/index.js";
-import { SegmentContainer } from "../container/segment-container.js";
+import { SegmentContainer, type CacheBudget } from "../container/segment-container.js";
 import { MemoryChunkStorage, MemoryLog, recoverContainer as recover, tieringServices as services, until } from "./tiering-test-support.js";
 
 const seg = "s/t/0.#epoch.0";
@@ -33,13 +33,19 @@ async function readAll(c: SegmentContainer, from = 0): Promise<Buffer> {
   }
 }
 
-void t.test("flush, read back from Tier-2, truncate the log, recover from the checkpoint", async (t) => {
+/** Container 0 at epoch 1 on a fresh Tier-2 and log, with segment `seg` created. */
+async function firstOwner(): Promise<{ storage: MemoryChunkStorage; c: SegmentContainer; pinned: CacheBudget; log: MemoryLog }> {
   const storage = new MemoryChunkStorage();
   const { services: s, pinned } = services(storage);
   const c = new SegmentContainer(0, s);
   const log = new MemoryLog(1);
   c.start(log);
   await c.createSegment(seg);
+  return { storage, c, pinned, log };
+}
+
+void t.test("flush, read back from Tier-2, truncate the log, recover from the checkpoint", async (t) => {
+  const { storage, c, pinned, log } = await firstOwner();
   const written = await appendBlocks(c, 0, 100);
   await until("every byte in Tier-2", () => pinned.usedBytes === 0);
   t.ok(c.tiering.flushedChunks >= 100_400 / 8192, `${c.tiering.flushedChunks} chunks of at most 8 KiB`);
@@ -65,12 +71,7 @@ void t.test("flush, read back from Tier-2, truncate the log, recover from the ch
 });
 
 void t.test("truncation and deletion remove chunks; leftovers of older epochs are collected", async (t) => {
-  const storage = new MemoryChunkStorage();
-  const { services: s, pinned } = services(storage);
-  const c = new SegmentContainer(0, s);
-  const log = new MemoryLog(1);
-  c.start(log);
-  await c.createSegment(seg);
+  const { storage, c, pinned, log } = await firstOwner();
   const written = await appendBlocks(c, 0, 40);
   await until("flushed", () => pinned.usedBytes === 0);
   const before = storage.objects.size;
@@ -95,12 +96,7 @@ void t.test("truncation and deletion remove chunks; leftovers of older epochs ar
 });
 
 void t.test("while Tier-2 fails, appends go on and bytes stay pinned; then everything is flushed", async (t) => {
-  const storage = new MemoryChunkStorage();
-  const { services: s, pinned } = services(storage);
-  const c = new SegmentContainer(0, s);
-  const log = new MemoryLog(1);
-  c.start(log);
-  await c.createSegment(seg);
+  const { storage, c, pinned, log } = await firstOwner();
   storage.failing = true;
   const written = await appendBlocks(c, 0, 30);
   await new Promise((r) => setTimeout(r, 300));
