@@ -156,22 +156,25 @@ export class OperationProcessor {
     this.checkpointsWritten++;
     let pieces: Buffer[] = [];
     let bytes = 0;
-    let first = true;
-    const flushPieces = () => {
-      // Only the first entry's address is a truncation point: recovery must begin at the Begin.
-      this.writeBatch(pieces, [], first ? (address) => this.checkpointDurable(address) : undefined);
-      first = false;
+    let firstAddress: number | undefined;
+    // The first entry's address is the truncation point (recovery must begin at the Begin), but
+    // only once the last entry is durable too: a torn checkpoint is never a place to start from.
+    const flushPieces = (last: boolean) => {
+      this.writeBatch(pieces, [], (address) => {
+        firstAddress ??= address;
+        if (last) this.checkpointDurable(firstAddress);
+      });
       pieces = [];
       bytes = 0;
     };
     for (const op of this.state.checkpointOps()) {
       const encoded = encodeOperation(op);
       const n = encoded.reduce((sum, b) => sum + b.length, 0);
-      if (bytes > 0 && bytes + n > containerBatchBytesMax) flushPieces();
+      if (bytes > 0 && bytes + n > containerBatchBytesMax) flushPieces(false);
       pieces.push(...encoded);
       bytes += n;
     }
-    flushPieces();
+    flushPieces(true);
   }
 
   private checkpointDurable(address: number): void {
