@@ -74,7 +74,7 @@ void t.test("512 MiB through a 64 MiB cache and a 128 MiB pinned bound: Tier-1 s
   // At most 128 MiB pinned and 64 MiB cached were in memory: the rest came from radosgw, in >= 1 MiB ranges.
   t.ok(proxy.counts.get - getsBefore >= (512 - 128 - 64) / 8, "the history was fetched from Tier-2");
   const objects = await bucketObjects(gw, "big");
-  t.ok(objects.size > 0 && [...objects.keys()].every((n) => /^c0\/.+\/\d{16}-e\d+(\.\d+)?$/.test(n)), `${objects.size} chunks, named by container, segment, offset and epoch`);
+  t.ok(objects.size > 0 && [...objects.keys()].every((n) => /^c0\/.+\/\d{16}-s\d+-e\d+(\.\d+)?$/.test(n)), `${objects.size} chunks, named by container, segment, offset and epoch`);
 });
 
 void t.test("a zombie owner's late chunk upload cannot replace or shadow the new owner's chunks", async (t) => {

@@ -136,8 +136,9 @@ export class SegmentContainer {
 
   /** Logs that `chunk` holds its range of segment `segmentId`; false if that segment takes no more operations. */
   private async recordChunk(segmentId: number, chunk: ChunkRef): Promise<boolean> {
-    const refused = this.processor.refusal();
-    if (refused !== undefined) throw refused;
+    // Not held to the queue bound: recording a chunk is what frees memory under load.
+    const failure = this.processor.failure;
+    if (failure !== undefined) throw failure;
     const s = this.state.byId.get(segmentId);
     if (s === undefined || s.deletePending) return false;
     await this.processor.enqueue({ kind: "ChunkAdded", segmentId, chunk });

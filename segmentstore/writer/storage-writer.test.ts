@@ -7,6 +7,7 @@ import t from "tap";
 import { ClosedError } from "../../common/index.js";
 import { encodeEvents } from "../../proto/index.js";
 import { SegmentContainer, type CacheBudget } from "../container/segment-container.js";
+import { chunkEpoch, chunkName } from "../tier2/chunk-names.js";
 import { MemoryChunkStorage, MemoryLog, recoverContainer as recover, tieringServices as services, until } from "./tiering-test-support.js";
 
 const seg = "s/t/0.#epoch.0";
@@ -49,7 +50,7 @@ void t.test("flush, read back from Tier-2, truncate the log, recover from the ch
   const written = await appendBlocks(c, 0, 100);
   await until("every byte in Tier-2", () => pinned.usedBytes === 0);
   t.ok(c.tiering.flushedChunks >= 100_400 / 8192, `${c.tiering.flushedChunks} chunks of at most 8 KiB`);
-  t.ok([...storage.objects.keys()].every((n) => /^c0\/s%2Ft%2F0%2E%23epoch%2E0\/\d{16}-e1$/.test(n)), "names carry container, segment, offset and epoch");
+  t.ok([...storage.objects.keys()].every((n) => /^c0\/s%2Ft%2F0%2E%23epoch%2E0\/\d{16}-s1-e1$/.test(n)), "names carry container, segment, offset and epoch");
   t.same(await readAll(c), written, "history read back from Tier-2 equals what was written");
 
   // More appends pass the checkpoint threshold; once flushed, the log is truncated at a checkpoint.
@@ -77,18 +78,18 @@ void t.test("truncation and deletion remove chunks; leftovers of older epochs ar
   const before = storage.objects.size;
   await c.truncate(seg, 20_000);
   await until("truncated chunks deleted", () => storage.objects.size < before);
-  const firstKept = Math.min(...[...storage.objects.keys()].map((n) => Number(/\/(\d{16})-e/.exec(n)![1])));
+  const firstKept = Math.min(...[...storage.objects.keys()].map((n) => Number(/\/(\d{16})-s/.exec(n)![1])));
   t.ok(firstKept > 0 && firstKept <= 20_000, "only chunks wholly below the start offset went");
   t.same(await readAll(c, 20_000), written.subarray(20_000));
   await t.rejects(c.read(seg, 100, 10, 0), { code: "SEGMENT_TRUNCATED" });
 
   // A chunk a dead owner wrote but never recorded, and one of a newer epoch (in flight elsewhere): only the first goes.
-  storage.objects.set("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e1", Buffer.from("orphan"));
-  storage.objects.set("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e9", Buffer.from("newer"));
+  storage.objects.set("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-s1-e1", Buffer.from("orphan"));
+  storage.objects.set("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-s1-e9", Buffer.from("newer"));
   c.stop(new ClosedError("moved"));
   const { c: c2 } = recover(storage, log, 2);
-  await until("orphan collected", () => !storage.objects.has("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e1"));
-  t.ok(storage.objects.has("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-e9"), "a newer epoch's chunk is left alone");
+  await until("orphan collected", () => !storage.objects.has("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-s1-e1"));
+  t.ok(storage.objects.has("c0/s%2Ft%2F0%2E%23epoch%2E0/0000000099999999-s1-e9"), "a newer epoch's chunk is left alone");
   t.same(await readAll(c2, 20_000), written.subarray(20_000), "referenced chunks were kept");
   await c2.deleteSegment(seg);
   await until("deleted segment's chunks removed", () => storage.objects.size === 1);
@@ -111,4 +112,22 @@ void t.test("while Tier-2 fails, appends go on and bytes stay pinned; then every
   t.equal(pinned.usedBytes > 0, true, "the fenced owner recorded nothing");
   c.stop(new ClosedError("done"));
   next.stop(new ClosedError("done"));
+});
+
+void t.test("a segment deleted and made again never shares a chunk name with its old self; long names stay short", async (t) => {
+  const { storage, c, pinned } = await firstOwner();
+  const first = await appendBlocks(c, 0, 5);
+  await until("flushed", () => pinned.usedBytes === 0);
+  const oldNames = [...storage.objects.keys()];
+  await c.deleteSegment(seg);
+  await c.createSegment(seg);
+  const again = await appendBlocks(c, 0, 5);
+  t.same(again, first, "the same bytes at the same offsets");
+  await until("flushed again and old chunks deleted", () => pinned.usedBytes === 0 && oldNames.every((n) => !storage.objects.has(n)));
+  t.ok([...storage.objects.keys()].every((n) => n.includes("-s2-")), "the new segment's chunks carry its new id");
+  t.same(await readAll(c), again, "deleting the old chunks took nothing from the new segment");
+  c.stop(new ClosedError("done"));
+  const long = chunkName(0, `${"a".repeat(255)}/${"b".repeat(255)}/0.#epoch.0`, 7, 0, 3);
+  t.ok(long.split("/").every((part) => part.length <= 160), "every part of a chunk name fits a file name");
+  t.equal(chunkEpoch(long), 3);
 });

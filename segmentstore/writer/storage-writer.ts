@@ -97,7 +97,7 @@ export class StorageWriter {
 
   /** A segment was sealed or merged into: flush what it holds now. */
   flushDue(s: SegmentState): void {
-    this.due.add(s.id);
+    if (this.o.state.unflushed.has(s.id)) this.due.add(s.id);
   }
 
   /** Chunks nothing references any more: delete them from Tier-2. */
@@ -154,10 +154,11 @@ export class StorageWriter {
     if (run === undefined) return;
     this.flushing.add(s.id);
     this.due.delete(s.id);
+    let chunk: ChunkRef | undefined;
     try {
-      const name = await this.write(s.name, run.offset, run.pieces);
+      const name = await this.write(s.name, s.id, run.offset, run.pieces);
       if (name === undefined) return;
-      const chunk: ChunkRef = { name, offset: run.offset, length: run.bytes };
+      chunk = { name, offset: run.offset, length: run.bytes };
       const recorded = await this.o.record(s.id, chunk);
       if (!recorded) {
         this.chunksDropped([chunk]);
@@ -168,18 +169,20 @@ export class StorageWriter {
       // What is still held arrived later: its age starts at the next look.
       this.heldSinceMs.delete(s.id);
     } catch (err) {
-      // The container stopped (its log failed or it moved): the next owner flushes from its log.
-      if (!this.stopped) log.debug("flush ended: the container stopped", { container: this.o.container, segment: s.name, error: toSluiceError(err).message });
+      // The container stopped (its log failed or it moved): the next owner flushes from its log
+      // and collects the chunk. Anything else: the chunk is not recorded, so it goes now.
+      if (!this.stopped && chunk !== undefined) this.chunksDropped([chunk]);
+      log.debug("flush ended without recording its chunk", { container: this.o.container, segment: s.name, error: toSluiceError(err).message });
     } finally {
       this.flushing.delete(s.id);
     }
   }
 
   /** Writes a new chunk, retrying until it is stored or this writer stops; resolves its name (undefined: stopped). */
-  private async write(segment: string, offset: number, pieces: Buffer[]): Promise<string | undefined> {
+  private async write(segment: string, segmentId: number, offset: number, pieces: Buffer[]): Promise<string | undefined> {
     let delayMs = retryDelayMsMin;
     for (let attempt = 0; attempt < nameAttemptsMax && !this.stopped; ) {
-      const name = chunkName(this.o.container, segment, offset, this.o.epoch, attempt);
+      const name = chunkName(this.o.container, segment, segmentId, offset, this.o.epoch, attempt);
       try {
         await this.o.storage.create(name, pieces);
         return name;
