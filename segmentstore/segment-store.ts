@@ -144,11 +144,6 @@ export class SegmentStore {
     log.info("segment store serving", { id: this.id, port: this.port, containers: [...this.slots.keys()], segments, ms: Math.round(this.clock.monotonicMs() - started) });
   }
 
-  /** Tiering counters of the containers served here (for tests and tools). */
-  tiering(): Map<number, SegmentContainer["tiering"]> {
-    return new Map([...this.slots].filter(([, s]) => s.serving).map(([c, s]) => [c, s.container.tiering]));
-  }
-
   /** The containers this store serves now. */
   get containers(): number[] {
     return [...this.slots].filter(([, s]) => s.serving).map(([c]) => c);

@@ -66,11 +66,6 @@ export interface Radosgw {
   stop(): Promise<void>;
 }
 
-/** True when every Ceph program a start needs is on PATH. */
-export function radosgwInstalled(): boolean {
-  return cephBinaries.every((bin) => isOnPath(bin));
-}
-
 /** Daemons of clusters still running, killed and their folders removed if the process exits without stop(). */
 const live = new Map<string, Daemon[]>();
 process.once("exit", () => {

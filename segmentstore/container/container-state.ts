@@ -78,8 +78,6 @@ export class ContainerState {
   /** Ids of segments that may hold bytes not yet in Tier-2 (the storage writer's worklist). */
   readonly unflushed = new Set<number>();
   nextSegmentId = 1;
-  /** Operations applied other than checkpoints: 0 while a replay has not yet passed its base. */
-  private changes = 0;
   private collecting: CollectingCheckpoint | undefined;
   /** Complete checkpoints loaded during recovery (for tests and the recovery log line). */
   checkpointsLoaded = 0;
@@ -102,7 +100,6 @@ export class ContainerState {
    * the write path, not during recovery.
    */
   apply(op: Operation, live: boolean, address: number): void {
-    if (op.kind !== "CheckpointBegin" && op.kind !== "CheckpointSegment" && op.kind !== "CheckpointChunks" && op.kind !== "CheckpointEnd") this.changes++;
     if (this.collecting !== undefined && op.kind !== "CheckpointSegment" && op.kind !== "CheckpointChunks" && op.kind !== "CheckpointEnd") {
       // The owner that wrote this checkpoint died before finishing it; the next owner's
       // operations follow. A partial checkpoint is never used.
@@ -298,7 +295,9 @@ export class ContainerState {
     if (c.segments.length !== c.segmentCount || endCount !== c.segmentCount) {
       throw corrupt(`it announces ${c.segmentCount} segments, holds ${c.segments.length}, ends with ${endCount}`);
     }
-    const base = this.changes === 0 && this.byId.size === 0;
+    // With no segment built yet, the checkpoint is the base (a replay that starts at a truncation
+    // point); a checkpoint of no segments loads the same either way.
+    const base = this.byId.size === 0;
     if (!base && c.segmentCount !== this.byId.size) throw corrupt(`it lists ${c.segmentCount} segments, the log built ${this.byId.size}`);
     for (const cp of c.segments) {
       const chunks = c.chunks.get(cp.segmentId) ?? [];

@@ -128,10 +128,9 @@ export class SegmentContainer {
     this.writer.start();
   }
 
-  /** The StorageWriter's counters and the log's truncation point (for tests and logs). */
-  get tiering(): { flushedBytes: number; flushedChunks: number; deletedChunks: number; truncatedAt: number } {
-    const w = this.writer;
-    return { flushedBytes: w?.flushedBytes ?? 0, flushedChunks: w?.flushedChunks ?? 0, deletedChunks: w?.deletedChunks ?? 0, truncatedAt: this.processor.truncatedAt };
+  /** Chunks this owner has written to Tier-2 and recorded (for tests). */
+  get flushedChunks(): number {
+    return this.writer?.flushedChunks ?? 0;
   }
 
   /** Logs that `chunk` holds its range of segment `segmentId`; false if that segment takes no more operations. */
@@ -346,8 +345,11 @@ export class SegmentContainer {
       s = this.durableSegment(name);
       this.checkReadable(s, offset);
     }
-    const data = s.data.read(offset, maxBytes) ?? (await this.readTiered(s, offset, maxBytes));
-    s = this.durableSegment(name);
+    let data = s.data.read(offset, maxBytes);
+    if (data === undefined) {
+      data = await this.readTiered(s, offset, maxBytes);
+      s = this.durableSegment(name);
+    }
     const atTail = offset + data.length === s.data.length;
     return { offset, data, atTail, endOfSegment: atTail && s.sealed };
   }

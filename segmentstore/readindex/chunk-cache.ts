@@ -29,9 +29,6 @@ export class ChunkCache {
   private readonly lru: LRUCache<string, Buffer>;
   private readonly fetching = new Map<string, Promise<Buffer>>();
   private readonly options: ChunkCacheOptions;
-  /** Blocks fetched from Tier-2, and reads served without a fetch (for tests and stats). */
-  fetches = 0;
-  hits = 0;
 
   constructor(
     private readonly storage: ChunkStorage,
@@ -56,7 +53,7 @@ export class ChunkCache {
     const { blockBytes } = this.options;
     const block = Math.floor(within / blockBytes);
     this.readAhead(chunk, block, next);
-    const data = await this.block(chunk, block, true);
+    const data = await this.block(chunk, block);
     const at = within - block * blockBytes;
     return data.subarray(at, Math.min(data.length, at + maxBytes));
   }
@@ -70,16 +67,13 @@ export class ChunkCache {
     const nextBlock = (block + 1) * this.options.blockBytes < chunk.length ? { c: chunk, b: block + 1 } : next === undefined ? undefined : { c: next, b: 0 };
     if (nextBlock === undefined || this.fetching.size >= this.options.fetchesMax) return;
     // A failed read-ahead is forgotten; the read that needs the block fetches it again.
-    this.block(nextBlock.c, nextBlock.b, false).catch(() => undefined);
+    this.block(nextBlock.c, nextBlock.b).catch(() => undefined);
   }
 
-  private block(chunk: ChunkRef, block: number, demand: boolean): Promise<Buffer> {
+  private block(chunk: ChunkRef, block: number): Promise<Buffer> {
     const k = key(chunk.name, block);
     const cached = this.lru.get(k);
-    if (cached !== undefined) {
-      if (demand) this.hits++;
-      return Promise.resolve(cached);
-    }
+    if (cached !== undefined) return Promise.resolve(cached);
     const inflight = this.fetching.get(k);
     if (inflight !== undefined) return inflight;
     if (this.fetching.size >= this.options.fetchesMax) {
@@ -87,7 +81,6 @@ export class ChunkCache {
     }
     const from = block * this.options.blockBytes;
     const length = Math.min(this.options.blockBytes, chunk.length - from);
-    this.fetches++;
     const p = this.storage.read(chunk.name, from, length).then(
       (data) => {
         this.fetching.delete(k);

@@ -10,7 +10,7 @@
  * known to be left over by an older epoch (collected after a takeover) or to be in flight in the
  * current one.
  */
-import { assert } from "../../common/index.js";
+import { assert, InvalidArgumentError } from "../../common/index.js";
 
 const offsetDigits = 16;
 /** Characters of the escaped segment name kept in a chunk name (the segment id makes it unique). */
@@ -47,4 +47,35 @@ function escapeSegment(segment: string): string {
     out += part;
   }
   return out;
+}
+
+/** One part of a chunk name (a folder or file name in FileChunkStorage). */
+export const namePartPattern = /^[A-Za-z0-9._%-]{1,200}$/;
+const chunkNameBytesMax = 1024;
+
+/**
+ * Rejects with INVALID_ARGUMENT a name that is not a relative key of `/`-separated parts of
+ * [A-Za-z0-9._%-], none empty, "." or "..". Both storages use it, so a name valid for one is for both.
+ */
+export function checkChunkName(name: string): void {
+  if (name.length === 0 || name.length > chunkNameBytesMax) {
+    throw new InvalidArgumentError(`chunk name ${JSON.stringify(name.slice(0, 64))} must be 1-${chunkNameBytesMax} characters`);
+  }
+  for (const part of name.split("/")) {
+    if (!namePartPattern.test(part) || part === "." || part === "..") {
+      throw new InvalidArgumentError(`chunk name ${JSON.stringify(name)} is not valid: it must be a relative key of ` +
+        `"/"-separated parts of [A-Za-z0-9._%-] (at most 200 each), none empty, "." or ".."`);
+    }
+  }
+}
+
+/** A list prefix is a chunk name cut anywhere: whole parts, then the start of a part (maybe empty). */
+export function checkChunkPrefix(prefix: string): void {
+  if (prefix === "") return;
+  const parts = prefix.split("/");
+  const last = parts.pop() ?? "";
+  const wholeOk = parts.every((p) => namePartPattern.test(p) && p !== "." && p !== "..");
+  if (prefix.length > chunkNameBytesMax || !wholeOk || !/^[A-Za-z0-9._%-]{0,200}$/.test(last)) {
+    throw new InvalidArgumentError(`chunk prefix ${JSON.stringify(prefix.slice(0, 64))} is not the start of a valid chunk name`);
+  }
 }

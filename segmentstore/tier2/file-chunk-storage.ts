@@ -17,6 +17,7 @@ import {
   ChunkExistsError, ClosedError, DataCorruptionError, InternalError, InvalidArgumentError, InvalidConfigError, MiB,
   NoSuchChunkError, SluiceError, StorageFullError, logger,
 } from "../../common/index.js";
+import { checkChunkName, checkChunkPrefix, namePartPattern } from "./chunk-names.js";
 import type { ChunkInfo, ChunkStorage } from "./chunk-storage.js";
 
 /** Largest single read: the reply is one buffer of this size at most (as for S3). */
@@ -26,38 +27,9 @@ const writevBuffersMax = 1024;
 /** Comparing an existing chunk with ours reads it this much at a time, into one reused buffer. */
 const compareBytes = 1 * MiB;
 /** Name parts: the chunk-name alphabet of chunk-storage.ts, and a bound on length (NAME_MAX is 255). */
-const namePartPattern = /^[A-Za-z0-9._%-]{1,200}$/;
-const chunkNameBytesMax = 1024;
 const tempSuffix = ".tmp~";
 
 const log = logger("tier2-file");
-
-/**
- * Rejects with INVALID_ARGUMENT a name that is not a relative key of `/`-separated parts of
- * [A-Za-z0-9._%-], none empty, "." or "..". Both storages use it, so a name valid for one is for both.
- */
-export function checkChunkName(name: string): void {
-  if (name.length === 0 || name.length > chunkNameBytesMax) {
-    throw new InvalidArgumentError(`chunk name ${JSON.stringify(name.slice(0, 64))} must be 1-${chunkNameBytesMax} characters`);
-  }
-  for (const part of name.split("/")) {
-    if (!namePartPattern.test(part) || part === "." || part === "..") {
-      throw new InvalidArgumentError(`chunk name ${JSON.stringify(name)} is not valid: it must be a relative key of ` +
-        `"/"-separated parts of [A-Za-z0-9._%-] (at most 200 each), none empty, "." or ".."`);
-    }
-  }
-}
-
-/** A list prefix is a chunk name cut anywhere: whole parts, then the start of a part (maybe empty). */
-export function checkChunkPrefix(prefix: string): void {
-  if (prefix === "") return;
-  const parts = prefix.split("/");
-  const last = parts.pop() ?? "";
-  const wholeOk = parts.every((p) => namePartPattern.test(p) && p !== "." && p !== "..");
-  if (prefix.length > chunkNameBytesMax || !wholeOk || !/^[A-Za-z0-9._%-]{0,200}$/.test(last)) {
-    throw new InvalidArgumentError(`chunk prefix ${JSON.stringify(prefix.slice(0, 64))} is not the start of a valid chunk name`);
-  }
-}
 
 export class FileChunkStorage implements ChunkStorage {
   readonly description: string;

@@ -25,7 +25,7 @@ import {
   NoSuchChunkError, SluiceError, UnavailableError, assert, logger, type Clock,
 } from "../../common/index.js";
 import type { ChunkInfo, ChunkStorage } from "./chunk-storage.js";
-import { checkChunkName, checkChunkPrefix } from "./file-chunk-storage.js";
+import { checkChunkName, checkChunkPrefix } from "./chunk-names.js";
 import { describe, heldClock, nameOf, readExactly, retrying, statusOf, type RetryPolicy } from "./s3-retry.js";
 
 /** Per-attempt deadline, from connect to the last body byte. */

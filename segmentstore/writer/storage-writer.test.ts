@@ -49,7 +49,7 @@ void t.test("flush, read back from Tier-2, truncate the log, recover from the ch
   const { storage, c, pinned, log } = await firstOwner();
   const written = await appendBlocks(c, 0, 100);
   await until("every byte in Tier-2", () => pinned.usedBytes === 0);
-  t.ok(c.tiering.flushedChunks >= 100_400 / 8192, `${c.tiering.flushedChunks} chunks of at most 8 KiB`);
+  t.ok(c.flushedChunks >= 100_400 / 8192, `${c.flushedChunks} chunks of at most 8 KiB`);
   t.ok([...storage.objects.keys()].every((n) => /^c0\/s%2Ft%2F0%2E%23epoch%2E0\/\d{16}-s1-e1$/.test(n)), "names carry container, segment, offset and epoch");
   t.same(await readAll(c), written, "history read back from Tier-2 equals what was written");
 

@@ -77,10 +77,8 @@ export class StorageWriter {
   private readonly deletions: ChunkRef[] = [];
   private deleting = false;
   private lastWarnMs = -Infinity;
-  /** Bytes and chunks written to Tier-2 by this owner (for tests and logs). */
-  flushedBytes = 0;
+  /** Chunks written to Tier-2 and recorded by this owner (for tests). */
   flushedChunks = 0;
-  deletedChunks = 0;
 
   constructor(private readonly o: StorageWriterOptions) {}
 
@@ -164,7 +162,6 @@ export class StorageWriter {
         this.chunksDropped([chunk]);
         return;
       }
-      this.flushedBytes += run.bytes;
       this.flushedChunks++;
       // What is still held arrived later: its age starts at the next look.
       this.heldSinceMs.delete(s.id);
@@ -210,7 +207,6 @@ export class StorageWriter {
         try {
           await this.o.storage.delete(c.name);
           this.deletions.shift();
-          this.deletedChunks++;
           delayMs = retryDelayMsMin;
         } catch (err) {
           this.warn("cannot delete a chunk from Tier-2; retrying", { chunk: c.name, error: toSluiceError(err).message });

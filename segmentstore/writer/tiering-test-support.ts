@@ -14,14 +14,12 @@ export class MemoryChunkStorage implements ChunkStorage {
   readonly objects = new Map<string, Buffer>();
   /** While set, every call fails UNAVAILABLE (an object store answering 503). */
   failing = false;
-  creates = 0;
 
   private check(): void {
     if (this.failing) throw new UnavailableError("503 SlowDown (test)");
   }
   create(name: string, data: readonly Buffer[]): Promise<void> {
     this.check();
-    this.creates++;
     const bytes = Buffer.concat(data);
     const old = this.objects.get(name);
     if (old !== undefined && !old.equals(bytes)) return Promise.reject(new ChunkExistsError(name));
