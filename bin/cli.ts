@@ -4,8 +4,8 @@
  * commands `sluice container assign|list` work on the metadata store directly (--metadata).
  */
 import { createInterface } from "node:readline";
-import { describeOptions, parseConfig, type OptionSpecs, InvalidArgumentError, InvalidConfigError, streamSegmentsMax, containerCountMax } from "../common/index.js";
-import { Sluice } from "../client/index.js";
+import { describeOptions, parseConfig, type OptionSpecs, InvalidArgumentError, InvalidConfigError, streamSegmentsMax, containerCountMax, scaleFactorMax } from "../common/index.js";
+import { Sluice, type RetentionOptions, type ScalingOptions, type StreamOptions } from "../client/index.js";
 import {
   assignContainers,
   checkContainerCount,
@@ -23,8 +23,26 @@ const controllerOption = {
 
 const streamCreateOptions = {
   ...controllerOption,
-  segments: { kind: "int", default: 1, min: 1, max: streamSegmentsMax, help: "fixed number of segments" },
+  segments: { kind: "int", default: 1, min: 1, max: streamSegmentsMax, help: "fixed number of segments (with a rate policy: the fewest)" },
+  scaling: { kind: "string", default: "fixed", help: "fixed, byEventRate or byDataRate", pattern: /^(fixed|byEventRate|byDataRate)$/, patternHelp: "fixed, byEventRate or byDataRate" },
+  target: { kind: "int", default: 1000, min: 1, max: 2 ** 31, help: "rate policies: events/s (byEventRate) or KiB/s (byDataRate) per segment" },
+  "scale-factor": { kind: "int", default: 2, min: 2, max: scaleFactorMax, help: "rate policies: most parts one split makes" },
+  "retention-ms": { kind: "int", default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, help: "keep this many milliseconds of data (0: no time limit)" },
+  "retention-bytes": { kind: "int", default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, help: "keep at least this many bytes of data, truncating older (0: no size limit)" },
 } satisfies OptionSpecs;
+
+function streamOptionsOf(config: { segments: number; scaling: string; target: number; "scale-factor": number; "retention-ms": number; "retention-bytes": number }): StreamOptions {
+  const scaling: ScalingOptions =
+    config.scaling === "byEventRate"
+      ? { type: "byEventRate", targetRate: config.target, scaleFactor: config["scale-factor"], minSegments: config.segments }
+      : config.scaling === "byDataRate"
+        ? { type: "byDataRate", targetKiBps: config.target, scaleFactor: config["scale-factor"], minSegments: config.segments }
+        : { type: "fixed", minSegments: config.segments };
+  if (config["retention-ms"] > 0 && config["retention-bytes"] > 0) throw new InvalidConfigError("give --retention-ms or --retention-bytes, not both");
+  const retention: RetentionOptions =
+    config["retention-ms"] > 0 ? { type: "byTime", limitMs: config["retention-ms"] } : config["retention-bytes"] > 0 ? { type: "bySize", limitBytes: config["retention-bytes"] } : { type: "none" };
+  return { scaling, retention };
+}
 
 const writeOptions = {
   ...controllerOption,
@@ -69,8 +87,14 @@ export async function scopeCommand(argv: string[]): Promise<void> {
     case "list":
       for (const s of await withClient(config.controller, (c) => c.admin.listScopes())) out(s);
       return;
+    case "delete": {
+      const scope = one(positionals, "scope name");
+      const deleted = await withClient(config.controller, (s) => s.admin.deleteScope(scope));
+      out(deleted ? `scope ${scope} deleted` : `scope ${scope} does not exist`);
+      return;
+    }
     default:
-      throw new InvalidArgumentError(`unknown command: sluice scope ${verb ?? ""}; use create or list`);
+      throw new InvalidArgumentError(`unknown command: sluice scope ${verb ?? ""}; use create, list or delete`);
   }
 }
 
@@ -80,10 +104,16 @@ export async function streamCommand(argv: string[]): Promise<void> {
     case "create": {
       const { config, positionals } = parseConfig(streamCreateOptions, rest);
       const stream = one(positionals, "stream (scope/stream)");
-      const created = await withClient(config.controller, (s) =>
-        s.admin.createStream(stream, { scaling: { type: "fixed", minSegments: config.segments } }),
-      );
+      const created = await withClient(config.controller, (s) => s.admin.createStream(stream, streamOptionsOf(config)));
       out(created ? `stream ${stream} created with ${config.segments} segments` : `stream ${stream} exists`);
+      return;
+    }
+    case "seal":
+    case "delete": {
+      const { config, positionals } = parseConfig(controllerOption, rest);
+      const stream = one(positionals, "stream (scope/stream)");
+      await withClient(config.controller, (s) => (verb === "seal" ? s.admin.sealStream(stream) : s.admin.deleteStream(stream)));
+      out(`stream ${stream} ${verb === "seal" ? "sealed" : "deleted"}`);
       return;
     }
     case "list": {
@@ -100,7 +130,14 @@ export async function streamCommand(argv: string[]): Promise<void> {
         const ranges = await c.batch.segments(stream);
         return { ...i, ranges };
       });
-      out(`stream ${info.scope}/${info.stream}: ${info.segments.length} segments, scaling ${info.config.scaling.type.toLowerCase()}(${info.config.scaling.minSegments})`);
+      const scaling = info.config?.scaling;
+      const retention = info.config?.retention;
+      const policy =
+        scaling === undefined || scaling.type === "FIXED" || scaling.type === "SCALING_TYPE_UNSPECIFIED"
+          ? `fixed(${scaling?.minSegments ?? 1})`
+          : `${scaling.type === "BY_EVENT_RATE" ? "byEventRate" : "byDataRate"}(target ${scaling.targetRate}, factor ${scaling.scaleFactor}, min ${scaling.minSegments})`;
+      const kept = retention === undefined || retention.type === "RETENTION_NONE" ? "everything" : retention.type === "BY_TIME" ? `${retention.limit} ms` : `${retention.limit} bytes`;
+      out(`stream ${info.scope}/${info.stream}: ${info.segments.length} segments, epoch ${info.epoch}, scaling ${policy}, retention ${kept}${info.sealed ? ", sealed" : ""}`);
       for (const s of info.segments) {
         const r = info.ranges.find((x) => x.segment === s.segment);
         out(`  ${s.segment}  keys [${s.keyStart.toFixed(4)}, ${s.keyEnd.toFixed(4)})  bytes ${r?.startOffset ?? 0}..${r?.endOffset ?? 0}`);
@@ -108,7 +145,7 @@ export async function streamCommand(argv: string[]): Promise<void> {
       return;
     }
     default:
-      throw new InvalidArgumentError(`unknown command: sluice stream ${verb ?? ""}; use create, list or info`);
+      throw new InvalidArgumentError(`unknown command: sluice stream ${verb ?? ""}; use create, list, info, seal or delete`);
   }
 }
 

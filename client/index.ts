@@ -20,10 +20,13 @@ import { Admin } from "./admin/admin.js";
 import { BatchClient } from "./batch/batch-client.js";
 import { ControllerClient } from "./controller/controller-client.js";
 import { EventWriter } from "./writer/event-writer.js";
+import { TransactionalWriter } from "./writer/transactional-writer.js";
 import type { ConnectOptions } from "./connection/segment-retry.js";
 import { SegmentReader, type SegmentReaderOptions } from "./reader/segment-reader.js";
 
-export { Admin, type StreamOptions } from "./admin/admin.js";
+export { Admin, type StreamOptions, type ScalingOptions, type RetentionOptions } from "./admin/admin.js";
+export { TransactionalWriter, Transaction, type TransactionOptions } from "./writer/transactional-writer.js";
+export type { StreamCut, SegmentOffset, SegmentRange, GetStreamResponse, KeyRange, TxnState } from "../proto/index.js";
 export { BatchClient, type SegmentRangeToRead } from "./batch/batch-client.js";
 export { SegmentReader, type Event, type SegmentReaderOptions } from "./reader/segment-reader.js";
 export { EventWriter, type WriteOptions } from "./writer/event-writer.js";
@@ -62,16 +65,24 @@ export {
   UnavailableError,
   ClosedError,
   DataCorruptionError,
+  NoSuchTransactionError,
+  TransactionClosedError,
+  StreamSealedError,
+  StreamNotSealedError,
+  NoSuchReaderGroupError,
+  ReaderGroupExistsError,
 } from "../common/index.js";
 export type { ErrorCode } from "../common/index.js";
 
-/** Parses `tcp://host:port` (the controller's gRPC address). */
-function parseControllerUri(uri: string): string {
-  const m = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(uri);
-  if (m === null || Number(m[2]) > 65535) {
-    throw new InvalidArgumentError(`controller URI ${JSON.stringify(uri)} is not valid: write tcp://HOST:PORT, e.g. tcp://127.0.0.1:9090`);
-  }
-  return `${m[1]}:${m[2]}`;
+/** Parses `tcp://host:port[,tcp://host:port...]` (the controllers' gRPC addresses). */
+function parseControllerUri(uri: string): string[] {
+  return uri.split(",").map((one) => {
+    const m = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(one);
+    if (m === null || Number(m[2]) > 65535) {
+      throw new InvalidArgumentError(`controller URI ${JSON.stringify(one)} is not valid: write tcp://HOST:PORT, e.g. tcp://127.0.0.1:9090 (several: comma-separated)`);
+    }
+    return `${m[1]}:${m[2]}`;
+  });
 }
 
 export class Sluice {
@@ -89,12 +100,15 @@ export class Sluice {
   private constructor(private readonly controller: ControllerClient) {
     this.admin = new Admin(controller);
     this.batch = new BatchClient({
-      currentSegments: (stream) => this.currentSegments(stream),
+      segmentsBetween: async (stream) => {
+        const { scope, stream: name } = parseStreamName(stream);
+        return (await this.controller.call("GetSegmentsBetween", { scope, stream: name })).segments;
+      },
       connect: (segment, options) => this.connect(segment, options),
     });
   }
 
-  /** Connects to the controller at `uri` (`tcp://HOST:PORT`) and checks that it answers. */
+  /** Connects to the controller at `uri` (`tcp://HOST:PORT`, or several comma-separated) and checks that one answers. */
   static async connect(uri: string): Promise<Sluice> {
     const controller = new ControllerClient(parseControllerUri(uri));
     try {
@@ -116,6 +130,14 @@ export class Sluice {
     });
     this.writers.add(w);
     return w;
+  }
+
+  /** A writer of transactions on `scope/stream`. Raises INVALID_NAME. */
+  transactionalWriter(stream: string): TransactionalWriter {
+    return new TransactionalWriter(stream, {
+      call: (method, request) => this.controller.call(method, request),
+      connect: (segment, options) => this.connect(segment, options),
+    });
   }
 
   /**

@@ -46,6 +46,12 @@ export const errorCodes = {
   NO_SUCH_ENTRY: { wireId: 62, retriable: false },
   NO_SUCH_CHUNK: { wireId: 63, retriable: false },
   CHUNK_EXISTS: { wireId: 64, retriable: false },
+  NO_SUCH_TRANSACTION: { wireId: 65, retriable: false },
+  TRANSACTION_CLOSED: { wireId: 66, retriable: false },
+  STREAM_SEALED: { wireId: 67, retriable: false },
+  STREAM_NOT_SEALED: { wireId: 68, retriable: false },
+  NO_SUCH_READER_GROUP: { wireId: 69, retriable: false },
+  READER_GROUP_EXISTS: { wireId: 70, retriable: false },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -135,6 +141,16 @@ export class NoSuchEntryError extends defineError("NO_SUCH_ENTRY") {}
 export class NoSuchChunkError extends defineError("NO_SUCH_CHUNK") {}
 /** A Tier-2 chunk of that name exists with other content; chunks are never overwritten. */
 export class ChunkExistsError extends defineError("CHUNK_EXISTS") {}
+/** No transaction of that id (never created, or its record was cleaned up after it ended). */
+export class NoSuchTransactionError extends defineError("NO_SUCH_TRANSACTION") {}
+/** The transaction has ended the other way: commit after abort (or expiry), abort after commit, writes after either. */
+export class TransactionClosedError extends defineError("TRANSACTION_CLOSED") {}
+/** The stream is sealed: no scale, transaction or config change; reads still work. */
+export class StreamSealedError extends defineError("STREAM_SEALED") {}
+/** Only a sealed stream can be deleted: seal it first. */
+export class StreamNotSealedError extends defineError("STREAM_NOT_SEALED") {}
+export class NoSuchReaderGroupError extends defineError("NO_SUCH_READER_GROUP") {}
+export class ReaderGroupExistsError extends defineError("READER_GROUP_EXISTS") {}
 
 const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErrorOptions) => SluiceError } = {
   INTERNAL: InternalError,
@@ -176,6 +192,12 @@ const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErr
   NO_SUCH_ENTRY: NoSuchEntryError,
   NO_SUCH_CHUNK: NoSuchChunkError,
   CHUNK_EXISTS: ChunkExistsError,
+  NO_SUCH_TRANSACTION: NoSuchTransactionError,
+  TRANSACTION_CLOSED: TransactionClosedError,
+  STREAM_SEALED: StreamSealedError,
+  STREAM_NOT_SEALED: StreamNotSealedError,
+  NO_SUCH_READER_GROUP: NoSuchReaderGroupError,
+  READER_GROUP_EXISTS: ReaderGroupExistsError,
 };
 
 export function isErrorCode(value: string): value is ErrorCode {

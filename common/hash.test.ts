@@ -31,3 +31,15 @@ void t.test("key positions spread over [0, 1)", async (t) => {
   const c = containerOf("shop/orders/0.#epoch.0", 4);
   t.ok(c >= 0 && c < 4);
 });
+
+void t.test("a transaction segment and a rolling duplicate live with their parent", async (t) => {
+  for (let n = 0; n < 50; n++) {
+    const parent = `shop/orders/${n}.#epoch.3`;
+    const c = containerOf(parent, 16);
+    t.equal(containerOf(`${parent}#txn.${"ab".repeat(16)}`, 16), c, "txn segment");
+    t.equal(containerOf(`shop/orders/${n}.#epoch.9`, 16), c, "duplicate of a later epoch");
+    t.equal(c, containerOf(`shop/orders/${n}.#epoch.0`, 16), "epoch 0 hashes as before");
+  }
+  const spread = new Set(Array.from({ length: 64 }, (_, n) => containerOf(`shop/orders/${n}.#epoch.1`, 4)));
+  t.equal(spread.size, 4, "different numbers spread over containers");
+});

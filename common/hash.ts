@@ -48,7 +48,20 @@ export function keyPosition(routingKey: string): number {
   return murmur3x86_32(encoder.encode(routingKey)) / 4294967296;
 }
 
-/** The container a qualified segment name belongs to. */
+/**
+ * The container a qualified segment name belongs to. The name is hashed with its epoch set to 0 and
+ * without a transaction part, so a transaction segment lives with its parent, and a duplicate made
+ * by a rolling transaction commit (same number, later epoch) with the segment it duplicates: a
+ * merge is only possible within one container. Segment names of epoch 0 hash as they always did,
+ * so data written before scaling existed stays on its container. Any other string hashes as is.
+ */
 export function containerOf(segmentName: string, containerCount: number): number {
-  return murmur3x86_32(encoder.encode(segmentName), 0x5eed) % containerCount;
+  return murmur3x86_32(encoder.encode(placementKey(segmentName)), 0x5eed) % containerCount;
+}
+
+const placementPattern = /^(.*\.#epoch\.)\d+(?:#txn\.[0-9a-f]{32})?$/;
+
+function placementKey(name: string): string {
+  const m = placementPattern.exec(name);
+  return m === null ? name : `${m[1]}0`;
 }

@@ -197,3 +197,21 @@ export const logNodeReadEntriesMax = 10_000;
 
 assert(ledgerEntryBytesMax + ledgerEntryHeaderBytes === logEntryBytesMax, "a stored ledger entry is one record payload");
 assert(logNodeReadHandlesMax >= 2, "a read handle for the file being written and one for an older file");
+
+/** Controller: most parts one split makes (a rate policy's scaleFactor). */
+export const scaleFactorMax = 32;
+/** Controller: a transaction's lease, shortest and longest (CreateTransaction, PingTransaction). */
+export const txnLeaseMsMin = 1_000;
+export const txnLeaseMsMax = 10 * 60_000;
+/** Controller: transactions open at once per stream; more get OVERLOADED. */
+export const txnsOpenPerStreamMax = 10_000;
+/** Controller: how long the record of an ended (committed or aborted) transaction is kept for status calls. */
+export const txnRecordKeptMs = 10 * 60_000;
+/** Controller: tail cuts a stream's retention remembers (older ones are thinned out). */
+export const retentionSamplesMax = 1_000;
+/** Controller: streams one reader group reads. */
+export const readerGroupStreamsMax = 100;
+/** Controller: segments one load report carries (a store with more sends the busiest). */
+export const loadReportSegmentsMax = 4_000;
+/** Controller: segment stores registered at once. */
+export const segmentStoresMax = 1_000;

@@ -9,57 +9,170 @@ import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import type { ServiceDefinition, MethodDefinition } from "@grpc/grpc-js";
 
+// Absent message fields arrive as undefined (the codec drops protobufjs's nulls), so every message
+// field is optional here and handlers validate it; scalars and lists always arrive (proto3 defaults).
 export interface CreateScopeRequest { scope: string }
 export interface CreateScopeResponse { created: boolean }
 export type ListScopesRequest = Record<string, never>;
 export interface ListScopesResponse { scopes: string[] }
-export type ScalingType = "SCALING_TYPE_UNSPECIFIED" | "FIXED";
-export interface ScalingPolicy { type: ScalingType; minSegments: number }
-export interface StreamConfig { scaling: ScalingPolicy }
-export interface CreateStreamRequest { scope: string; stream: string; config: StreamConfig }
-export interface CreateStreamResponse { created: boolean }
-export interface ListStreamsRequest { scope: string }
-export interface ListStreamsResponse { streams: string[] }
-export interface GetStreamRequest { scope: string; stream: string }
+export interface DeleteScopeRequest { scope: string }
+export interface DeleteScopeResponse { deleted: boolean }
+
+export type ScalingType = "SCALING_TYPE_UNSPECIFIED" | "FIXED" | "BY_EVENT_RATE" | "BY_DATA_RATE";
+export interface ScalingPolicy {
+  type: ScalingType;
+  /** FIXED: the segment count; rate policies: the fewest segments. */
+  minSegments: number;
+  /** BY_EVENT_RATE: events/s per segment; BY_DATA_RATE: KiB/s per segment; 0 for FIXED. */
+  targetRate: number;
+  /** Most parts one split makes (>= 2 for rate policies); 0 for FIXED. */
+  scaleFactor: number;
+}
+export type RetentionType = "RETENTION_NONE" | "BY_TIME" | "BY_SIZE";
+/** BY_TIME: `limit` milliseconds kept; BY_SIZE: `limit` bytes kept. */
+export interface RetentionPolicy { type: RetentionType; limit: number }
+export interface StreamConfig { scaling?: ScalingPolicy; retention?: RetentionPolicy }
+
 export interface SegmentRange {
   segment: string;
   number: number;
+  /** The epoch that created the segment. */
   epoch: number;
   keyStart: number;
   keyEnd: number;
 }
+export interface SegmentOffset { segment: string; offset: number }
+/** One offset per segment; the segments' ranges cover [0, 1) once. */
+export interface StreamCut { positions: SegmentOffset[] }
+
+export interface CreateStreamRequest { scope: string; stream: string; config?: StreamConfig }
+export interface CreateStreamResponse { created: boolean }
+export interface UpdateStreamRequest { scope: string; stream: string; config?: StreamConfig }
+export type UpdateStreamResponse = Record<string, never>;
+export interface SealStreamRequest { scope: string; stream: string }
+export type SealStreamResponse = Record<string, never>;
+export interface DeleteStreamRequest { scope: string; stream: string }
+export type DeleteStreamResponse = Record<string, never>;
+export interface TruncateStreamRequest { scope: string; stream: string; cut?: StreamCut }
+export type TruncateStreamResponse = Record<string, never>;
+export interface ListStreamsRequest { scope: string }
+export interface ListStreamsResponse { streams: string[] }
+export interface GetStreamRequest { scope: string; stream: string }
 export interface GetStreamResponse {
   scope: string;
   stream: string;
-  config: StreamConfig;
+  config?: StreamConfig;
   epoch: number;
   segments: SegmentRange[];
   createdAtMs: number;
+  head?: StreamCut;
+  tail?: StreamCut;
+  sealed: boolean;
 }
 export interface GetCurrentSegmentsRequest { scope: string; stream: string }
 export interface GetCurrentSegmentsResponse { segments: SegmentRange[] }
+export interface PositionedSegment { range?: SegmentRange; offset: number }
+export interface GetSegmentsAtCutRequest { scope: string; stream: string; cut?: StreamCut }
+export interface GetSegmentsAtCutResponse { segments: PositionedSegment[] }
+export interface Successor { range?: SegmentRange; predecessors: string[] }
+export interface GetSuccessorsRequest { segment: string }
+export interface GetSuccessorsResponse { successors: Successor[] }
+/** `endOffset` -1: up to the segment's end. */
+export interface SegmentSpan { range?: SegmentRange; startOffset: number; endOffset: number }
+export interface GetSegmentsBetweenRequest { scope: string; stream: string; from?: StreamCut; to?: StreamCut }
+export interface GetSegmentsBetweenResponse { segments: SegmentSpan[] }
 export interface GetSegmentEndpointRequest { segment: string }
 export interface GetSegmentEndpointResponse { host: string; port: number; container: number }
+export interface KeyRange { keyStart: number; keyEnd: number }
+export interface ScaleRequest { scope: string; stream: string; seal: string[]; newRanges: KeyRange[] }
+export interface ScaleResponse { epoch: number; segments: SegmentRange[] }
+
+export type TxnState = "TXN_STATE_UNSPECIFIED" | "OPEN" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
+export interface TxnSegment { parent?: SegmentRange; txnSegment: string }
+export interface CreateTransactionRequest { scope: string; stream: string; leaseMs: number }
+export interface CreateTransactionResponse { txnId: string; epoch: number; segments: TxnSegment[]; leaseExpiresAtMs: number }
+export interface CommitTransactionRequest { scope: string; stream: string; txnId: string }
+export interface AbortTransactionRequest { scope: string; stream: string; txnId: string }
+export interface PingTransactionRequest { scope: string; stream: string; txnId: string; leaseMs: number }
+export interface GetTransactionStatusRequest { scope: string; stream: string; txnId: string }
+export interface TransactionStatusResponse { state: TxnState; leaseExpiresAtMs: number }
+
+export interface ReaderGroupStream { stream: string; from?: StreamCut; to?: StreamCut }
+export interface ReaderGroupConfig { streams: ReaderGroupStream[]; checkpointIntervalMs: number }
+export interface CreateReaderGroupRequest { scope: string; group: string; config?: ReaderGroupConfig }
+export interface CreateReaderGroupResponse { created: boolean; generation: number }
+export interface GetReaderGroupRequest { scope: string; group: string }
+export interface GetReaderGroupResponse { config?: ReaderGroupConfig; generation: number }
+export interface UpdateReaderGroupRequest { scope: string; group: string; config?: ReaderGroupConfig; expectedGeneration: number }
+export interface UpdateReaderGroupResponse { generation: number }
+export interface DeleteReaderGroupRequest { scope: string; group: string }
+export interface DeleteReaderGroupResponse { deleted: boolean }
+
+export interface HeartbeatRequest { storeId: string; host: string; port: number; leaseId: string }
+export interface HeartbeatResponse { leaseId: string; leaseMs: number }
+export interface SegmentLoadReport { segment: string; eventsPerSec: number[]; bytesPerSec: number[]; trackedMs: number }
+export interface ReportLoadRequest { storeId: string; windowsMs: number[]; segments: SegmentLoadReport[] }
+export type ReportLoadResponse = Record<string, never>;
 
 /** Request and response types of each RPC, by method name. */
 export interface ControllerMethods {
   CreateScope: [CreateScopeRequest, CreateScopeResponse];
   ListScopes: [ListScopesRequest, ListScopesResponse];
+  DeleteScope: [DeleteScopeRequest, DeleteScopeResponse];
   CreateStream: [CreateStreamRequest, CreateStreamResponse];
-  ListStreams: [ListStreamsRequest, ListStreamsResponse];
+  UpdateStream: [UpdateStreamRequest, UpdateStreamResponse];
+  SealStream: [SealStreamRequest, SealStreamResponse];
+  DeleteStream: [DeleteStreamRequest, DeleteStreamResponse];
+  TruncateStream: [TruncateStreamRequest, TruncateStreamResponse];
   GetStream: [GetStreamRequest, GetStreamResponse];
+  ListStreams: [ListStreamsRequest, ListStreamsResponse];
   GetCurrentSegments: [GetCurrentSegmentsRequest, GetCurrentSegmentsResponse];
+  GetSegmentsAtCut: [GetSegmentsAtCutRequest, GetSegmentsAtCutResponse];
+  GetSuccessors: [GetSuccessorsRequest, GetSuccessorsResponse];
+  GetSegmentsBetween: [GetSegmentsBetweenRequest, GetSegmentsBetweenResponse];
   GetSegmentEndpoint: [GetSegmentEndpointRequest, GetSegmentEndpointResponse];
+  Scale: [ScaleRequest, ScaleResponse];
+  CreateTransaction: [CreateTransactionRequest, CreateTransactionResponse];
+  CommitTransaction: [CommitTransactionRequest, TransactionStatusResponse];
+  AbortTransaction: [AbortTransactionRequest, TransactionStatusResponse];
+  PingTransaction: [PingTransactionRequest, TransactionStatusResponse];
+  GetTransactionStatus: [GetTransactionStatusRequest, TransactionStatusResponse];
+  CreateReaderGroup: [CreateReaderGroupRequest, CreateReaderGroupResponse];
+  GetReaderGroup: [GetReaderGroupRequest, GetReaderGroupResponse];
+  UpdateReaderGroup: [UpdateReaderGroupRequest, UpdateReaderGroupResponse];
+  DeleteReaderGroup: [DeleteReaderGroupRequest, DeleteReaderGroupResponse];
+  Heartbeat: [HeartbeatRequest, HeartbeatResponse];
+  ReportLoad: [ReportLoadRequest, ReportLoadResponse];
 }
 export type ControllerMethod = keyof ControllerMethods;
 export const controllerMethodNames: readonly ControllerMethod[] = [
   "CreateScope",
   "ListScopes",
+  "DeleteScope",
   "CreateStream",
-  "ListStreams",
+  "UpdateStream",
+  "SealStream",
+  "DeleteStream",
+  "TruncateStream",
   "GetStream",
+  "ListStreams",
   "GetCurrentSegments",
+  "GetSegmentsAtCut",
+  "GetSuccessors",
+  "GetSegmentsBetween",
   "GetSegmentEndpoint",
+  "Scale",
+  "CreateTransaction",
+  "CommitTransaction",
+  "AbortTransaction",
+  "PingTransaction",
+  "GetTransactionStatus",
+  "CreateReaderGroup",
+  "GetReaderGroup",
+  "UpdateReaderGroup",
+  "DeleteReaderGroup",
+  "Heartbeat",
+  "ReportLoad",
 ];
 
 /** Finds controller.proto beside this module (source tree) or in the package's proto/ (dist). */
@@ -83,13 +196,27 @@ export function messageType(name: string): protobuf.Type {
   return root.lookupType(`sluice.controller.v1.${name}`);
 }
 
+/** protobufjs gives an absent message field as null; the interfaces above say undefined (absent). */
+function dropNulls(value: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null) {
+      delete value[k];
+    } else if (Array.isArray(v)) {
+      for (const item of v as unknown[]) if (typeof item === "object" && item !== null) dropNulls(item as Record<string, unknown>);
+    } else if (typeof v === "object") {
+      dropNulls(v as Record<string, unknown>);
+    }
+  }
+  return value;
+}
+
 function codec<T>(type: protobuf.Type): { serialize: (value: T) => Buffer; deserialize: (bytes: Buffer) => T } {
   return {
     serialize: (value: T) => {
       const message = type.fromObject(value as Record<string, unknown>);
       return Buffer.from(type.encode(message).finish());
     },
-    deserialize: (bytes: Buffer) => type.toObject(type.decode(bytes), toObjectOptions) as T,
+    deserialize: (bytes: Buffer) => dropNulls(type.toObject(type.decode(bytes), toObjectOptions)) as T,
   };
 }
 

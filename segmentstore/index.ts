@@ -1,4 +1,5 @@
 export { SegmentStore, type SegmentStoreOptions } from "./segment-store.js";
+export { LoadReporter, heartbeatMsDefault, loadReportMsDefault, type ControllerLink, type LoadReporterOptions } from "./stats/load-reporter.js";
 export { Tier1, type Tier1Options } from "./tier1/tier1.js";
 export type { QuorumConfig } from "./tier1/ledger/quorum.js";
 export type { DurableDataLog, LogEntry } from "./tier1/durable-data-log.js";

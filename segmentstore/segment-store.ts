@@ -15,6 +15,10 @@
  * With Tier-2, each container tiers its segments to chunks (writer/storage-writer.ts), which lets
  * its log be truncated, and history is read back through one byte-bounded chunk cache per store.
  *
+ * With a controller link, the store heartbeats the controller (its lease is its membership: the
+ * controller's placement assigns it containers while it is live and moves them when it is not) and
+ * reports its segments' load for auto-scaling (stats/load-reporter.ts).
+ *
  * Segments of containers not served here get WRONG_HOST; of containers being recovered,
  * CONTAINER_NOT_READY. The container count is checked against the one recorded in the metadata
  * store, since segments are placed on containers by hash.
@@ -28,7 +32,8 @@ import type { ChunkStorage } from "./tier2/chunk-storage.js";
 import { flushPolicyDefault, type FlushPolicy } from "./writer/storage-writer.js";
 import { StoreFlow, type FlowOptions } from "./server/flow.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";
-import { SegmentLoadStats, type SegmentLoad } from "./stats/segment-load.js";
+import { LoadReporter, type ControllerLink } from "./stats/load-reporter.js";
+import { loadWindowsMsDefault, SegmentLoadStats, type SegmentLoad } from "./stats/segment-load.js";
 import type { DurableDataLog } from "./tier1/durable-data-log.js";
 import type { Tier1 } from "./tier1/tier1.js";
 
@@ -48,8 +53,11 @@ export interface SegmentStoreOptions {
   advertisedHost?: string;
   /** This store's id in container assignments (default `advertisedHost:port`). */
   storeId?: string;
-  /** "all": assign every container to this store at start (standalone); "unassigned": claim only containers nobody holds. */
-  claim: "all" | "unassigned";
+  /**
+   * "all": assign every container to this store at start (standalone); "unassigned": claim only
+   * containers nobody holds; "none": claim nothing, serve what the controller's placement assigns.
+   */
+  claim: "all" | "unassigned" | "none";
   containerCount: number;
   /** Pinned bound of the read index: above it new appends are held (writers throttled). */
   cacheBytesMax: number;
@@ -64,6 +72,10 @@ export interface SegmentStoreOptions {
   tier1: Tier1;
   /** Holds the container logs' ledger lists, assignments, owners and the container count. */
   metadata: MetadataStore;
+  /** The controller to heartbeat and report load to; without it the store registers nowhere (it serves what is assigned to it). */
+  controller?: ControllerLink;
+  /** Heartbeat and load report intervals (defaults in stats/load-reporter.ts). */
+  heartbeat?: { heartbeatMs?: number; reportMs?: number };
   clock?: Clock;
 }
 
@@ -80,6 +92,7 @@ export class SegmentStore {
   private readonly retakeDelayMs = new Map<number, number>();
   private assignments = new Map<number, string>();
   private watch: Watch | undefined;
+  private reporter: LoadReporter | undefined;
   private closed = false;
   private readonly services: ContainerServices;
   private readonly stats: SegmentLoadStats;
@@ -131,7 +144,7 @@ export class SegmentStore {
     if (o.claim === "all") {
       await assignContainers(o.metadata, Array.from({ length: o.containerCount }, (_, i) => i), this.id, o.containerCount);
     }
-    const { assignments, revision } = o.claim === "all" ? await readAssignments(o.metadata, o.containerCount) : await claimUnassignedContainers(o.metadata, o.containerCount, this.id);
+    const { assignments, revision } = o.claim === "unassigned" ? await claimUnassignedContainers(o.metadata, o.containerCount, this.id) : await readAssignments(o.metadata, o.containerCount);
     this.assignments = assignments;
     // A container that cannot be recovered now is retried in the background; the others serve.
     const mine = [...assignments].filter(([, store]) => store === this.id).map(([c]) => c);
@@ -140,6 +153,25 @@ export class SegmentStore {
       if (r.status === "rejected") this.retakeLater(mine[i]!, toSluiceError(r.reason));
     });
     await this.watchAssignments(revision + 1);
+    if (o.controller !== undefined) {
+      // Registered only now, once assignments are followed: the controller may place containers here at once.
+      const windowsMs = o.loadWindowsMs ?? loadWindowsMsDefault;
+      const beat = o.heartbeat ?? {};
+      this.reporter = new LoadReporter(
+        o.controller,
+        {
+          storeId: this.id,
+          host: o.advertisedHost ?? o.host,
+          port: this.port,
+          ...(beat.heartbeatMs === undefined ? {} : { heartbeatMs: beat.heartbeatMs }),
+          ...(beat.reportMs === undefined ? {} : { reportMs: beat.reportMs }),
+        },
+        () => this.stats.snapshot(),
+        windowsMs,
+        this.clock,
+      );
+      this.reporter.start();
+    }
     const segments = [...this.slots.values()].reduce((n, s) => n + s.container.segmentCount, 0);
     log.info("segment store serving", { id: this.id, port: this.port, containers: [...this.slots.keys()], segments, ms: Math.round(this.clock.monotonicMs() - started) });
   }
@@ -234,6 +266,8 @@ export class SegmentStore {
       if (slot.released) throw new WrongHostError(`container ${c} was released while it was being recovered`);
       container.start(slot.log);
       slot.serving = true;
+      // Every segment is reported from now on, cold ones at rate 0, so the controller can find them idle.
+      for (const segment of container.segmentNames()) this.stats.track(segment);
     } catch (err) {
       if (this.slots.get(c) === slot) this.slots.delete(c);
       container.stop(toSluiceError(err));
@@ -300,6 +334,7 @@ export class SegmentStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.reporter?.close();
     await this.watch?.close();
     await this.server.close();
     this.flow.close();

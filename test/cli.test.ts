@@ -22,7 +22,7 @@ void t.test("scope create, stream create, write three events, read them back", a
   t.equal((await sluice("read", "demo/events")).stdout, "one\ntwo\nthree\n");
   t.equal((await sluice("read", "demo/events", "--count", "2")).stdout, "one\ntwo\n");
   t.match((await sluice("stream", "list", "demo")).stdout, /^events$/m);
-  t.match((await sluice("stream", "info", "demo/events")).stdout, /2 segments, scaling fixed\(2\)/);
+  t.match((await sluice("stream", "info", "demo/events")).stdout, /2 segments, epoch 0, scaling fixed\(2\)/);
   t.match((await sluice("scope", "list")).stdout, /^demo$/m);
 
   const fails = async (...a: string[]): Promise<string> => {

@@ -1,11 +1,59 @@
 /** Scopes and streams, through the controller. */
 import { InvalidArgumentError, parseStreamName, validateName } from "../../common/index.js";
-import type { GetStreamResponse } from "../../proto/index.js";
+import type { GetStreamResponse, KeyRange, RetentionPolicy, ScaleResponse, ScalingPolicy, StreamCut, StreamConfig } from "../../proto/index.js";
 import type { ControllerClient } from "../controller/controller-client.js";
 
+/**
+ * How a stream scales:
+ * - `fixed`: exactly `minSegments` segments;
+ * - `byEventRate`: split a segment above `targetRate` events/s (merge cold neighbours), into at most `scaleFactor` parts;
+ * - `byDataRate`: the same with `targetKiBps` KiB/s.
+ * Rate policies never go below `minSegments`.
+ */
+export type ScalingOptions =
+  | { type: "fixed"; minSegments: number }
+  | { type: "byEventRate"; targetRate: number; scaleFactor: number; minSegments: number }
+  | { type: "byDataRate"; targetKiBps: number; scaleFactor: number; minSegments: number };
+
+/** How long data is kept: truncate below the newest point older than `limitMs`, or keep at least `limitBytes`. */
+export type RetentionOptions = { type: "none" } | { type: "byTime"; limitMs: number } | { type: "bySize"; limitBytes: number };
+
 export interface StreamOptions {
-  /** Fixed scaling: the stream has exactly `minSegments` segments. Other policies come later. */
-  scaling?: { type: "fixed"; minSegments: number };
+  scaling?: ScalingOptions;
+  retention?: RetentionOptions;
+}
+
+function scalingPolicy(s: ScalingOptions): ScalingPolicy {
+  switch (s.type) {
+    case "fixed":
+      return { type: "FIXED", minSegments: s.minSegments, targetRate: 0, scaleFactor: 0 };
+    case "byEventRate":
+      return { type: "BY_EVENT_RATE", minSegments: s.minSegments, targetRate: s.targetRate, scaleFactor: s.scaleFactor };
+    case "byDataRate":
+      return { type: "BY_DATA_RATE", minSegments: s.minSegments, targetRate: s.targetKiBps, scaleFactor: s.scaleFactor };
+    default:
+      throw new InvalidArgumentError(`scaling type ${String((s as { type: unknown }).type)} is not known; use fixed, byEventRate or byDataRate`);
+  }
+}
+
+function retentionPolicy(r: RetentionOptions): RetentionPolicy {
+  switch (r.type) {
+    case "none":
+      return { type: "RETENTION_NONE", limit: 0 };
+    case "byTime":
+      return { type: "BY_TIME", limit: r.limitMs };
+    case "bySize":
+      return { type: "BY_SIZE", limit: r.limitBytes };
+    default:
+      throw new InvalidArgumentError(`retention type ${String((r as { type: unknown }).type)} is not known; use none, byTime or bySize`);
+  }
+}
+
+function streamConfig(options: StreamOptions): StreamConfig {
+  return {
+    scaling: scalingPolicy(options.scaling ?? { type: "fixed", minSegments: 1 }),
+    retention: retentionPolicy(options.retention ?? { type: "none" }),
+  };
 }
 
 export class Admin {
@@ -21,17 +69,46 @@ export class Admin {
     return (await this.controller.call("ListScopes", {})).scopes;
   }
 
+  /** Deletes an empty scope; false if there was none. Raises SCOPE_NOT_EMPTY. */
+  async deleteScope(scope: string): Promise<boolean> {
+    validateName("scope", scope);
+    return (await this.controller.call("DeleteScope", { scope })).deleted;
+  }
+
   /** Creates `scope/stream`; false if it exists. Raises INVALID_NAME, INVALID_ARGUMENT, NO_SUCH_SCOPE. */
   async createStream(stream: string, options: StreamOptions = {}): Promise<boolean> {
     const { scope, stream: name } = parseStreamName(stream);
-    const scaling = options.scaling ?? { type: "fixed", minSegments: 1 };
-    if (scaling.type !== "fixed") throw new InvalidArgumentError(`scaling type ${String(scaling.type)} is not supported; use "fixed"`);
-    const r = await this.controller.call("CreateStream", {
-      scope,
-      stream: name,
-      config: { scaling: { type: "FIXED", minSegments: scaling.minSegments } },
-    });
-    return r.created;
+    return (await this.controller.call("CreateStream", { scope, stream: name, config: streamConfig(options) })).created;
+  }
+
+  /** Replaces the stream's scaling and retention policies (a fixed count that changes scales the stream). */
+  async updateStream(stream: string, options: StreamOptions): Promise<void> {
+    const { scope, stream: name } = parseStreamName(stream);
+    await this.controller.call("UpdateStream", { scope, stream: name, config: streamConfig(options) });
+  }
+
+  /** Seals every segment: writes fail SEGMENT_SEALED from then on, readers reach the end. */
+  async sealStream(stream: string): Promise<void> {
+    const { scope, stream: name } = parseStreamName(stream);
+    await this.controller.call("SealStream", { scope, stream: name });
+  }
+
+  /** Deletes a sealed stream and its data. Raises STREAM_NOT_SEALED. */
+  async deleteStream(stream: string): Promise<void> {
+    const { scope, stream: name } = parseStreamName(stream);
+    await this.controller.call("DeleteStream", { scope, stream: name });
+  }
+
+  /** Moves the stream's head to `cut`; data below it is deleted. */
+  async truncateStream(stream: string, cut: StreamCut): Promise<void> {
+    const { scope, stream: name } = parseStreamName(stream);
+    await this.controller.call("TruncateStream", { scope, stream: name, cut });
+  }
+
+  /** Seals `seal` (current segments) and replaces them by segments over `newRanges` (covering the same keys). */
+  async scaleStream(stream: string, seal: string[], newRanges: KeyRange[]): Promise<ScaleResponse> {
+    const { scope, stream: name } = parseStreamName(stream);
+    return this.controller.call("Scale", { scope, stream: name, seal, newRanges });
   }
 
   /** Names of the streams of a scope. Raises NO_SUCH_SCOPE. */
@@ -40,7 +117,7 @@ export class Admin {
     return (await this.controller.call("ListStreams", { scope })).streams;
   }
 
-  /** Config and current segments of `scope/stream`. Raises NO_SUCH_STREAM. */
+  /** Config, current segments, and head and tail cuts of `scope/stream`. Raises NO_SUCH_STREAM. */
   async streamInfo(stream: string): Promise<GetStreamResponse> {
     const { scope, stream: name } = parseStreamName(stream);
     return this.controller.call("GetStream", { scope, stream: name });

@@ -1,14 +1,15 @@
 /**
  * The batch API: the segment ranges of a stream, and a reader for one range. Ranges are
- * independent, so a job reads them in parallel. This foundation version lists the current
- * segments from their start to their length at the time of the call; stream cuts come with reader
- * groups.
+ * independent, so a job reads them in parallel. `segments` lists every segment from the stream's
+ * head (its last truncation) to now, across scaling epochs: sealed predecessors first (by the epoch
+ * that created them), each from its start offset to its length at the time of the call. Stream
+ * cuts as bounds come with reader groups.
  */
 import { InvalidArgumentError } from "../../common/index.js";
 import type { FrameOf, WireConnection } from "../../proto/index.js";
 import { requestSegment, type ConnectOptions } from "../connection/segment-retry.js";
 import { SegmentReader, type Event } from "../reader/segment-reader.js";
-import type { SegmentRange } from "../../proto/index.js";
+import type { SegmentSpan } from "../../proto/index.js";
 
 export interface SegmentRangeToRead {
   segment: string;
@@ -18,7 +19,8 @@ export interface SegmentRangeToRead {
 
 
 export interface BatchServices {
-  currentSegments(stream: string): Promise<SegmentRange[]>;
+  /** Every segment between the stream's head and its tail (GetSegmentsBetween without cuts). */
+  segmentsBetween(stream: string): Promise<SegmentSpan[]>;
   /** Connection to the segment store serving `segment`; with `refresh`, asks the controller again where that is. */
   connect(segment: string, options?: ConnectOptions): Promise<WireConnection>;
 }
@@ -28,13 +30,15 @@ const requestTimeoutMs = 30_000;
 export class BatchClient {
   constructor(private readonly services: BatchServices) {}
 
-  /** Every current segment of `stream` as a range from its start offset to its length now. */
+  /** Every segment of `stream` from its head to now, predecessors before successors, each from its start offset to its length now. */
   async segments(stream: string): Promise<SegmentRangeToRead[]> {
-    const ranges = await this.services.currentSegments(stream);
+    const spans = (await this.services.segmentsBetween(stream)).filter((s): s is SegmentSpan & { range: NonNullable<SegmentSpan["range"]> } => s.range !== undefined);
+    spans.sort((a, b) => a.range.epoch - b.range.epoch || a.range.number - b.range.number);
     return Promise.all(
-      ranges.map(async (r) => {
-        const info = await this.segmentInfo(r.segment);
-        return { segment: r.segment, startOffset: info.startOffset, endOffset: info.length };
+      spans.map(async (s) => {
+        const info = await this.segmentInfo(s.range.segment);
+        const endOffset = s.endOffset < 0 ? info.length : Math.min(s.endOffset, info.length);
+        return { segment: s.range.segment, startOffset: Math.min(endOffset, Math.max(s.startOffset, info.startOffset)), endOffset };
       }),
     );
   }

@@ -1,12 +1,11 @@
 /**
- * The controller's gRPC front end. Each handler validates through StreamMetadata; a SluiceError
+ * The controller's gRPC front end. Each handler (built in controller/index.ts) validates its input; a SluiceError
  * becomes a gRPC status (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, UNAVAILABLE, INTERNAL) with
  * the stable code in the `sluice-code` metadata entry, so the client rebuilds the same typed error.
  */
 import * as grpc from "@grpc/grpc-js";
 import { toSluiceError, type ErrorCode, logger } from "../../common/index.js";
 import { controllerServiceDefinition, errorCodeMetadataKey, type ControllerMethod, type ControllerMethods } from "../../proto/index.js";
-import type { StreamMetadata } from "../streams/stream-metadata.js";
 
 const log = logger("controller");
 
@@ -29,11 +28,14 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "LEASE_NOT_FOUND":
     case "NO_SUCH_ENTRY":
     case "NO_SUCH_CHUNK":
+    case "NO_SUCH_TRANSACTION":
+    case "NO_SUCH_READER_GROUP":
       return grpc.status.NOT_FOUND;
     case "SCOPE_EXISTS":
     case "STREAM_EXISTS":
     case "SEGMENT_EXISTS":
     case "CHUNK_EXISTS":
+    case "READER_GROUP_EXISTS":
       return grpc.status.ALREADY_EXISTS;
     case "SCOPE_NOT_EMPTY":
     case "SEGMENT_SEALED":
@@ -42,6 +44,9 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "REVISION_COMPACTED":
     case "WRITER_NOT_PRIMARY":
     case "LEDGER_FENCED":
+    case "TRANSACTION_CLOSED":
+    case "STREAM_SEALED":
+    case "STREAM_NOT_SEALED":
       return grpc.status.FAILED_PRECONDITION;
     case "AUTH_FAILED":
       return grpc.status.UNAUTHENTICATED;
@@ -65,19 +70,8 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
   }
 }
 
-type Handlers = { [M in ControllerMethod]: (req: ControllerMethods[M][0]) => Promise<ControllerMethods[M][1]> };
-
-function handlersFor(streams: StreamMetadata): Handlers {
-  return {
-    CreateScope: async (req) => ({ created: await streams.createScope(req.scope) }),
-    ListScopes: async () => ({ scopes: await streams.listScopes() }),
-    CreateStream: async (req) => ({ created: await streams.createStream(req.scope, req.stream, req.config) }),
-    ListStreams: async (req) => ({ streams: await streams.listStreams(req.scope) }),
-    GetStream: (req) => streams.getStream(req.scope, req.stream),
-    GetCurrentSegments: async (req) => ({ segments: await streams.currentSegments(req.scope, req.stream) }),
-    GetSegmentEndpoint: (req) => streams.endpointOf(req.segment),
-  };
-}
+/** One async function per RPC; a typed SluiceError it raises becomes the call's status. */
+export type ControllerHandlers = { [M in ControllerMethod]: (req: ControllerMethods[M][0]) => Promise<ControllerMethods[M][1]> };
 
 function unary<Req, Res>(method: string, fn: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
@@ -97,8 +91,7 @@ function unary<Req, Res>(method: string, fn: (req: Req) => Promise<Res>): grpc.h
 export class ControllerGrpcServer {
   private readonly server = new grpc.Server();
 
-  constructor(streams: StreamMetadata) {
-    const handlers = handlersFor(streams);
+  constructor(handlers: ControllerHandlers) {
     const impl: grpc.UntypedServiceImplementation = {};
     for (const name of Object.keys(handlers) as ControllerMethod[]) {
       impl[name] = unary(name, handlers[name] as (req: unknown) => Promise<unknown>);

@@ -4,7 +4,7 @@
 // that the controller's endpointOf answers the recorded owner, else its configured fallback.
 import t, { type Test } from "tap";
 import { containerOf, ManualClock, segmentName } from "../../common/index.js";
-import { StreamMetadata } from "../streams/stream-metadata.js";
+import { resolveEndpoint } from "../streams/segment-ops.js";
 import {
   assignContainers,
   claimUnassignedContainers,
@@ -160,7 +160,8 @@ void t.test("the container count the metadata records", async (t) => {
 void t.test("endpointOf answers the recorded owner of the segment's container, else the fallback", async (t) => {
   const s = await openStore(t);
   const fallback = { host: "127.0.0.1", port: 12345 };
-  const streams = new StreamMetadata(s, { containerCount: 4, endpointOfContainer: () => fallback }, { createSegment: () => Promise.resolve() }, new ManualClock());
+  const placement = { containerCount: 4, endpointOfContainer: () => fallback };
+  const streams = { endpointOf: (segment: string) => resolveEndpoint(s, placement, segment) };
   const segment = segmentName("shop", "orders", 0, 0);
   const container = containerOf(segment, 4);
   t.same(await streams.endpointOf(segment), { ...fallback, container }, "no owner recorded: the configured store");

@@ -35,8 +35,8 @@ export interface StandaloneProcess extends SluiceProcess {
 }
 
 /** Starts `sluice ROLE ARGS...` and waits for its ready line (60 s at most; a child that fails to start is killed). */
-export async function startSluiceProcess(role: "standalone" | "controller" | "segmentstore" | "lognode", args: readonly string[]): Promise<SluiceProcess> {
-  const proc = spawn(process.execPath, tsNodeArgs(sluiceBin, [role, ...args]), { stdio: ["ignore", "pipe", "pipe"] });
+export async function startSluiceProcess(role: "standalone" | "controller" | "segmentstore" | "lognode", args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<SluiceProcess> {
+  const proc = spawn(process.execPath, tsNodeArgs(sluiceBin, [role, ...args]), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let err = "";
   proc.stderr.on("data", (c: Buffer) => (err += c.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));

@@ -188,7 +188,13 @@ export class SegmentContainer {
     }
     this.pendingCreates.add(name);
     const op: Operation = { kind: "CreateSegment", segmentId: this.state.nextSegmentId++, name };
-    return this.processor.enqueue(op).finally(() => this.pendingCreates.delete(name));
+    return this.processor
+      .enqueue(op)
+      .then(() => {
+        // Load statistics report a new segment at rate 0 before its first append (unless it was deleted at once).
+        if (this.state.segments.has(name)) this.services.stats.track(name);
+      })
+      .finally(() => this.pendingCreates.delete(name));
   }
 
   /** The last event number stored (durable) for `writerId` on `name`, or -1. Raises NO_SUCH_SEGMENT. */

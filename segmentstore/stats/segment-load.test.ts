@@ -1,6 +1,7 @@
 // Proves the per-segment load averages on a ManualClock: a steady input converges to its rate on every window, rates
 // decay toward 0 while idle (short windows first), irregular recording gives the same rates as regular, a burst moves
 // short windows far more than long ones, segments are removed and evicted least recently recorded first at the bound,
+// track() reports a segment with zero rates before any append, trackedMs counts from the first record or track,
 // and a bad window config is refused with INVALID_CONFIG naming windowsMs.
 import t, { type Test } from "tap";
 import { ManualClock, segmentsPerStoreMax } from "../../common/index.js";
@@ -164,4 +165,29 @@ void t.test("bad config raises INVALID_CONFIG naming the property", async (t) =>
   }
   t.doesNotThrow(() => new SegmentLoadStats(clock, { windowsMs: [1000, 2000, 3000, 4000, 5000, 6000, 7000, 86_400_000] }));
   t.equal(new SegmentLoadStats(clock).size, 0, "defaults are valid");
+});
+
+void t.test("track() reports a segment cold, and trackedMs counts from its first record or track", async (t) => {
+  const clock = new ManualClock();
+  const stats = new SegmentLoadStats(clock, { windowsMs, segmentsMax: 3 });
+  stats.track("cold");
+  t.same(stats.get("cold"), { segment: "cold", eventsPerSec: [0, 0], bytesPerSec: [0, 0], events: 0, bytes: 0, trackedMs: 0 });
+  clock.advance(1500);
+  stats.record("hot", 10, 100);
+  stats.track("cold"); // Tracking again changes nothing: not the rates, not trackedMs.
+  stats.track("hot");
+  clock.advance(500);
+  t.equal(stats.get("cold")?.trackedMs, 2000);
+  t.equal(stats.get("hot")?.trackedMs, 500, "from the first record");
+  t.equal(stats.get("hot")?.events, 10, "tracking a recorded segment keeps its totals");
+  t.same(stats.snapshot().map((l) => [l.segment, l.trackedMs]), [["cold", 2000], ["hot", 500]]);
+  stats.record("cold", 1, 1);
+  t.equal(stats.get("cold")?.trackedMs, 2000, "recording does not restart it");
+  // At the bound, tracking a new segment evicts the least recently recorded, as recording does.
+  stats.track("third");
+  stats.track("fourth");
+  t.same(stats.snapshot().map((l) => l.segment), ["cold", "third", "fourth"], "hot was the least recently recorded");
+  stats.remove("cold");
+  stats.track("cold");
+  t.equal(stats.get("cold")?.trackedMs, 0, "a removed segment starts again");
 });

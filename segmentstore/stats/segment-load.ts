@@ -38,9 +38,13 @@ export interface SegmentLoad {
   /** Totals since the segment was first recorded here (for tests and debugging). */
   events: number;
   bytes: number;
+  /** How long this store has tracked the segment: a window longer than this is not yet full. */
+  trackedMs: number;
 }
 
 interface Entry {
+  /** Monotonic time the entry was created (first recorded or tracked). */
+  createdMs: number;
   /** Monotonic time the accumulators were last brought up to date. */
   updatedMs: number;
   /** Decayed accumulators, one per window. */
@@ -87,12 +91,7 @@ export class SegmentLoadStats {
     const nowMs = this.clock.monotonicMs();
     let entry = this.entries.get(segment);
     if (entry === undefined) {
-      if (this.entries.size >= this.segmentsMax) {
-        const oldest = this.entries.keys().next();
-        if (oldest.done !== true) this.entries.delete(oldest.value);
-      }
-      const n = this.windowsMs.length;
-      entry = { updatedMs: nowMs, eventsAcc: new Float64Array(n), bytesAcc: new Float64Array(n), events: 0, bytes: 0 };
+      entry = this.newEntry(nowMs);
     } else {
       // Delete and set again so that Map order stays least recently recorded first.
       this.entries.delete(segment);
@@ -108,6 +107,27 @@ export class SegmentLoadStats {
     entry.bytes += bytes;
     this.entries.set(segment, entry);
     assert(this.entries.size <= this.segmentsMax, "tracked segments within segmentsMax");
+  }
+
+  /**
+   * Starts tracking `segment` with zero rates if it is not tracked yet (a segment just created, or
+   * found in a container taken over), so it is reported, and can be found cold, before any append.
+   * Tracking a segment already tracked changes nothing, not even its place in eviction order.
+   */
+  track(segment: string): void {
+    if (this.entries.has(segment)) return;
+    this.entries.set(segment, this.newEntry(this.clock.monotonicMs()));
+    assert(this.entries.size <= this.segmentsMax, "tracked segments within segmentsMax");
+  }
+
+  /** A zeroed entry, evicting the least recently recorded segment first when at the bound. */
+  private newEntry(nowMs: number): Entry {
+    if (this.entries.size >= this.segmentsMax) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    const n = this.windowsMs.length;
+    return { createdMs: nowMs, updatedMs: nowMs, eventsAcc: new Float64Array(n), bytesAcc: new Float64Array(n), events: 0, bytes: 0 };
   }
 
   /** Forgets a segment (deleted or merged away, or its container moved). */
@@ -144,7 +164,7 @@ export class SegmentLoadStats {
       eventsPerSec.push((entry.eventsAcc[i] ?? 0) * scale);
       bytesPerSec.push((entry.bytesAcc[i] ?? 0) * scale);
     }
-    return { segment, eventsPerSec, bytesPerSec, events: entry.events, bytes: entry.bytes };
+    return { segment, eventsPerSec, bytesPerSec, events: entry.events, bytes: entry.bytes, trackedMs: Math.max(0, nowMs - entry.createdMs) };
   }
 
   /**

@@ -1,0 +1,79 @@
+/**
+ * Deleting a sealed stream. The decision is the state `deleting` with a delete workflow in the
+ * slot, set together by compare-and-set. The workflow deletes every segment of every epoch and
+ * every transaction segment (one already gone counts as deleted), then the transaction, epoch and
+ * retention records, and the stream record last, so a crash at any point leaves a `deleting`
+ * record that any controller can finish. A stale resumer stops as soon as the slot is gone (the
+ * name may already belong to a new stream).
+ */
+import { ConditionalCheckFailedError, logger, NoSuchStreamError, StreamNotSealedError, UnavailableError, validateName } from "../../common/index.js";
+import { listAll } from "../store/index.js";
+import { listTxns, txnKey, txnSegmentsOf } from "../txn/index.js";
+import type { StreamContext } from "./stream-context.js";
+import {
+  decodeEpoch,
+  epochPrefix,
+  nameOf,
+  newWorkflowId,
+  readStream,
+  retentionKey,
+  retentionPrefix,
+  streamKey,
+  type DeleteWorkflow,
+} from "./stream-metadata.js";
+import { forEachWhileRunning, streamCasAttemptsMax, takeSlot } from "./workflow-slot.js";
+
+const log = logger("controller");
+
+/** Deletes a sealed stream and everything of it. Raises NO_SUCH_STREAM, STREAM_NOT_SEALED, UNAVAILABLE. */
+export async function deleteStream(ctx: StreamContext, scope: string, stream: string): Promise<void> {
+  validateName("scope", scope);
+  validateName("stream", stream);
+  // A delete already decided (its owner may have died) is finished here rather than waited for.
+  const found = await readStream(ctx.store, scope, stream);
+  if (found?.record.state === "deleting" && found.record.workflow?.type === "delete") {
+    await runDelete(ctx, scope, stream, found.record.workflow);
+    return;
+  }
+  const taken = await takeSlot(ctx, scope, stream, (current) => {
+    const r = current.record;
+    if (r.state === "creating" || r.state === "deleting") return Promise.reject(new NoSuchStreamError(`stream ${scope}/${stream} does not exist`));
+    if (r.state !== "sealed") return Promise.reject(new StreamNotSealedError(`stream ${scope}/${stream} is ${r.state}: seal it before deleting it`));
+    const workflow: DeleteWorkflow = { type: "delete", id: newWorkflowId(), startedAtMs: ctx.clock.nowMs() };
+    return Promise.resolve({ ...r, state: "deleting" as const, stateChangedAtMs: ctx.clock.nowMs(), workflow });
+  });
+  if (taken?.record.workflow?.type === "delete") await runDelete(ctx, scope, stream, taken.record.workflow);
+}
+
+/** Deletes the stream's segments and then its records (see the file comment). */
+export async function runDelete(ctx: StreamContext, scope: string, stream: string, wf: DeleteWorkflow): Promise<void> {
+  const epochs = await listAll(ctx.store, epochPrefix(scope, stream));
+  const names = new Set<string>();
+  for (const kv of epochs) for (const s of decodeEpoch(kv).segments) names.add(nameOf(scope, stream, s));
+  const txns = await listTxns(ctx.store, scope, stream);
+  for (const t of txns) for (const name of txnSegmentsOf(scope, stream, t.record)) names.add(name);
+  const running = (items: readonly string[], fn: (item: string) => Promise<unknown>) =>
+    forEachWhileRunning(ctx, scope, stream, wf.id, items, async (item) => {
+      await fn(item);
+    });
+  if (!(await running([...names], (name) => ctx.segments.deleteSegment(name)))) return;
+  const records = [
+    ...txns.map((t) => txnKey(scope, stream, t.record.txnId)),
+    ...epochs.map((kv) => kv.key),
+    retentionKey(scope, stream),
+    ...(await listAll(ctx.store, retentionPrefix(scope, stream))).map((kv) => kv.key),
+  ];
+  if (!(await running(records, (key) => ctx.store.delete(key)))) return;
+  for (let attempt = 0; attempt < streamCasAttemptsMax; attempt++) {
+    const current = await readStream(ctx.store, scope, stream);
+    if (current?.record.workflow?.id !== wf.id) return;
+    try {
+      await ctx.store.delete(streamKey(scope, stream), current.version);
+      log.info("stream deleted", { scope, stream, segments: names.size });
+      return;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedError)) throw err;
+    }
+  }
+  throw new UnavailableError(`stream ${scope}/${stream} kept changing during ${streamCasAttemptsMax} attempts to delete its record; it will be resumed`);
+}

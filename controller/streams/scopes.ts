@@ -1,0 +1,49 @@
+/**
+ * Scopes: `scopes/<scope>` records. A scope is deleted only when empty (no stream, no reader group).
+ * Creating a stream rewrites its scope record in the same metadata transaction, so a delete that
+ * checked emptiness at an older version of the scope record fails its compare and looks again:
+ * no stream can be left under a deleted scope.
+ */
+import { ConditionalCheckFailedError, ScopeNotEmptyError, UnavailableError, validateName } from "../../common/index.js";
+import { listAll, type MetadataStore } from "../store/index.js";
+import type { Clock } from "../../common/index.js";
+import { encodeRecord, readerGroupPrefix, scopeKey, scopeRootPrefix, streamPrefix } from "./stream-metadata.js";
+import { streamCasAttemptsMax } from "./workflow-slot.js";
+
+/** Creates a scope; false if it exists already. Raises INVALID_NAME. */
+export async function createScope(store: MetadataStore, clock: Clock, scope: string): Promise<boolean> {
+  validateName("scope", scope);
+  try {
+    await store.compareAndSet(scopeKey(scope), 0, encodeRecord({ createdAtMs: clock.nowMs() }));
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedError) return false;
+    throw err;
+  }
+}
+
+export async function listScopes(store: MetadataStore): Promise<string[]> {
+  return (await listAll(store, scopeRootPrefix)).map((kv) => kv.key.slice(scopeRootPrefix.length));
+}
+
+/** Deletes an empty scope; false if there is none. Raises INVALID_NAME, SCOPE_NOT_EMPTY. */
+export async function deleteScope(store: MetadataStore, scope: string): Promise<boolean> {
+  validateName("scope", scope);
+  for (let attempt = 0; attempt < streamCasAttemptsMax; attempt++) {
+    const kv = await store.get(scopeKey(scope));
+    if (kv === undefined) return false;
+    if ((await store.list(streamPrefix(scope), { limit: 1 })).entries.length > 0) {
+      throw new ScopeNotEmptyError(`scope ${scope} still holds streams: seal and delete them first`);
+    }
+    if ((await store.list(readerGroupPrefix(scope), { limit: 1 })).entries.length > 0) {
+      throw new ScopeNotEmptyError(`scope ${scope} still holds reader groups: delete them first`);
+    }
+    try {
+      await store.delete(scopeKey(scope), kv.version);
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedError)) throw err;
+    }
+  }
+  throw new UnavailableError(`scope ${scope} kept changing during ${streamCasAttemptsMax} attempts to delete it; retry`);
+}

@@ -1,0 +1,29 @@
+/**
+ * Transactions: their records and the parts of their life that need nothing from the stream
+ * (abort, ping, status, expiry). The commit workflow changes the stream's segments and lives in
+ * controller/streams, which builds on this module (streams -> txn, never the other way).
+ */
+export { forEachBounded, mapBounded, segmentCallsConcurrentMax } from "./bounded.js";
+export {
+  decodeTxn,
+  encodeTxn,
+  listTxns,
+  newTxnId,
+  parentSegmentOf,
+  parseTxnKey,
+  readTxn,
+  requireTxn,
+  txnKey,
+  txnPrefix,
+  txnRootPrefix,
+  txnSegmentsOf,
+  txnStatus,
+  validateLeaseMs,
+  validateTxnId,
+  type TxnParent,
+  type TxnPhase,
+  type TxnRecord,
+  type VersionedTxn,
+} from "./txn-record.js";
+export { abortTxn, decideAbort, finishAbort, pingTxn, txnCasAttemptsMax, updateTxn, type TxnSegmentDeleter } from "./txn-lifecycle.js";
+export { expireTransactions, type ExpiryResult } from "./txn-expiry.js";
