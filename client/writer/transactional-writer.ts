@@ -49,6 +49,8 @@ export class Transaction {
   private readonly writers: { keyStart: number; keyEnd: number; writer: SegmentWriter }[];
   private readonly pinger: NodeJS.Timeout;
   private ended = false;
+  /** commit() was called: no more writes, but the lease is kept alive until the commit is answered. */
+  private committing = false;
 
   constructor(
     private readonly scope: string,
@@ -67,7 +69,7 @@ export class Transaction {
 
   /** Writes one event into the transaction; resolves once it is durable (still invisible). */
   write(data: Uint8Array | string, options: WriteOptions = {}): Promise<void> {
-    if (this.ended) return Promise.reject(new TransactionClosedError(`transaction ${this.id} has ended; begin another`));
+    if (this.ended || this.committing) return Promise.reject(new TransactionClosedError(`transaction ${this.id} is ${this.ended ? "over" : "being committed"}; begin another`));
     const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     if (bytes.length > eventBytesMax) return Promise.reject(new EventTooLargeError(`event of ${bytes.length} bytes exceeds the ${eventBytesMax}-byte limit`));
     const position = options.routingKey === undefined ? Math.random() : keyPosition(options.routingKey);
@@ -81,12 +83,23 @@ export class Transaction {
     await Promise.all(this.writers.map((w) => w.writer.flush()));
   }
 
-  /** Flushes, then commits: every event becomes visible, all at once per segment. Raises TRANSACTION_CLOSED if it was aborted. */
+  /**
+   * Flushes, then commits: every event becomes visible, all at once per segment. Raises
+   * TRANSACTION_CLOSED if it was aborted. After a retriable failure (UNAVAILABLE, TIMEOUT) the
+   * transaction stays open, its lease renewed, and commit() may be called again: a commit is
+   * idempotent on the controller.
+   */
   async commit(): Promise<void> {
     if (this.ended) throw new ClosedError(`transaction ${this.id} has ended`);
+    this.committing = true;
     await this.flush();
+    try {
+      await this.services.call("CommitTransaction", { scope: this.scope, stream: this.stream, txnId: this.id });
+    } catch (err) {
+      if (!toSluiceError(err).retriable) this.end();
+      throw err;
+    }
     this.end();
-    await this.services.call("CommitTransaction", { scope: this.scope, stream: this.stream, txnId: this.id });
   }
 
   /** Drops every event of the transaction. Raises TRANSACTION_CLOSED if it was committed. */

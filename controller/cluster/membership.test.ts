@@ -127,9 +127,11 @@ void t.test("reports: stored, stale ones left out, the newest report of a segmen
 
   // A second store reports segment 0 later (its container moved there): its report wins.
   clock.advance(1000);
+  await t.rejects(membership.reportLoad({ ...report([seg("x/y/0.#epoch.0", 99)]), storeId: "ss-2" }), { code: "LEASE_NOT_FOUND" }, "an unregistered store's report is refused");
+  t.equal(await store.get(loadKey("ss-2")), undefined, "and stores nothing");
+  await membership.heartbeat({ storeId: "ss-2", host: "h", port: 2, leaseId: "" });
   await membership.reportLoad({ ...report([seg("x/y/0.#epoch.0", 99)]), storeId: "ss-2" });
   t.equal((await membership.loadReports()).get("x/y/0.#epoch.0")?.eventsPerSec[0], 99);
-  t.equal((await store.get(loadKey("ss-2")))?.lease, undefined, "an unregistered store's report is a plain key");
 
   // ss-1's report goes stale (no keepAlive here, so its lease has ended too).
   await passTime(store, clock, reportStaleMsDefault + 1);
@@ -141,6 +143,7 @@ void t.test("reports: stored, stale ones left out, the newest report of a segmen
   const { value, kept } = encodeLoadReport(report(many), clock.nowMs());
   t.ok(value.length <= metadataValueBytesMax, `${value.length} bytes fit a value`);
   t.ok(kept > 500 && kept < 2_000, `kept ${kept} of 2000`);
+  await membership.heartbeat({ storeId: "ss-1", host: "h", port: 1, leaseId: "" });
   await membership.reportLoad(report(many));
   const stored = await membership.loadReports();
   t.equal(stored.size, kept);

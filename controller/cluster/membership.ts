@@ -278,18 +278,13 @@ export class Membership implements LoadSource {
       log.debug("load report trimmed to its busiest segments", { store: req.storeId, segments: req.segments.length, kept });
     }
     const key = loadKey(req.storeId);
-    const registration = await this.store.get(storeKey(req.storeId));
-    const lease = registration?.lease;
-    if (lease !== undefined) {
-      try {
-        await this.store.put(key, value, { lease });
-        return;
-      } catch (err) {
-        // The store's lease ended just now: keep the report anyway; it goes stale like any other.
-        if (!(err instanceof LeaseNotFoundError)) throw err;
-      }
+    // A report lives as long as its store's registration (it is put under the store's lease), so
+    // reports of dead stores, or of ids that never registered, cannot pile up in the metadata.
+    const lease = (await this.store.get(storeKey(req.storeId)))?.lease;
+    if (lease === undefined) {
+      throw new LeaseNotFoundError(`segment store ${req.storeId} is not registered: heartbeat first, then report its load`);
     }
-    await this.store.put(key, value);
+    await this.store.put(key, value, { lease });
   }
 
   /** The registered (live) stores by id. */

@@ -52,18 +52,33 @@ export async function runDelete(ctx: StreamContext, scope: string, stream: strin
   for (const kv of epochs) for (const s of decodeEpoch(kv).segments) names.add(nameOf(scope, stream, s));
   const txns = await listTxns(ctx.store, scope, stream);
   for (const t of txns) for (const name of txnSegmentsOf(scope, stream, t.record)) names.add(name);
-  const running = (items: readonly string[], fn: (item: string) => Promise<unknown>) =>
+  const running = <T>(items: readonly T[], fn: (item: T) => Promise<unknown>) =>
     forEachWhileRunning(ctx, scope, stream, wf.id, items, async (item) => {
       await fn(item);
     });
-  if (!(await running([...names], (name) => ctx.segments.deleteSegment(name)))) return;
-  const records = [
-    ...txns.map((t) => txnKey(scope, stream, t.record.txnId)),
-    ...epochs.map((kv) => kv.key),
-    retentionKey(scope, stream),
-    ...(await listAll(ctx.store, retentionPrefix(scope, stream))).map((kv) => kv.key),
+  // Segment names repeat when a stream is made again under the same name, so each delete is preceded
+  // by its own check that this delete still runs: a run that lost the race to another (which then
+  // finished, and the stream was created anew) stops before it touches the new stream's segments.
+  for (const name of names) {
+    if (!(await running([name], (n) => ctx.segments.deleteSegment(n)))) return;
+  }
+  // Records go with the version they were listed at, so a record of a stream made again is never removed.
+  const retention = await ctx.store.get(retentionKey(scope, stream));
+  const records: { key: string; version: number }[] = [
+    ...txns.map((t) => ({ key: txnKey(scope, stream, t.record.txnId), version: t.version })),
+    ...epochs.map((kv) => ({ key: kv.key, version: kv.version })),
+    ...(retention === undefined ? [] : [{ key: retention.key, version: retention.version }]),
+    ...(await listAll(ctx.store, retentionPrefix(scope, stream))).map((kv) => ({ key: kv.key, version: kv.version })),
   ];
-  if (!(await running(records, (key) => ctx.store.delete(key)))) return;
+  const deleteListed = async (r: { key: string; version: number }) => {
+    try {
+      await ctx.store.delete(r.key, r.version);
+    } catch (err) {
+      // Changed since it was listed: it belongs to something newer than this delete.
+      if (!(err instanceof ConditionalCheckFailedError)) throw err;
+    }
+  };
+  if (!(await running(records, deleteListed))) return;
   for (let attempt = 0; attempt < streamCasAttemptsMax; attempt++) {
     const current = await readStream(ctx.store, scope, stream);
     if (current?.record.workflow?.id !== wf.id) return;

@@ -5,9 +5,9 @@
  * created. A crash in between leaves an OPEN record whose lease runs out, and expiry deletes its
  * segments (absent ones count as deleted): nothing is orphaned either way.
  */
-import { ConditionalCheckFailedError, logger, OverloadedError, txnsOpenPerStreamMax, UnavailableError, validateName } from "../../common/index.js";
+import { ConditionalCheckFailedError, logger, OverloadedError, TransactionClosedError, txnsOpenPerStreamMax, UnavailableError, validateName } from "../../common/index.js";
 import type { CreateTransactionResponse } from "../../proto/index.js";
-import { abortTxn, encodeTxn, forEachBounded, listTxns, newTxnId, txnKey, txnSegmentsOf, validateLeaseMs, type TxnRecord } from "../txn/index.js";
+import { abortTxn, encodeTxn, forEachBounded, listTxns, newTxnId, readTxn, txnKey, txnSegmentsOf, validateLeaseMs, type TxnRecord } from "../txn/index.js";
 import type { StreamContext } from "./stream-context.js";
 import { checkState, rangeOf, readStream, requireEpoch, streamKey } from "./stream-metadata.js";
 import { streamCasAttemptsMax } from "./workflow-slot.js";
@@ -63,6 +63,13 @@ export async function createTransaction(ctx: StreamContext, scope: string, strea
       log.warn("aborting a transaction whose segments could not be created failed; expiry will", { scope, stream, txn: txnId, error: abortErr });
     });
     throw err;
+  }
+  // A seal of the stream (or an abort by id) may have ended the transaction while its segments
+  // were being made, deleting them before some were created: delete them again, and say so.
+  const after = await readTxn(ctx.store, scope, stream, record.txnId);
+  if (after?.record.state !== "OPEN") {
+    await forEachBounded(segments, (s) => ctx.segments.deleteSegment(s));
+    throw new TransactionClosedError(`transaction ${record.txnId} on ${scope}/${stream} was ended (the stream was sealed, or it was aborted) while it was created; begin another`);
   }
   return {
     txnId: record.txnId,
