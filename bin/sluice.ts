@@ -18,9 +18,10 @@ const usage = `usage:
   sluice controller --metadata file://DIR|etcd://HOST:PORT [--port 9090] [--containers 4] [--segmentstore tcp://HOST:PORT]
   sluice segmentstore [--data-dir DIR] [--port 12345] [--containers 4]
   sluice lognode --data-dir DIR [--port 3181] [--journal-file-bytes N]
-  sluice scope create|list NAME            [--controller tcp://127.0.0.1:9090]
-  sluice stream create SCOPE/STREAM [--segments N]
-  sluice stream list SCOPE | info SCOPE/STREAM
+  sluice scope create|list|delete NAME     [--controller tcp://127.0.0.1:9090[,...]]
+  sluice stream create SCOPE/STREAM [--segments N] [--scaling fixed|byEventRate|byDataRate --target N
+                --scale-factor N] [--retention-ms MS | --retention-bytes BYTES]
+  sluice stream list SCOPE | info|seal|delete SCOPE/STREAM
   sluice write SCOPE/STREAM [--key K] [TEXT...]   (no TEXT: one event per stdin line)
   sluice read SCOPE/STREAM [--count N]
   sluice container assign --metadata URI --containers LIST|all --to STORE_ID [--container-count N]
