@@ -8,3 +8,4 @@ export * from "./log.js";
 export * from "./names.js";
 export * from "./record-log.js";
 export * from "./local-host.js";
+export * from "./periodic-pass.js";

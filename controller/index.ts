@@ -8,7 +8,7 @@
  */
 import { ContainerNotReadyError, NoSuchScopeError, systemClock, type Clock, logger, toSluiceError } from "../common/index.js";
 import type { StreamCut } from "../proto/index.js";
-import { checkContainerCount, openMetadataStore, readAssignments, type MetadataStore } from "./store/index.js";
+import { assignedStore, checkContainerCount, containerAssignmentKey, openMetadataStore, type MetadataStore } from "./store/index.js";
 import { ControllerGrpcServer, type ControllerHandlers } from "./server/grpc-server.js";
 import { SegmentHelper, type Endpoint } from "./streams/segment-helper.js";
 import { StreamService } from "./streams/stream-service.js";
@@ -91,7 +91,8 @@ export class Controller {
       const placement: SegmentPlacement = {
         containerCount: options.containerCount,
         endpointOfContainer: async (c) => {
-          const assigned = (await readAssignments(store, options.containerCount)).assignments.get(c);
+          const kv = await store.get(containerAssignmentKey(c));
+          const assigned = kv === undefined ? undefined : assignedStore(kv.key, kv.value);
           const registered = assigned === undefined ? undefined : await membership.endpointOfStore(assigned);
           if (registered !== undefined) return registered;
           if (options.segmentStore !== undefined) return options.segmentStore;
@@ -176,7 +177,7 @@ function handlers(streams: StreamService, groups: ReaderGroups, membership: Memb
     },
     GetStream: (r) => streams.getStream(r.scope, r.stream),
     ListStreams: async (r) => ({ streams: await streams.listStreams(r.scope) }),
-    GetCurrentSegments: async (r) => ({ segments: (await streams.currentSegments(r.scope, r.stream)).segments.map((s) => s.range) }),
+    GetCurrentSegments: async (r) => ({ segments: await streams.currentRanges(r.scope, r.stream) }),
     GetSegmentsAtCut: async (r) => ({ segments: await streams.segmentsAtCut(r.scope, r.stream, r.cut) }),
     GetSuccessors: async (r) => ({ successors: await streams.successors(r.segment) }),
     GetSegmentsBetween: async (r) => ({ segments: await streams.segmentsBetween(r.scope, r.stream, r.from, r.to) }),

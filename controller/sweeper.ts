@@ -6,7 +6,7 @@
  * workflows older than `staleMs` are taken, except on the first pass after winning the lead, when
  * the previous leader is known to be gone or stepping down and everything pending is taken.
  */
-import { logger, toSluiceError, type Clock, type TimerHandle } from "../common/index.js";
+import { logger, PeriodicPass, toSluiceError, type Clock } from "../common/index.js";
 import type { Leadership } from "./control-ops.js";
 
 const log = logger("controller");
@@ -24,24 +24,32 @@ export interface SweeperOptions {
 }
 
 export class Sweeper {
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
+  private readonly loop: PeriodicPass;
   private wasLeader = false;
-  private closed = false;
 
   constructor(
     private readonly target: SweepTarget,
     private readonly leadership: Leadership,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly options: SweeperOptions,
-  ) {}
+  ) {
+    this.loop = new PeriodicPass(clock, options.intervalMs, () => this.pass());
+  }
 
   start(): void {
-    this.schedule();
+    this.loop.start();
   }
 
   /** One pass (tests call it directly). */
-  async tick(): Promise<void> {
+  tick(): Promise<void> {
+    return this.loop.tick();
+  }
+
+  close(): Promise<void> {
+    return this.loop.close();
+  }
+
+  private async pass(): Promise<void> {
     const leader = this.leadership.isLeader();
     const firstAsLeader = leader && !this.wasLeader;
     this.wasLeader = leader;
@@ -56,21 +64,5 @@ export class Sweeper {
     } catch (err) {
       log.warn("could not expire transactions; trying again next pass", { error: toSluiceError(err).message });
     }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    this.timer?.cancel();
-    await this.running;
-  }
-
-  private schedule(): void {
-    if (this.closed) return;
-    this.timer = this.clock.setTimer(this.options.intervalMs, () => {
-      this.running = this.tick().finally(() => {
-        this.running = undefined;
-        this.schedule();
-      });
-    });
   }
 }

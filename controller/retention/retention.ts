@@ -17,7 +17,7 @@
  * its record starts over. Records of streams that are gone, sealed, or no longer retained are
  * deleted at the end of each pass, so they do not accumulate.
  */
-import { assert, InvalidConfigError, logger, toSluiceError, type Clock, type TimerHandle } from "../../common/index.js";
+import { InvalidConfigError, logger, PeriodicPass, toSluiceError, type Clock } from "../../common/index.js";
 import { listAll, type MetadataStore } from "../store/index.js";
 import type { Leadership, StreamOps, StreamSummary } from "../control-ops.js";
 import {
@@ -46,11 +46,7 @@ export interface RetentionOptions {
 }
 
 export class Retention {
-  readonly intervalMs: number;
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
-  private started = false;
-  private closed = false;
+  private readonly loop: PeriodicPass;
 
   constructor(
     private readonly ops: StreamOps,
@@ -65,43 +61,26 @@ export class Retention {
         `retention.intervalMs must be an integer number of milliseconds in [${retentionIntervalMsMin}, ${retentionIntervalMsMax}], got ${intervalMs}`,
       );
     }
-    this.intervalMs = intervalMs;
+    this.loop = new PeriodicPass(clock, intervalMs, () => this.pass());
   }
 
   /** Starts the passes, the first one `intervalMs` from now. */
   start(): void {
-    assert(!this.started, "Retention started twice");
-    this.started = true;
-    this.arm();
+    this.loop.start();
   }
 
   /** Stops the loop; resolves once a pass in progress has finished. No pass starts afterwards. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.timer?.cancel();
-    this.timer = undefined;
-    while (this.running !== undefined) await this.running;
+  close(): Promise<void> {
+    return this.loop.close();
   }
 
   /** One pass over every stream (after the one in progress, if any). Never rejects. */
-  async tick(): Promise<void> {
-    while (this.running !== undefined) await this.running;
-    if (this.closed) return;
-    const pass = this.pass();
-    this.running = pass;
-    try {
-      await pass;
-    } finally {
-      if (this.running === pass) this.running = undefined;
-    }
+  tick(): Promise<void> {
+    return this.loop.tick();
   }
 
-  private arm(): void {
-    if (this.closed) return;
-    this.timer = this.clock.setTimer(this.intervalMs, () => {
-      this.timer = undefined;
-      void this.tick().then(() => this.arm());
-    });
+  get intervalMs(): number {
+    return this.loop.intervalMs;
   }
 
   private async pass(): Promise<void> {
@@ -109,14 +88,14 @@ export class Retention {
     try {
       const streams = (await this.ops.listActiveStreams()).filter((s) => s.retention.type !== "RETENTION_NONE");
       for (const s of streams) {
-        if (this.closed || !this.leadership.isLeader()) return;
+        if (this.loop.closed || !this.leadership.isLeader()) return;
         try {
           await this.retain(s);
         } catch (err) {
           log.warn("retention of a stream failed; the next pass tries again", { stream: `${s.scope}/${s.stream}`, err: toSluiceError(err) });
         }
       }
-      if (this.closed || !this.leadership.isLeader()) return;
+      if (this.loop.closed || !this.leadership.isLeader()) return;
       await this.dropStaleRecords(new Set(streams.map((s) => retentionKey(s.scope, s.stream))));
     } catch (err) {
       log.warn("retention pass failed; the next pass tries again", { err: toSluiceError(err) });

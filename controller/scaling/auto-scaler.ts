@@ -9,7 +9,7 @@
  * minSegments (INVALID_ARGUMENT), and a stream sealed or deleted meanwhile are logged at info; any
  * other failure is logged at warn, and the pass moves on to the next action or stream.
  */
-import { assert, InvalidConfigError, logger, toSluiceError, type Clock, type ErrorCode, type TimerHandle } from "../../common/index.js";
+import { InvalidConfigError, PeriodicPass, logger, toSluiceError, type Clock, type ErrorCode } from "../../common/index.js";
 import type { Leadership, LoadSource, SegmentLoadSample, StreamOps, StreamSummary } from "../control-ops.js";
 import { decideScale, type ScaleAction } from "./policy.js";
 
@@ -36,12 +36,8 @@ export interface AutoScalerOptions {
 const expectedCodes: ReadonlySet<ErrorCode> = new Set(["CONDITIONAL_CHECK_FAILED", "INVALID_ARGUMENT", "STREAM_SEALED", "NO_SUCH_STREAM"]);
 
 export class AutoScaler {
-  readonly intervalMs: number;
   readonly cooldownMs: number;
-  private timer: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
-  private started = false;
-  private closed = false;
+  private readonly loop: PeriodicPass;
 
   constructor(
     private readonly ops: StreamOps,
@@ -50,44 +46,28 @@ export class AutoScaler {
     private readonly clock: Clock,
     options: AutoScalerOptions = {},
   ) {
-    this.intervalMs = checkedMs("autoScaler.intervalMs", options.intervalMs ?? autoScaleIntervalMsDefault, autoScaleIntervalMsMin, autoScaleIntervalMsMax);
+    const intervalMs = checkedMs("autoScaler.intervalMs", options.intervalMs ?? autoScaleIntervalMsDefault, autoScaleIntervalMsMin, autoScaleIntervalMsMax);
     this.cooldownMs = checkedMs("autoScaler.cooldownMs", options.cooldownMs ?? autoScaleCooldownMsDefault, 0, autoScaleCooldownMsMax);
+    this.loop = new PeriodicPass(clock, intervalMs, () => this.pass());
   }
 
   /** Starts the passes, the first one `intervalMs` from now. */
   start(): void {
-    assert(!this.started, "AutoScaler started twice");
-    this.started = true;
-    this.arm();
+    this.loop.start();
   }
 
   /** Stops the loop; resolves once a pass in progress has finished. No pass starts afterwards. */
-  async close(): Promise<void> {
-    this.closed = true;
-    this.timer?.cancel();
-    this.timer = undefined;
-    while (this.running !== undefined) await this.running;
+  close(): Promise<void> {
+    return this.loop.close();
   }
 
   /** One pass over every stream (after the one in progress, if any). Never rejects. */
-  async tick(): Promise<void> {
-    while (this.running !== undefined) await this.running;
-    if (this.closed) return;
-    const pass = this.pass();
-    this.running = pass;
-    try {
-      await pass;
-    } finally {
-      if (this.running === pass) this.running = undefined;
-    }
+  tick(): Promise<void> {
+    return this.loop.tick();
   }
 
-  private arm(): void {
-    if (this.closed) return;
-    this.timer = this.clock.setTimer(this.intervalMs, () => {
-      this.timer = undefined;
-      void this.tick().then(() => this.arm());
-    });
+  get intervalMs(): number {
+    return this.loop.intervalMs;
   }
 
   private async pass(): Promise<void> {
@@ -97,7 +77,7 @@ export class AutoScaler {
       // The load reports are read once per pass, and only if some stream has a rate policy.
       let loads: Map<string, SegmentLoadSample> | undefined;
       for (const s of streams) {
-        if (this.closed || !this.leadership.isLeader()) return;
+        if (this.loop.closed || !this.leadership.isLeader()) return;
         if (s.scaling.type !== "BY_EVENT_RATE" && s.scaling.type !== "BY_DATA_RATE") continue;
         loads ??= await this.loads.loadReports();
         await this.scaleStream(s, loads);
@@ -118,7 +98,7 @@ export class AutoScaler {
       return;
     }
     for (const action of actions) {
-      if (this.closed || !this.leadership.isLeader()) return;
+      if (this.loop.closed || !this.leadership.isLeader()) return;
       try {
         const result = await this.ops.scale(s.scope, s.stream, action.seal, action.newRanges);
         log.info(`scaled: ${action.kind}`, { stream: name, sealed: action.seal, created: action.newRanges.length, epoch: result.epoch });

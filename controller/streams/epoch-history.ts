@@ -66,38 +66,30 @@ export class EpochHistory {
    * Every segment reachable from `start` by successor links (a start segment only if it is reached
    * from another), not following links out of a segment for which `stop` answers true. By id.
    */
-  async descendants(start: readonly EpochSegment[], stop: (s: EpochSegment) => boolean = () => false): Promise<Map<string, EpochSegment>> {
-    const reached = new Map<string, EpochSegment>();
-    const expanded = new Set<string>();
-    const queue = [...start];
-    for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
-      if (expanded.has(idOf(s)) || stop(s)) continue;
-      expanded.add(idOf(s));
-      for (const next of await this.successors(s)) {
-        if (!reached.has(idOf(next))) {
-          reached.set(idOf(next), next);
-          queue.push(next);
-        }
-      }
-    }
-    return reached;
+  descendants(start: readonly EpochSegment[], stop: (s: EpochSegment) => boolean = () => false): Promise<Map<string, EpochSegment>> {
+    return this.reach(start, stop, (s) => this.successors(s));
   }
 
   /**
    * Every segment reachable from `start` by predecessor links, not following links out of a segment
    * for which `stop` answers true. By id.
    */
-  async ancestors(start: readonly EpochSegment[], stop: (s: EpochSegment) => boolean = () => false): Promise<Map<string, EpochSegment>> {
+  ancestors(start: readonly EpochSegment[], stop: (s: EpochSegment) => boolean = () => false): Promise<Map<string, EpochSegment>> {
+    return this.reach(start, stop, (s) => this.predecessors(s));
+  }
+
+  /** Breadth-first walk along `links` from `start`. */
+  private async reach(start: readonly EpochSegment[], stop: (s: EpochSegment) => boolean, links: (s: EpochSegment) => Promise<EpochSegment[]>): Promise<Map<string, EpochSegment>> {
     const reached = new Map<string, EpochSegment>();
     const expanded = new Set<string>();
     const queue = [...start];
     for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
       if (expanded.has(idOf(s)) || stop(s)) continue;
       expanded.add(idOf(s));
-      for (const prev of await this.predecessors(s)) {
-        if (!reached.has(idOf(prev))) {
-          reached.set(idOf(prev), prev);
-          queue.push(prev);
+      for (const next of await links(s)) {
+        if (!reached.has(idOf(next))) {
+          reached.set(idOf(next), next);
+          queue.push(next);
         }
       }
     }
