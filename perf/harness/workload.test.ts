@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InvalidConfigError } from "../../common/index.js";
-import { loadWorkload, parseDuration, parseWorkload, withDuration, type Workload } from "./workload.js";
+import { loadWorkload, parseDuration, parseWorkload, withDuration, withOverrides, type Workload } from "./workload.js";
 
 const workloadsDir = fileURLToPath(new URL("../workloads/", import.meta.url));
 
@@ -117,6 +117,15 @@ void tap.test("durations and the --duration override", async (t) => {
   t.equal(withDuration(w, 60 * 60_000).warmupDurationMinutes, 1, "a long override keeps the workload's warm-up");
   t.equal(w.testDurationMinutes, 5, "the input workload is unchanged");
   t.throws(() => withDuration(w, 0), InvalidConfigError);
+});
+
+void tap.test("command-line overrides of producers, consumers and rate are checked like the file", async (t) => {
+  const w = parseWorkload(withFields({}), "w.yaml");
+  const o = withOverrides(w, { producersPerTopic: 4, consumerPerSubscription: 4, producerRate: 10_000 }, "w.yaml with overrides");
+  t.same([o.producersPerTopic, o.consumerPerSubscription, o.producerRate], [4, 4, 10_000]);
+  t.equal(o.messageSize, w.messageSize, "other fields kept");
+  t.throws(() => withOverrides(w, { producersPerTopic: 0 }, "cli"), { code: "INVALID_CONFIG", message: /^cli: producersPerTopic: 0 is not/ });
+  t.throws(() => withOverrides(w, { producerRate: -1 }, "cli"), { code: "INVALID_CONFIG", message: /producerRate/ });
 });
 
 void tap.test("loadWorkload names the path when the file is missing or bad", async (t) => {

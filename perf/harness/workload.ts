@@ -278,3 +278,14 @@ export function withDuration(workload: Workload, durationMs: number): Workload {
   const warmupDurationMinutes = Math.min(workload.warmupDurationMinutes, testDurationMinutes * warmupShareOfOverrideMax);
   return { ...workload, testDurationMinutes, warmupDurationMinutes };
 }
+
+/** Fields `perf:compare` may override from its command line (`--producers`, `--consumers`, `--rate`). */
+export type WorkloadOverrides = Partial<Pick<Workload, "producersPerTopic" | "consumerPerSubscription" | "producerRate">>;
+
+/**
+ * The workload with some fields replaced, checked by the same rules as a file (JSON is YAML), so an
+ * override out of range raises INVALID_CONFIG naming the field, as a bad file would.
+ */
+export function withOverrides(workload: Workload, overrides: WorkloadOverrides, source: string): Workload {
+  return parseWorkload(JSON.stringify({ ...workload, ...overrides }), source);
+}
