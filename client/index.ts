@@ -18,17 +18,24 @@ import { ConnectionPool, type WireConnection } from "../proto/index.js";
 import type { SegmentRange } from "../proto/index.js";
 import { Admin } from "./admin/admin.js";
 import { BatchClient } from "./batch/batch-client.js";
+import { checkTier2Access, type Tier2Access } from "./batch/tier2-reader.js";
 import { ControllerClient } from "./controller/controller-client.js";
 import { EventWriter } from "./writer/event-writer.js";
 import { TransactionalWriter } from "./writer/transactional-writer.js";
 import type { ConnectOptions } from "./connection/segment-retry.js";
 import { SegmentReader, type SegmentReaderOptions } from "./reader/segment-reader.js";
+import { ReaderGroup, type ReaderGroupOptions } from "./reader/reader-group.js";
 
 export { Admin, type StreamOptions, type ScalingOptions, type RetentionOptions } from "./admin/admin.js";
 export { TransactionalWriter, Transaction, type TransactionOptions } from "./writer/transactional-writer.js";
 export type { StreamCut, SegmentOffset, SegmentRange, GetStreamResponse, KeyRange, TxnState } from "../proto/index.js";
-export { BatchClient, type SegmentRangeToRead } from "./batch/batch-client.js";
+export { BatchClient, type SegmentRangeToRead, type SegmentsOptions, type BatchReadStats } from "./batch/batch-client.js";
+export type { Tier2Access } from "./batch/tier2-reader.js";
+export { streamCutToText, streamCutFromText, streamCutToBytes, streamCutFromBytes, streamOfCut } from "./stream-cut.js";
 export { SegmentReader, type Event, type SegmentReaderOptions } from "./reader/segment-reader.js";
+export { ReaderGroup, type ReaderGroupOptions, type CheckpointOptions } from "./reader/reader-group.js";
+export { EventReader, type ReadItem, type ReadNextOptions } from "./reader/event-reader.js";
+export type { Checkpoint } from "./reader/group-state.js";
 export { EventWriter, type WriteOptions } from "./writer/event-writer.js";
 // Every error a client call can raise, with its stable code.
 export {
@@ -97,19 +104,33 @@ export class Sluice {
    */
   private readonly endpoints = new LRUCache<string, EndpointLookup>({ max: endpointsCachedMax });
 
-  private constructor(private readonly controller: ControllerClient) {
+  private constructor(
+    private readonly controller: ControllerClient,
+    options: { tier2?: Tier2Access } = {},
+  ) {
     this.admin = new Admin(controller);
-    this.batch = new BatchClient({
-      segmentsBetween: async (stream) => {
-        const { scope, stream: name } = parseStreamName(stream);
-        return (await this.controller.call("GetSegmentsBetween", { scope, stream: name })).segments;
+    this.batch = new BatchClient(
+      {
+        segmentsBetween: async (stream, from, to) => {
+          const { scope, stream: name } = parseStreamName(stream);
+          const bounds = { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+          return (await this.controller.call("GetSegmentsBetween", { scope, stream: name, ...bounds })).segments;
+        },
+        connect: (segment, options) => this.connect(segment, options),
       },
-      connect: (segment, options) => this.connect(segment, options),
-    });
+      options.tier2,
+    );
   }
 
-  /** Connects to the controller at `uri` (`tcp://HOST:PORT`, or several comma-separated) and checks that one answers. */
-  static async connect(uri: string): Promise<Sluice> {
+  /**
+   * Connects to the controller at `uri` (`tcp://HOST:PORT`, or several comma-separated) and checks
+   * that one answers. With `options.tier2` (the S3 endpoint, bucket, prefix and credentials the
+   * segment stores tier to), batch reads take bytes already in Tier-2 straight from the object
+   * store. Raises INVALID_ARGUMENT for a bad URI or option.
+   */
+  static async connect(uri: string, options: { tier2?: Tier2Access } = {}): Promise<Sluice> {
+    // Checked before anything connects, so a bad option leaves nothing open.
+    if (options.tier2 !== undefined) checkTier2Access(options.tier2);
     const controller = new ControllerClient(parseControllerUri(uri));
     try {
       await controller.call("ListScopes", {}, 10_000);
@@ -117,16 +138,24 @@ export class Sluice {
       controller.close();
       throw err;
     }
-    return new Sluice(controller);
+    return new Sluice(controller, options);
   }
 
   /** A writer for `scope/stream`. Raises INVALID_NAME. */
   writer(stream: string): EventWriter {
-    parseStreamName(stream);
-    const w = new EventWriter(stream, {
+    const { scope, stream: name } = parseStreamName(stream);
+    const w: EventWriter = new EventWriter(stream, {
       currentSegments: () => this.currentSegments(stream),
       connect: (segment, options) => this.connect(segment, options),
-      closed: () => this.writers.delete(w),
+      // A writer follows scaling: the segments that replaced a sealed one, with their key ranges.
+      successors: async (segment) => {
+        const r = await this.controller.call("GetSuccessors", { segment });
+        return r.successors.flatMap((s) => (s.range === undefined ? [] : [s.range]));
+      },
+      streamSealed: async () => (await this.controller.call("GetStream", { scope, stream: name })).sealed,
+      closed: () => {
+        this.writers.delete(w);
+      },
     });
     this.writers.add(w);
     return w;
@@ -150,10 +179,27 @@ export class Sluice {
     return new SegmentReader(segment, (s, connectOptions) => this.connect(s, connectOptions), options);
   }
 
+  /**
+   * Opens reader group `scope/group` (see client/reader/reader-group.ts). With `config` the group is
+   * created if absent (`from` defaults to each stream's head) or else opened as it is; without, it
+   * must exist. Close the group (or its readers) before this client. Raises INVALID_NAME,
+   * INVALID_ARGUMENT, NO_SUCH_SCOPE, NO_SUCH_STREAM, NO_SUCH_READER_GROUP, READER_GROUP_EXISTS
+   * (it exists reading other streams: delete it, or open it without a config and use resetTo).
+   */
+  readerGroup(name: string, config?: ReaderGroupOptions): Promise<ReaderGroup> {
+    return ReaderGroup.open(name, config, { call: (method, request) => this.controller.call(method, request), connect: (s, o) => this.connect(s, o) });
+  }
+
+  /** Deletes reader group `scope/group` (its state and config); false if there was none. Its readers then fail NO_SUCH_READER_GROUP. */
+  deleteReaderGroup(name: string): Promise<boolean> {
+    return ReaderGroup.delete(name, { call: (method, request) => this.controller.call(method, request), connect: (s, o) => this.connect(s, o) });
+  }
+
   /** Closes every writer (flushing it) and every connection. */
   async close(): Promise<void> {
     const results = await Promise.allSettled([...this.writers].map((w) => w.close()));
     this.writers.clear();
+    this.batch.close();
     await this.pool.close();
     this.controller.close();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");

@@ -215,3 +215,54 @@ export const readerGroupStreamsMax = 100;
 export const loadReportSegmentsMax = 4_000;
 /** Controller: segment stores registered at once. */
 export const segmentStoresMax = 1_000;
+
+/**
+ * Stream cuts: positions one cut may hold. Its segments can come from several epochs, so a cut may
+ * hold more segments than one epoch does; four times a stream's segments is far beyond any real cut.
+ */
+export const streamCutPositionsMax = 4 * streamSegmentsMax;
+/** Tier-2: longest chunk name, in UTF-8 bytes (a relative object key). */
+export const chunkNameBytesMax = 1024;
+/** Data plane: chunks one ChunksListed reply names; the fullest reply's fields fit frameFieldsBytesMax. */
+export const chunksListedMax = 50;
+/** Client batch reads straight from Tier-2: bytes one ranged GET asks for (one more is read ahead). */
+export const tier2ReadBytesMax = 4 * MiB;
+/** Client batch reads straight from Tier-2: deadline of one GET attempt, reply body included, and attempts before UNAVAILABLE. */
+export const tier2RequestTimeoutMs = 30_000;
+export const tier2AttemptsMax = 3;
+/** Client batch: segment info requests in flight while `segments` resolves a stream's ranges. */
+export const batchInfoRequestsMax = 32;
+
+assert(streamCutPositionsMax <= 0xffff, "a cut's position count fits a u16");
+assert(chunksListedMax * (2 + chunkNameBytesMax + 16) + 4 + 2 + segmentNameBytesMax + 2 <= frameFieldsBytesMax, "a full ChunksListed fits the room for fields");
+
+/**
+ * Client writer: how long events of a sealed segment wait for the controller to name its successors
+ * (the store refuses appends once the seal is pending; the scale commits a little later) before
+ * they fail UNAVAILABLE.
+ */
+export const writerSealWaitMsMax = 60_000;
+/** Client writer: the first delay between asks for a sealed segment's successors; each next one doubles up to the max. */
+export const writerSealPollMsMin = 50;
+export const writerSealPollMsMax = 1_000;
+
+assert(writerSealPollMsMin <= writerSealPollMsMax && writerSealPollMsMax < writerSealWaitMsMax, "a writer asks for successors several times before it gives up");
+
+/** Client reader groups: readers online in one group at once. */
+export const readerGroupReadersMax = 1_000;
+/** Client reader groups: segments (being read, waiting for predecessors, or read to their end) one group's state holds. */
+export const readerGroupSegmentsMax = 4 * streamSegmentsMax;
+/** Client reader groups: completed checkpoints a group remembers (the oldest is forgotten first). */
+export const readerGroupCheckpointsKept = 10;
+/** Client reader groups: bytes of superseded state records before the state segment is truncated at the latest one. */
+export const readerGroupStateTruncateBytes = 1 * MiB;
+/** Client reader groups: attempts of one state update that keeps meeting concurrent updates before it fails UNAVAILABLE. */
+export const readerGroupUpdateAttemptsMax = 100;
+
+// With names of usual length a segment costs under 512 bytes of state (its entry and a pending
+// checkpoint's position), a remembered checkpoint under 80 bytes a position, a reader its name; the
+// encoder checks the real size of every record against eventBytesMax.
+assert(
+  readerGroupSegmentsMax * 512 + readerGroupCheckpointsKept * readerGroupSegmentsMax * 80 + readerGroupReadersMax * (nameBytesMax + 8) <= eventBytesMax,
+  "a reader group's whole state fits one event",
+);

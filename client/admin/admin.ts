@@ -1,5 +1,5 @@
 /** Scopes and streams, through the controller. */
-import { InvalidArgumentError, parseStreamName, validateName } from "../../common/index.js";
+import { InternalError, InvalidArgumentError, parseStreamName, validateName } from "../../common/index.js";
 import type { GetStreamResponse, KeyRange, RetentionPolicy, ScaleResponse, ScalingPolicy, StreamCut, StreamConfig } from "../../proto/index.js";
 import type { ControllerClient } from "../controller/controller-client.js";
 
@@ -122,4 +122,27 @@ export class Admin {
     const { scope, stream: name } = parseStreamName(stream);
     return this.controller.call("GetStream", { scope, stream: name });
   }
+
+  /**
+   * The stream's head: where its data starts now (its last truncation cut, or every first segment
+   * at offset 0). Raises INVALID_NAME, NO_SUCH_STREAM.
+   */
+  async headCut(stream: string): Promise<StreamCut> {
+    return cutOf(stream, "head", (await this.streamInfo(stream)).head);
+  }
+
+  /**
+   * The stream's tail: each current segment at its length now. Events acknowledged before the call
+   * lie before it; events written while it runs may fall on either side (each segment is measured
+   * on its own). Raises INVALID_NAME, NO_SUCH_STREAM.
+   */
+  async tailCut(stream: string): Promise<StreamCut> {
+    return cutOf(stream, "tail", (await this.streamInfo(stream)).tail);
+  }
+}
+
+function cutOf(stream: string, which: string, cut: StreamCut | undefined): StreamCut {
+  // GetStream always answers both cuts; a reply without one is a controller fault, not the caller's.
+  if (cut === undefined || cut.positions.length === 0) throw new InternalError(`the controller described ${stream} without a ${which} cut`);
+  return cut;
 }

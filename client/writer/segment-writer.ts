@@ -7,56 +7,44 @@
  * is applied twice (invariant 5). After WRONG_HOST, CONTAINER_NOT_READY or a lost connection the
  * next attempt asks the controller again where the segment is served (its container may have moved
  * to another store); the set-up there answers the last event number as the old store had it.
+ *
+ * SEGMENT_SEALED (a scale sealed the segment): with a `sealed` handler in its context the writer
+ * stops sending and holds every event, sent or new, and tells its owner. The owner waits until the
+ * seal is durable (the controller names the successors), then asks `lastStoredAfterSeal()` and
+ * takes the unstored events with `handOver()`, to route them to the successors. Without a handler
+ * the writer fails with SEGMENT_SEALED.
  */
 import { randomBytes } from "node:crypto";
-import { ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError, logger } from "../../common/index.js";
+import { assert, ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError, logger } from "../../common/index.js";
 import type { Frame, WireConnection } from "../../proto/index.js";
-import { endpointMayBeStale, retryDelayMs, segmentRetryCountMax, type ConnectOptions } from "../connection/segment-retry.js";
-import { BlockBuilder } from "./block-builder.js";
+import { endpointMayBeStale, requestSegment, retryDelayMs, segmentRetryCountMax, type ConnectOptions } from "../connection/segment-retry.js";
+import { BlockBuilder, splitBlock, type BuiltBlock } from "./block-builder.js";
+import { WriteGroup, type CarriedEvent } from "./write-group.js";
 
 const log = logger("writer");
 
 const setupTimeoutMs = 30_000;
 
-interface Block {
-  data: Buffer;
-  eventCount: number;
+interface Block extends BuiltBlock {
   lastEventNumber: number;
   requestId: number;
-  resolve: () => void;
-  reject: (err: SluiceError) => void;
-}
-
-interface OpenBlock {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: SluiceError) => void;
 }
 
 export interface SegmentWriterContext {
   /** Connection to the segment store serving `segment` now; with `refresh`, asks the controller again first. */
   connect(segment: string, options?: ConnectOptions): Promise<WireConnection>;
-  /** Called with the bytes of every block acked or failed, to release writer capacity. */
+  /** Called with the bytes of events acked or failed, to release writer capacity. */
   released(bytes: number): void;
-}
-
-function openBlock(): OpenBlock {
-  let resolve!: () => void;
-  let reject!: (err: SluiceError) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A block's promise may be awaited by nobody (fire-and-forget writes); flush() reports failures.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
+  /** Called once when the store answers SEGMENT_SEALED; the writer then holds its events (see the file comment). */
+  sealed?(writer: SegmentWriter): void;
 }
 
 export class SegmentWriter {
   /** A writer id per segment writer: dedup state is per (writer id, segment). */
   readonly writerId = randomBytes(16);
   private readonly builder = new BlockBuilder();
-  private open: OpenBlock = openBlock();
+  /** The group of events written since the last cut; its promise is what their writes return. */
+  private open: WriteGroup | undefined;
   private cutScheduled = false;
   private nextEventNumber = 0;
   /** Blocks cut and not yet acked, in event-number order; `sent` of them went out on `conn`. */
@@ -67,53 +55,41 @@ export class SegmentWriter {
   private connecting = false;
   /** The last connection or attempt failed in a way that says the segment may have moved: the next connect refreshes its endpoint. */
   private endpointStale = false;
+  /** The store said SEGMENT_SEALED: nothing more is sent; events are held for handOver(). */
+  private sealedSeen = false;
   private failure: SluiceError | undefined;
   private retries = 0;
-  private readonly key: string;
 
   constructor(
     readonly segment: string,
     private readonly context: SegmentWriterContext,
-  ) {
-    this.key = `${this.writerId.toString("hex")}/${segment}`;
+  ) {}
+
+  /**
+   * Queues one event routed by key position `position`; the promise, shared by the events written
+   * in this turn, resolves once they (and every event before them) are durable.
+   */
+  write(payload: Uint8Array, position = 0): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const group = (this.open ??= new WriteGroup());
+    group.added();
+    this.add(payload, position, group);
+    return group.promise;
   }
 
-  /** Queues one event; the promise resolves once it (and every event before it) is durable. */
-  write(payload: Uint8Array): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (!this.builder.fits(payload.length)) this.cut();
-    this.builder.add(payload);
-    this.nextEventNumber++;
-    const promise = this.open.promise;
-    if (!this.cutScheduled) {
-      // Everything written in this turn of the event loop joins one block.
-      this.cutScheduled = true;
-      setImmediate(() => {
-        this.cutScheduled = false;
-        if (this.builder.eventCount > 0) this.cut();
-      });
-    }
-    return promise;
+  /** Takes an event of a sealed predecessor (its group already counts it): it goes after every event queued so far. */
+  carry(event: CarriedEvent): void {
+    assert(this.failure === undefined, "events are carried to a writer that has not failed");
+    this.add(event.payload, event.position, event.group);
   }
 
   /** Resolves when everything written so far is durable; rejects with the first failure. */
   flush(): Promise<void> {
     if (this.builder.eventCount > 0) this.cut();
-    const last = this.unacked[this.unacked.length - 1];
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (last === undefined) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const resolveBefore = last.resolve;
-      const rejectBefore = last.reject;
-      last.resolve = () => {
-        resolveBefore();
-        resolve();
-      };
-      last.reject = (err) => {
-        rejectBefore(err);
-        reject(err);
-      };
-    });
+    const groups = new Set<Promise<void>>();
+    for (const b of this.unacked) for (const r of b.runs) groups.add(r.group.promise);
+    return Promise.all(groups).then(() => undefined);
   }
 
   /** The error this writer failed with, if it has; later writes fail with it. */
@@ -121,22 +97,86 @@ export class SegmentWriter {
     return this.failure;
   }
 
+  /** The store said the segment is sealed; the writer holds its events until handOver(). */
+  get sealed(): boolean {
+    return this.sealedSeen;
+  }
+
   close(): void {
-    this.fail(new ClosedError(`writer for ${this.segment} is closed`));
+    this.abandon(new ClosedError(`writer for ${this.segment} is closed`));
+  }
+
+  /** Fails every event it holds with `err`; later writes fail at once. */
+  abandon(err: SluiceError): void {
+    this.fail(err);
+  }
+
+  /**
+   * After the seal is durable: sets up on the sealed segment (the store answers the last event
+   * number it stored for this writer, sealed or not), following WRONG_HOST as elsewhere.
+   */
+  async lastStoredAfterSeal(): Promise<number> {
+    const stale = { endpoint: this.endpointStale };
+    const setup = await requestSegment(
+      this.segment,
+      (s, options) => this.context.connect(s, options),
+      (conn) => conn.request({ type: "SetupAppend", requestId: conn.nextRequestId(), writerId: this.writerId, segment: this.segment }, "AppendSetup", setupTimeoutMs),
+      { what: `asking sealed segment ${this.segment} what it stored`, stale },
+    );
+    return setup.lastEventNumber;
+  }
+
+  /**
+   * Ends a sealed writer: the events up to `lastStored` are durable (their groups are told), the
+   * rest are returned in order, for the caller to carry to the successors. Bytes are not released
+   * here (the caller releases `storedBytes` once it has routed the rest, so that queued writes
+   * cannot overtake them). Later writes fail with `then`.
+   */
+  handOver(lastStored: number, then: SluiceError): { rest: CarriedEvent[]; storedBytes: number } {
+    assert(this.sealedSeen && this.failure === undefined, "only a sealed writer that has not failed hands over");
+    if (this.builder.eventCount > 0) this.cutBlock();
+    const rest: CarriedEvent[] = [];
+    let storedBytes = 0;
+    for (const b of this.unacked) {
+      const first = b.lastEventNumber - b.eventCount + 1;
+      storedBytes += splitBlock(b, Math.min(b.eventCount, Math.max(0, lastStored - first + 1)), rest);
+    }
+    this.unacked = [];
+    this.open = undefined;
+    this.failure = then;
+    return { rest, storedBytes };
+  }
+
+  private add(payload: Uint8Array, position: number, group: WriteGroup): void {
+    if (!this.builder.fits(payload.length)) this.cut();
+    this.builder.add(payload, position, group);
+    this.nextEventNumber++;
+    if (!this.cutScheduled) {
+      // Everything written in this turn of the event loop joins one block: no fixed linger, and
+      // a lone event goes out at the end of the turn it was written in.
+      this.cutScheduled = true;
+      setImmediate(() => {
+        this.cutScheduled = false;
+        if (this.builder.eventCount > 0 && this.failure === undefined) this.cut();
+      });
+    }
   }
 
   private cut(): void {
-    const { data, eventCount } = this.builder.cut();
-    const open = this.open;
-    this.open = openBlock();
-    this.unacked.push({ data, eventCount, lastEventNumber: this.nextEventNumber - 1, requestId: 0, resolve: open.resolve, reject: open.reject });
+    this.cutBlock();
     this.pump();
+  }
+
+  private cutBlock(): void {
+    const block = this.builder.cut();
+    this.open = undefined;
+    this.unacked.push({ ...block, lastEventNumber: this.nextEventNumber - 1, requestId: 0 });
   }
 
   /** Sends every block not yet sent on the current connection, or connects first. */
   private pump(): void {
     // While connecting, blocks wait: they go out once AppendSetup says what is already stored.
-    if (this.failure !== undefined || this.connecting) return;
+    if (this.failure !== undefined || this.connecting || this.sealedSeen) return;
     const conn = this.conn;
     if (conn === undefined || conn.closed) {
       if (conn?.closed === true) this.endpointStale = true;
@@ -159,7 +199,7 @@ export class SegmentWriter {
   }
 
   private reconnect(delayMs: number): void {
-    if (this.connecting || this.failure !== undefined) return;
+    if (this.connecting || this.failure !== undefined || this.sealedSeen) return;
     this.connecting = true;
     this.detach();
     const attempt = async () => {
@@ -181,9 +221,14 @@ export class SegmentWriter {
       return setup.lastEventNumber;
     };
     const run = () => {
+      if (this.failure !== undefined) {
+        this.connecting = false;
+        return;
+      }
       attempt().then(
         (lastStored) => {
           this.connecting = false;
+          if (this.failure !== undefined) return;
           this.retries = 0;
           this.sent = 0;
           this.acked(lastStored);
@@ -201,7 +246,11 @@ export class SegmentWriter {
   }
 
   private retry(err: SluiceError): void {
-    if (this.failure !== undefined) return;
+    if (this.failure !== undefined || this.sealedSeen) return;
+    if (err.code === "SEGMENT_SEALED" && this.context.sealed !== undefined) {
+      this.onSealed();
+      return;
+    }
     if (endpointMayBeStale(err)) this.endpointStale = true;
     if (!err.retriable || this.retries >= segmentRetryCountMax) {
       this.fail(err.retriable ? new UnavailableError(`gave up writing ${this.segment} after ${this.retries} retries: ${err.message}`, { cause: err }) : err);
@@ -211,6 +260,17 @@ export class SegmentWriter {
     log.debug("retrying segment writer", { segment: this.segment, delayMs, error: err.message });
     this.detach();
     this.reconnect(delayMs);
+  }
+
+  /**
+   * Stops sending: the blocks behind the refused one are refused too (the store drops the set-up),
+   * and acks of the ones before it are learnt from the set-up once the seal is durable.
+   */
+  private onSealed(): void {
+    this.sealedSeen = true;
+    this.detach();
+    log.debug("segment sealed under a writer", { segment: this.segment, unackedBlocks: this.unacked.length });
+    this.context.sealed?.(this);
   }
 
   private onConnectionLost(conn: WireConnection, err: SluiceError): void {
@@ -235,7 +295,7 @@ export class SegmentWriter {
     } else if (frame.type === "Error") {
       if (this.unacked.some((b, i) => i < this.sent && b.requestId === frame.requestId)) {
         const err = errorFromWireId(frame.errorId, frame.message);
-        if (err.retriable) this.retry(err);
+        if (err.retriable || err.code === "SEGMENT_SEALED") this.retry(err);
         else this.fail(err);
       }
     }
@@ -252,7 +312,7 @@ export class SegmentWriter {
     let bytes = 0;
     for (const b of done) {
       bytes += b.data.length;
-      b.resolve();
+      for (const r of b.runs) r.group.stored(r.count);
     }
     this.context.released(bytes);
   }
@@ -263,14 +323,14 @@ export class SegmentWriter {
     this.failure = err;
     this.detach();
     if (!(err instanceof ClosedError)) log.warn("segment writer failed", { segment: this.segment, code: err.code, error: err.message });
-    let bytes = this.builder.bytes;
-    if (this.builder.eventCount > 0) this.builder.cut();
-    this.open.reject(err);
+    if (this.builder.eventCount > 0) this.cutBlock();
+    let bytes = 0;
     for (const b of this.unacked) {
       bytes += b.data.length;
-      b.reject(err);
+      for (const r of b.runs) r.group.failed(err);
     }
     this.unacked = [];
+    this.open = undefined;
     this.context.released(bytes);
   }
 }

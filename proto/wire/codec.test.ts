@@ -1,7 +1,7 @@
 // Proves the codec round-trips every frame type (segment store and log node frames), passes data and entries through as
 // views, and rejects each malformed payload with the right typed error, by encoding sample frames and hand-building bad payloads.
 import t from "tap";
-import { SluiceError, attributeUpdatesMax } from "../../common/index.js";
+import { SluiceError, attributeUpdatesMax, chunkNameBytesMax, chunksListedMax, frameFieldsBytesMax } from "../../common/index.js";
 import { decodePayload, encodeFrame } from "./codec.js";
 import { frameTypeIds, type Frame, type FrameType } from "./frames.js";
 
@@ -67,6 +67,16 @@ const samples: { [T in FrameType]: Extract<Frame, { type: T }> } = {
     values: [
       { id: attributeA, value: 0 },
       { id: attributeB, value: -1 },
+    ],
+  },
+  GetChunks: { type: "GetChunks", requestId: 34, segment: "s/t/10", offset: 2 ** 53 - 1, maxCount: 0xffff },
+  ChunksListed: {
+    type: "ChunksListed",
+    requestId: 35,
+    segment: "s/t/10",
+    chunks: [
+      { name: "c3/s%2Ft%2F10/0000000000000000-s7-e2", offset: 0, length: 8 * 1024 * 1024 },
+      { name: "x".repeat(1024), offset: 2 ** 53 - 2, length: 1 },
     ],
   },
   AddEntry: { type: "AddEntry", requestId: 12, ledger: 0xffff_ffff, entryId: 2 ** 53 - 1, lac: -1, recovery: true, data: [Buffer.from("entry bytes")] },
@@ -213,7 +223,7 @@ void t.test("unknown flag bits are MALFORMED_FRAME", (t) => {
 });
 
 void t.test("unknown type ids are UNKNOWN_FRAME_TYPE", (t) => {
-  for (const id of [0, 4, 15, 46, 99, 0xffff_ffff]) {
+  for (const id of [0, 4, 15, 48, 99, 0xffff_ffff]) {
     t.equal(code(() => decodePayload(id, Buffer.alloc(0))), "UNKNOWN_FRAME_TYPE", `id ${id}`);
   }
   t.end();
@@ -530,5 +540,59 @@ void t.test("segment management frames: encoding invalid values is a programming
   for (const frame of bad) {
     t.match(code(() => encodeFrame(frame)), /^not a SluiceError: Error: /, frame.type);
   }
+  t.end();
+});
+
+void t.test("chunk listing: the fullest list round-trips; bad counts, names and offsets are MALFORMED_FRAME", (t) => {
+  const name = (i: number) => `c0/${String(i).padStart(4, "0")}`.padEnd(chunkNameBytesMax, "x");
+  const full: Frame = {
+    ...samples.ChunksListed,
+    segment: "s".repeat(1024),
+    chunks: Array.from({ length: chunksListedMax }, (_, i) => ({ name: name(i), offset: i * 1000, length: 1000 })),
+  };
+  const fullBytes = Buffer.concat(encodeFrame(full));
+  t.ok(fullBytes.length - 8 <= frameFieldsBytesMax, `the fullest ChunksListed is ${fullBytes.length - 8} bytes of fields`);
+  t.strictSame(roundTrip(full), full, "chunksListedMax chunks with the longest names");
+  t.strictSame(roundTrip({ ...samples.ChunksListed, chunks: [] }), { ...samples.ChunksListed, chunks: [] }, "no chunks");
+
+  const good = payloadOf(samples.ChunksListed);
+  const at = afterSegment(samples.ChunksListed.segment);
+  t.equal(good.readUInt16BE(at), 2, "count follows requestId and segment");
+  const withCount = (n: number, payload = good) => {
+    const b = Buffer.from(payload);
+    b.writeUInt16BE(n, at);
+    return b;
+  };
+  const id = frameTypeIds.ChunksListed;
+  t.equal(code(() => decodePayload(id, withCount(1))), "MALFORMED_FRAME", "count too small leaves trailing bytes");
+  t.equal(code(() => decodePayload(id, withCount(3))), "MALFORMED_FRAME", "count too large runs past the end");
+  t.equal(code(() => decodePayload(id, withCount(0xffff))), "MALFORMED_FRAME", "count 65535");
+  const over = Buffer.concat([good.subarray(0, at + 2), Buffer.alloc((chunksListedMax + 1) * 18)]);
+  t.match(messageOf(() => decodePayload(id, withCount(chunksListedMax + 1, over))), /ChunksListed.*count.*outside \[0, 50\]/, "a count above the bound, bytes there");
+  const longName = Buffer.from(good);
+  longName.writeUInt16BE(chunkNameBytesMax + 1, at + 2);
+  t.match(messageOf(() => decodePayload(id, longName)), /ChunksListed.*chunks\[0\]\.name/, "a name above its limit");
+  const firstOffset = at + 2 + 2 + Buffer.byteLength(samples.ChunksListed.chunks[0]!.name);
+  for (const [field, where] of [["offset", firstOffset], ["length", firstOffset + 8]] as const) {
+    const b = Buffer.from(good);
+    b.writeInt32BE(-1, where);
+    b.writeUInt32BE(0xffff_ffff, where + 4);
+    t.match(messageOf(() => decodePayload(id, b)), new RegExp(`ChunksListed.*chunks\\[0\\]\\.${field}`), `chunk ${field} -1`);
+  }
+  const get = payloadOf(samples.GetChunks);
+  const offsetAt = afterSegment(samples.GetChunks.segment);
+  get.writeInt32BE(-1, offsetAt);
+  get.writeUInt32BE(0xffff_ffff, offsetAt + 4);
+  t.match(messageOf(() => decodePayload(frameTypeIds.GetChunks, get)), /GetChunks.*offset/, "GetChunks offset -1");
+
+  const bad: Frame[] = [
+    { ...samples.GetChunks, offset: -1 },
+    { ...samples.GetChunks, maxCount: 0x10000 },
+    { ...samples.ChunksListed, chunks: Array.from({ length: chunksListedMax + 1 }, (_, i) => ({ name: "c", offset: i, length: 1 })) },
+    { ...samples.ChunksListed, chunks: [{ name: "x".repeat(chunkNameBytesMax + 1), offset: 0, length: 1 }] },
+    { ...samples.ChunksListed, chunks: [{ name: "c", offset: -1, length: 1 }] },
+    { ...samples.ChunksListed, chunks: [{ name: "c", offset: 0, length: 0.5 }] },
+  ];
+  for (const frame of bad) t.match(code(() => encodeFrame(frame)), /^not a SluiceError: Error: /, `encoding ${frame.type} with a bad value`);
   t.end();
 });

@@ -146,6 +146,8 @@ export function encodeFrame(frame: Frame): Buffer[] {
     case "AttributesUpdated":
     case "GetAttributes":
     case "AttributesRead":
+    case "GetChunks":
+    case "ChunksListed":
       return encodeSegmentFrame(frame);
     case "AddEntry": {
       let dataBytes = 0;
@@ -323,6 +325,8 @@ export function decodePayload(typeId: number, payload: Buffer): Frame {
     case "AttributesUpdated":
     case "GetAttributes":
     case "AttributesRead":
+    case "GetChunks":
+    case "ChunksListed":
       frame = decodeSegmentFrame(type, r);
       break;
     case "AddEntry": {

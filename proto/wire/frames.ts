@@ -3,9 +3,9 @@
  * the shapes and the numeric type ids; codec.ts turns them into bytes and back.
  */
 import { errorFromWireId, type SluiceError, segmentNameBytesMax } from "../../common/index.js";
-import type { SealSegmentFrame, SegmentSealedFrame, TruncateSegmentFrame, SegmentTruncatedFrame, MergeSegmentsFrame, SegmentsMergedFrame, DeleteSegmentFrame, SegmentDeletedFrame, UpdateAttributesFrame, AttributesUpdatedFrame, GetAttributesFrame, AttributesReadFrame } from "./segment-frames.js";
+import type { SealSegmentFrame, SegmentSealedFrame, TruncateSegmentFrame, SegmentTruncatedFrame, MergeSegmentsFrame, SegmentsMergedFrame, DeleteSegmentFrame, SegmentDeletedFrame, UpdateAttributesFrame, AttributesUpdatedFrame, GetAttributesFrame, AttributesReadFrame, GetChunksFrame, ChunksListedFrame } from "./segment-frames.js";
 import type { AddEntryFrame, EntryAddedFrame, ReadEntriesFrame, EntriesReadFrame, ReadLedgerStateFrame, LedgerStateReadFrame, FenceLedgerFrame, LedgerFencedFrame, DeleteLedgerFrame, LedgerDeletedFrame } from "./log-node-frames.js";
-export type { SealSegmentFrame, SegmentSealedFrame, TruncateSegmentFrame, SegmentTruncatedFrame, MergeSegmentsFrame, SegmentsMergedFrame, DeleteSegmentFrame, SegmentDeletedFrame, AttributeUpdate, UpdateAttributesFrame, AttributesUpdatedFrame, GetAttributesFrame, AttributesReadFrame } from "./segment-frames.js";
+export type { SealSegmentFrame, SegmentSealedFrame, TruncateSegmentFrame, SegmentTruncatedFrame, MergeSegmentsFrame, SegmentsMergedFrame, DeleteSegmentFrame, SegmentDeletedFrame, AttributeUpdate, UpdateAttributesFrame, AttributesUpdatedFrame, GetAttributesFrame, AttributesReadFrame, GetChunksFrame, ListedChunk, ChunksListedFrame } from "./segment-frames.js";
 export type { AddEntryFrame, EntryAddedFrame, ReadEntriesFrame, EntriesReadFrame, ReadLedgerStateFrame, LedgerStateReadFrame, FenceLedgerFrame, LedgerFencedFrame, DeleteLedgerFrame, LedgerDeletedFrame } from "./log-node-frames.js";
 
 /** The one protocol version this code speaks. */
@@ -46,6 +46,8 @@ export const frameTypeIds = {
   AttributesUpdated: 43,
   GetAttributes: 44,
   AttributesRead: 45,
+  GetChunks: 46,
+  ChunksListed: 47,
   AddEntry: 50,
   EntryAdded: 51,
   ReadEntries: 52,
@@ -223,6 +225,8 @@ export type Frame =
   | AttributesUpdatedFrame
   | GetAttributesFrame
   | AttributesReadFrame
+  | GetChunksFrame
+  | ChunksListedFrame
   | AddEntryFrame
   | EntryAddedFrame
   | ReadEntriesFrame

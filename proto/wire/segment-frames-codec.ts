@@ -5,9 +5,9 @@
  * into one buffer of exactly their size, and every field is checked on decode, naming the frame and
  * field. codec.ts checks that no bytes are left after the fields.
  */
-import { assert, attributeUpdatesMax, frameFieldsBytesMax, segmentNameBytesMax, unreachable } from "../../common/index.js";
+import { assert, attributeUpdatesMax, chunkNameBytesMax, chunksListedMax, frameFieldsBytesMax, segmentNameBytesMax, unreachable } from "../../common/index.js";
 import { FieldReader, FieldWriter, i64Bytes, stringBytes, u16Bytes, u32Bytes, u8Bytes } from "./fields.js";
-import { attributeIdBytes, type AttributeUpdate, type FrameOf, type FrameType } from "./frames.js";
+import { attributeIdBytes, type AttributeUpdate, type FrameOf, type FrameType, type ListedChunk } from "./frames.js";
 
 export type SegmentManagementFrameType =
   | "SealSegment"
@@ -21,7 +21,9 @@ export type SegmentManagementFrameType =
   | "UpdateAttributes"
   | "AttributesUpdated"
   | "GetAttributes"
-  | "AttributesRead";
+  | "AttributesRead"
+  | "GetChunks"
+  | "ChunksListed";
 export type SegmentManagementFrame = FrameOf<SegmentManagementFrameType>;
 
 /** UpdateAttributes: bit 0 of an update's flags asks for the compare. */
@@ -33,9 +35,15 @@ const attributeValueBytes = attributeIdBytes + i64Bytes;
 /** requestId and a segment name of the longest length: the fields every frame here starts with. */
 const requestFieldsBytesMax = u32Bytes + u16Bytes + segmentNameBytesMax;
 
+/** ChunksListed, each chunk at least: an empty name's length, i64 offset, i64 length. */
+const listedChunkBytesMin = u16Bytes + 2 * i64Bytes;
+
 // The largest attribute frame must fit the room a frame has for fields, and its count a u16.
 assert(requestFieldsBytesMax + u16Bytes + attributeUpdatesMax * attributeUpdateBytes <= frameFieldsBytesMax, "a full UpdateAttributes fits one frame");
 assert(attributeUpdatesMax <= 0xffff, "an attribute count fits a u16");
+// So must the fullest chunk list, with every name at its longest.
+assert(requestFieldsBytesMax + u16Bytes + chunksListedMax * (listedChunkBytesMin + chunkNameBytesMax) <= frameFieldsBytesMax, "a full ChunksListed fits one frame");
+assert(chunksListedMax <= 0xffff, "a chunk count fits a u16");
 
 /** Encodes one segment management frame as [header + fields]. Invalid values throw a plain Error. */
 export function encodeSegmentFrame(frame: SegmentManagementFrame): Buffer[] {
@@ -126,6 +134,31 @@ export function encodeSegmentFrame(frame: SegmentManagementFrame): Buffer[] {
       }
       return w.finish();
     }
+    case "GetChunks": {
+      const segment = segmentBytes("segment", frame.segment);
+      const w = new FieldWriter(type, u32Bytes + u16Bytes + segment + i64Bytes + u16Bytes, 0);
+      w.u32("requestId", frame.requestId);
+      w.string(frame.segment, segment);
+      w.i64("offset", frame.offset, 0);
+      w.u16("maxCount", frame.maxCount);
+      return w.finish();
+    }
+    case "ChunksListed": {
+      const segment = segmentBytes("segment", frame.segment);
+      if (frame.chunks.length > chunksListedMax) throw new Error(`${type}.chunks: ${frame.chunks.length} items, more than ${chunksListedMax}`);
+      const names = frame.chunks.map((c) => stringBytes(type, "chunks.name", c.name, chunkNameBytesMax));
+      const nameBytes = names.reduce((n, b) => n + b, 0);
+      const w = new FieldWriter(type, u32Bytes + u16Bytes + segment + u16Bytes + frame.chunks.length * listedChunkBytesMin + nameBytes, 0);
+      w.u32("requestId", frame.requestId);
+      w.string(frame.segment, segment);
+      w.u16("count", frame.chunks.length);
+      frame.chunks.forEach((c, i) => {
+        w.string(c.name, names[i]!);
+        w.i64("chunks.offset", c.offset, 0);
+        w.i64("chunks.length", c.length, 0);
+      });
+      return w.finish();
+    }
     default:
       return unreachable(type, "segment management frame type");
   }
@@ -187,6 +220,18 @@ export function decodeSegmentFrame(type: SegmentManagementFrameType, r: FieldRea
       const values: { id: Buffer; value: number }[] = [];
       for (let i = 0; i < count; i++) values.push({ id: r.uuid(`values[${i}].id`), value: r.i64(`values[${i}].value`) });
       return { type, requestId, segment, values };
+    }
+    case "GetChunks":
+      return { type, requestId: r.u32("requestId"), segment: r.string("segment", segmentNameBytesMax), offset: r.i64("offset", 0), maxCount: r.u16("maxCount") };
+    case "ChunksListed": {
+      const requestId = r.u32("requestId");
+      const segment = r.string("segment", segmentNameBytesMax);
+      const count = r.count("count", 0, chunksListedMax, listedChunkBytesMin);
+      const chunks: ListedChunk[] = [];
+      for (let i = 0; i < count; i++) {
+        chunks.push({ name: r.string(`chunks[${i}].name`, chunkNameBytesMax), offset: r.i64(`chunks[${i}].offset`, 0), length: r.i64(`chunks[${i}].length`, 0) });
+      }
+      return { type, requestId, segment, chunks };
     }
     default:
       return unreachable(type, "segment management frame type");

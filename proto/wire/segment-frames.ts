@@ -1,5 +1,6 @@
 /**
- * Segment management frames beyond create and info (wire.md, "Segment management"): shapes only;
+ * Segment management frames beyond create and info (wire.md, "Segment management"), and the
+ * Tier-2 chunk listing (wire.md, "Tier-2 chunks"): shapes only;
  * frames.ts gathers them into the Frame union and segment-frames-codec.ts encodes them.
  */
 export interface SealSegmentFrame {
@@ -101,4 +102,30 @@ export interface AttributesReadFrame {
   segment: string;
   /** One value per id asked for; -1 for an absent attribute. */
   values: readonly { id: Buffer; value: number }[];
+}
+
+export interface GetChunksFrame {
+  type: "GetChunks";
+  requestId: number;
+  segment: string;
+  /** >= 0: list the chunks holding bytes at or after this offset. */
+  offset: number;
+  /** At least 1; the store lowers it to chunksListedMax. */
+  maxCount: number;
+}
+
+/** A Tier-2 chunk of a segment: its object holds the segment's bytes [offset, offset + length). */
+export interface ListedChunk {
+  /** The chunk's name in the store's Tier-2 (the object key below the store's prefix). */
+  name: string;
+  offset: number;
+  length: number;
+}
+
+export interface ChunksListedFrame {
+  type: "ChunksListed";
+  requestId: number;
+  segment: string;
+  /** In offset order: the chunk holding the asked offset (if any) and those after it, at most maxCount. */
+  chunks: readonly ListedChunk[];
 }

@@ -10,7 +10,7 @@
  * With Tier-2, a StorageWriter (writer/storage-writer.ts) moves held bytes to chunks, and reads
  * below what memory holds are served from Tier-2 through the store's chunk cache.
  */
-import { assert, ConditionalCheckFailedError, DataCorruptionError, InvalidArgumentError, NoSuchChunkError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
+import { assert, chunksListedMax, ConditionalCheckFailedError, DataCorruptionError, InvalidArgumentError, NoSuchChunkError, InvalidEventNumberError, NoSuchSegmentError, OverloadedError, SegmentExistsError, SegmentSealedError, SegmentTruncatedError, type SluiceError, attributeUpdatesMax, readBytesMax, readWaitMsMax, segmentsPerStoreMax } from "../../common/index.js";
 import type { Clock } from "../../common/index.js";
 import { skipEvents } from "../../proto/index.js";
 import type { ChunkCache } from "../readindex/chunk-cache.js";
@@ -335,6 +335,29 @@ export class SegmentContainer {
   info(name: string): SegmentInfo {
     const s = this.durableSegment(name);
     return { name, startOffset: s.data.startOffset, length: s.data.length, sealed: s.sealed, lastModifiedMs: s.lastModifiedMs };
+  }
+
+  /**
+   * The Tier-2 chunks holding bytes of `name` at or after `offset`, in offset order, at most
+   * `maxCount` (lowered to chunksListedMax): first the one holding `offset`, if a chunk does. Only
+   * chunks whose record is durable are listed (wire.md, "Tier-2 chunks"). Raises NO_SUCH_SEGMENT,
+   * SEGMENT_TRUNCATED, INVALID_ARGUMENT (offset past the end, maxCount below 1).
+   */
+  chunks(name: string, offset: number, maxCount: number): ChunkRef[] {
+    if (!Number.isInteger(maxCount) || maxCount < 1) throw new InvalidArgumentError(`maxCount ${maxCount} must be at least 1`);
+    const s = this.durableSegment(name);
+    this.checkReadable(s, offset);
+    // Chunks never overlap and are kept in offset order, so their ends are in order too: find the first ending after `offset`.
+    const all = s.data.chunks;
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = all[mid]!;
+      if (c.offset + c.length <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return all.slice(lo, lo + Math.min(maxCount, chunksListedMax)).map((c) => ({ ...c }));
   }
 
   /**

@@ -148,6 +148,7 @@ export class ConnectionHandler implements FlowParticipant {
       case "DeleteSegment":
       case "UpdateAttributes":
       case "GetAttributes":
+      case "GetChunks":
         return this.management(frame);
       default:
         // Replies, Hello again, and log-node frames.

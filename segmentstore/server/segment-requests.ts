@@ -7,7 +7,7 @@ import { InvalidArgumentError, unreachable } from "../../common/index.js";
 import type { Frame, FrameOf } from "../../proto/index.js";
 import type { SegmentContainer } from "../container/segment-container.js";
 
-export type ManagementFrame = FrameOf<"CreateSegment" | "GetSegmentInfo" | "SealSegment" | "TruncateSegment" | "MergeSegments" | "DeleteSegment" | "UpdateAttributes" | "GetAttributes">;
+export type ManagementFrame = FrameOf<"CreateSegment" | "GetSegmentInfo" | "SealSegment" | "TruncateSegment" | "MergeSegments" | "DeleteSegment" | "UpdateAttributes" | "GetAttributes" | "GetChunks">;
 
 /** The segment whose container serves `frame` (the target of a merge). */
 export function segmentOf(frame: ManagementFrame): string {
@@ -48,6 +48,10 @@ export async function serveManagement(frame: ManagementFrame, c: SegmentContaine
     case "GetAttributes": {
       const values = c.getAttributes(frame.segment, frame.ids);
       return { type: "AttributesRead", requestId, segment: frame.segment, values: frame.ids.map((id, i) => ({ id, value: values[i]! })) };
+    }
+    case "GetChunks": {
+      const chunks = c.chunks(frame.segment, frame.offset, frame.maxCount).map((k) => ({ name: k.name, offset: k.offset, length: k.length }));
+      return { type: "ChunksListed", requestId, segment: frame.segment, chunks };
     }
     default:
       return unreachable(frame, "management frame");
