@@ -97,6 +97,8 @@ export class Sluice {
   readonly batch: BatchClient;
   private readonly pool = new ConnectionPool();
   private readonly writers = new Set<EventWriter>();
+  /** Reader groups opened through this client and not yet closed (closed with it). */
+  private readonly groups = new Set<ReaderGroup>();
   /**
    * Endpoints by segment, as the controller last answered. A segment moves when its container is
    * handed to another store; readers and writers then connect with `refresh` (after WRONG_HOST,
@@ -171,7 +173,7 @@ export class Sluice {
 
   /**
    * A reader of one segment from `options.offset`: up to `options.endOffset`, or following the
-   * tail with long-poll reads (`waitMs`). The low-level live-reading API until reader groups come.
+   * tail with long-poll reads (`waitMs`). The low-level API under reader groups and the batch reader.
    * Raises INVALID_NAME, INVALID_ARGUMENT.
    */
   segmentReader(segment: string, options: SegmentReaderOptions = {}): SegmentReader {
@@ -182,12 +184,18 @@ export class Sluice {
   /**
    * Opens reader group `scope/group` (see client/reader/reader-group.ts). With `config` the group is
    * created if absent (`from` defaults to each stream's head) or else opened as it is; without, it
-   * must exist. Close the group (or its readers) before this client. Raises INVALID_NAME,
+   * must exist. `close()` of this client closes it (its readers leave the group first). Raises INVALID_NAME,
    * INVALID_ARGUMENT, NO_SUCH_SCOPE, NO_SUCH_STREAM, NO_SUCH_READER_GROUP, READER_GROUP_EXISTS
    * (it exists reading other streams: delete it, or open it without a config and use resetTo).
    */
-  readerGroup(name: string, config?: ReaderGroupOptions): Promise<ReaderGroup> {
-    return ReaderGroup.open(name, config, { call: (method, request) => this.controller.call(method, request), connect: (s, o) => this.connect(s, o) });
+  async readerGroup(name: string, config?: ReaderGroupOptions): Promise<ReaderGroup> {
+    const group = await ReaderGroup.open(name, config, {
+      call: (method, request) => this.controller.call(method, request),
+      connect: (s, o) => this.connect(s, o),
+      closed: (g) => this.groups.delete(g as ReaderGroup),
+    });
+    this.groups.add(group);
+    return group;
   }
 
   /** Deletes reader group `scope/group` (its state and config); false if there was none. Its readers then fail NO_SUCH_READER_GROUP. */
@@ -195,10 +203,12 @@ export class Sluice {
     return ReaderGroup.delete(name, { call: (method, request) => this.controller.call(method, request), connect: (s, o) => this.connect(s, o) });
   }
 
-  /** Closes every writer (flushing it) and every connection. */
+  /** Closes every writer (flushing it), every reader group (its readers leave it) and every connection. */
   async close(): Promise<void> {
-    const results = await Promise.allSettled([...this.writers].map((w) => w.close()));
+    // Readers leave their groups (recording their positions) while the connections are still up.
+    const results = await Promise.allSettled([...[...this.writers].map((w) => w.close()), ...[...this.groups].map((g) => g.close())]);
     this.writers.clear();
+    this.groups.clear();
     this.batch.close();
     await this.pool.close();
     this.controller.close();

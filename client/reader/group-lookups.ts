@@ -14,6 +14,8 @@ export interface ReaderGroupServices {
   connect: ConnectFn;
   /** The system clock unless a test injects one. */
   clock?: Clock;
+  /** Called once a group opened with these services is closed (the client forgets it). */
+  closed?: (group: object) => void;
 }
 
 const requestTimeoutMs = 30_000;

@@ -242,6 +242,7 @@ export class ReaderGroup {
     this.closing = true;
     const results = await Promise.allSettled([...this.readers.values()].map((r) => r.close()));
     this.isClosed = true;
+    this.services.closed?.(this);
     await this.sync.close();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed !== undefined) throw failed.reason;

@@ -1,15 +1,15 @@
 /**
  * The Sluice driver: a topic is a stream in the `perf` scope with one segment per partition;
- * producers are EventWriters (pipelined, acked when durable), consumers are SegmentReaders
- * following the tail of their share of the segments.
+ * producers are EventWriters (pipelined, acked when durable); a subscription is a reader group
+ * whose readers are its consumers, following the tail of their fair share of the segments.
  */
-import { Sluice, type SegmentReader } from "../../client/index.js";
+import { Sluice } from "../../client/index.js";
 import type { ConsumerOptions, Driver, DriverConsumer, DriverProducer } from "../harness/driver.js";
 import { producerInflightSendsMax } from "../harness/limits.js";
 
 const scope = "perf";
-/** How long one tail read waits on the server before asking again. */
-const tailWaitMs = 1000;
+/** How long one readNext waits for an event before it is asked again (and sees the consumer closed). */
+const readWaitMs = 1000;
 
 export class SluiceDriver implements Driver {
   readonly name = "sluice";
@@ -48,36 +48,36 @@ export class SluiceDriver implements Driver {
     });
   }
 
-  async createConsumer(topic: string, _subscription: string, options: ConsumerOptions, onMessage: (payload: Buffer) => void): Promise<DriverConsumer> {
-    // Every subscription reads every segment; within one, consumer i takes segments i, i+count, ...
-    const ranges = await this.sluice.batch.segments(`${scope}/${topic}`);
-    const mine = ranges.filter((_, i) => i % options.count === options.index);
-    const readers: SegmentReader[] = mine.map((r) =>
-      this.sluice.segmentReader(r.segment, { offset: options.fromStart ? r.startOffset : r.endOffset, waitMs: tailWaitMs }),
-    );
+  async createConsumer(topic: string, subscription: string, options: ConsumerOptions, onMessage: (payload: Buffer) => void): Promise<DriverConsumer> {
+    // A subscription is a reader group; its consumers are the group's readers and share the
+    // segments fairly (the group rebalances as they join). The first consumer creates the group.
+    const stream = `${scope}/${topic}`;
+    const group = await this.sluice.readerGroup(`${scope}/${topic}-${subscription}`, { streams: [stream], from: options.fromStart ? "head" : "tail" });
+    const reader = group.reader(`consumer-${options.index}`);
     let closed = false;
-    const loops = readers.map(async (reader) => {
+    const loop = (async () => {
       while (!closed) {
-        let events;
+        let item;
         try {
-          events = await reader.next();
+          item = await reader.readNext({ timeoutMs: readWaitMs });
         } catch (err) {
           if (closed) return;
           throw err;
         }
-        for (const e of events) onMessage(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+        if (item.type === "event") onMessage(Buffer.from(item.data.buffer, item.data.byteOffset, item.data.byteLength));
+        else if (item.type === "end") return;
       }
-    });
-    const running = Promise.all(loops);
+    })();
     // A failing read loop surfaces at close(); until then the harness sees it as a stalled consumer.
-    running.catch(() => undefined);
+    loop.catch(() => undefined);
     return {
       close: async () => {
         closed = true;
-        for (const r of readers) r.close();
-        await running.catch((err: unknown) => {
+        await reader.close();
+        await loop.catch((err: unknown) => {
           if (!(err instanceof Error && "code" in err && err.code === "CLOSED")) throw err;
         });
+        await group.close();
       },
     };
   }
