@@ -110,6 +110,9 @@ async function main(): Promise<void> {
   const ratios: [string, number][] = [
     ["sluice / ceiling (events/s)", sluice.totals.publishRate / ceiling.eventsPerSec],
     ["sluice / redis (events/s)", sluice.totals.publishRate / redis.totals.publishRate],
+    // At a fixed rate both carry the same load, so their latencies compare like with like.
+    ["sluice / redis (end-to-end p50)", sluice.aggregatedEndToEndLatency50pct / redis.aggregatedEndToEndLatency50pct],
+    ["sluice / redis (end-to-end p99)", sluice.aggregatedEndToEndLatency99pct / redis.aggregatedEndToEndLatency99pct],
   ];
   const text = table([ceiling, rowOf(redis), rowOf(sluice)], ratios);
   const shape = `${workload.producersPerTopic} producers, ${workload.consumerPerSubscription} consumers, ${workload.producerRate === 0 ? "max rate" : `${workload.producerRate} events/s`}`;
