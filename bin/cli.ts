@@ -1,7 +1,8 @@
 /**
- * The client-side commands of `sluice`: scopes, streams, write and read. Each connects to the
- * controller given by --controller (or SLUICE_CONTROLLER), does one thing and exits. The operator
- * commands `sluice container assign|list` work on the metadata store directly (--metadata).
+ * The client-side commands of `sluice`: scopes, streams and write (read and readergroup are in
+ * read-cli.ts and readergroup-cli.ts). Each connects to the controller given by --controller (or
+ * SLUICE_CONTROLLER), does one thing and exits. The operator commands `sluice container
+ * assign|list` work on the metadata store directly (--metadata).
  */
 import { createInterface } from "node:readline";
 import { describeOptions, parseConfig, type OptionSpecs, InvalidArgumentError, InvalidConfigError, streamSegmentsMax, containerCountMax, scaleFactorMax } from "../common/index.js";
@@ -17,7 +18,7 @@ import {
   type MetadataStore,
 } from "../controller/index.js";
 
-const controllerOption = {
+export const controllerOption = {
   controller: { kind: "string", default: "tcp://127.0.0.1:9090", help: "controller URI" },
 } satisfies OptionSpecs;
 
@@ -49,19 +50,14 @@ const writeOptions = {
   key: { kind: "string", default: "", help: "routing key (default: none, events spread over segments)" },
 } satisfies OptionSpecs;
 
-const readOptions = {
-  ...controllerOption,
-  count: { kind: "int", default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, help: "stop after N events (0: all)" },
-  from: { kind: "string", default: "head", help: "where to start: head", pattern: /^head$/, patternHelp: "only head is supported so far" },
-} satisfies OptionSpecs;
-
-function one(positionals: string[], what: string): string {
+/** The one positional argument; raises INVALID_ARGUMENT naming `what` when there is none or more. */
+export function one(positionals: string[], what: string): string {
   const v = positionals[0];
   if (v === undefined || positionals.length !== 1) throw new InvalidArgumentError(`expected exactly one ${what}`);
   return v;
 }
 
-async function withClient<T>(uri: string, fn: (s: Sluice) => Promise<T>): Promise<T> {
+export async function withClient<T>(uri: string, fn: (s: Sluice) => Promise<T>): Promise<T> {
   const sluice = await Sluice.connect(uri);
   try {
     return await fn(sluice);
@@ -70,7 +66,7 @@ async function withClient<T>(uri: string, fn: (s: Sluice) => Promise<T>): Promis
   }
 }
 
-function out(line: string): void {
+export function out(line: string): void {
   process.stdout.write(line + "\n");
 }
 
@@ -140,7 +136,7 @@ export async function streamCommand(argv: string[]): Promise<void> {
       out(`stream ${info.scope}/${info.stream}: ${info.segments.length} segments, epoch ${info.epoch}, scaling ${policy}, retention ${kept}${info.sealed ? ", sealed" : ""}`);
       for (const s of info.segments) {
         const r = info.ranges.find((x) => x.segment === s.segment);
-        out(`  ${s.segment}  keys [${s.keyStart.toFixed(4)}, ${s.keyEnd.toFixed(4)})  bytes ${r?.startOffset ?? 0}..${r?.endOffset ?? 0}`);
+        out(`  ${s.segment}  epoch ${s.epoch}  keys [${s.keyStart.toFixed(4)}, ${s.keyEnd.toFixed(4)})  bytes ${r?.startOffset ?? 0}..${r?.endOffset ?? 0}`);
       }
       return;
     }
@@ -175,21 +171,6 @@ export async function writeCommand(argv: string[]): Promise<void> {
     return n;
   });
   out(`wrote ${count} events to ${stream}`);
-}
-
-/** `sluice read STREAM [--count N]`: prints every event, one per line, segment by segment. */
-export async function readCommand(argv: string[]): Promise<void> {
-  const { config, positionals } = parseConfig(readOptions, argv);
-  const stream = one(positionals, "stream (scope/stream)");
-  await withClient(config.controller, async (s) => {
-    let n = 0;
-    for (const range of await s.batch.segments(stream)) {
-      for await (const event of s.batch.read(range)) {
-        out(Buffer.from(event.data).toString("utf8"));
-        if (config.count > 0 && ++n >= config.count) return;
-      }
-    }
-  });
 }
 
 const containerListOptions = {

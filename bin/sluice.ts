@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `sluice` command: roles (standalone) and client commands. */
 import { SluiceError } from "../common/index.js";
-import { containerCommand, readCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
+import { containerCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
+import { readCommand } from "./read-cli.js";
+import { readerGroupCommand } from "./readergroup-cli.js";
 import { logNodeHelp, startLogNode } from "./lognode.js";
 import { controllerHelp, segmentStoreHelp, startController, startSegmentStore } from "./roles.js";
 import { standaloneHelp, startStandalone } from "./standalone.js";
@@ -23,9 +25,16 @@ const usage = `usage:
                 --scale-factor N] [--retention-ms MS | --retention-bytes BYTES]
   sluice stream list SCOPE | info|seal|delete SCOPE/STREAM
   sluice write SCOPE/STREAM [--key K] [TEXT...]   (no TEXT: one event per stdin line)
-  sluice read SCOPE/STREAM [--count N]
+  sluice read SCOPE/STREAM [--group SCOPE/GROUP] [--reader ID] [--from head|tail|CUT] [--to tail|CUT|none]
+              [--count N] [--follow]   (one event per line; see sluice read --help)
+  sluice readergroup create SCOPE/GROUP --streams SCOPE/STREAM[,...] [--from head|tail|CUT] [--to CUT]
+  sluice readergroup info|delete SCOPE/GROUP
+  sluice readergroup checkpoint SCOPE/GROUP NAME [--timeout-ms N]   (prints the cut; see sluice readergroup --help)
+  sluice readergroup reset SCOPE/GROUP CUT...|head|tail
+  sluice readergroup readeroffline SCOPE/GROUP READER
   sluice container assign --metadata URI --containers LIST|all --to STORE_ID [--container-count N]
   sluice container list --metadata URI      (file:// only while no other process has it open; see sluice container --help)
+CUT is a stream cut's text (sc1...), as sluice readergroup checkpoint and info print it.
 Flags may also come from SLUICE_<FLAG> environment variables (e.g. SLUICE_CONTROLLER).`;
 
 async function main(argv: string[]): Promise<void> {
@@ -62,6 +71,8 @@ async function main(argv: string[]): Promise<void> {
       return writeCommand(rest);
     case "read":
       return readCommand(rest);
+    case "readergroup":
+      return readerGroupCommand(rest);
     case "container":
       return containerCommand(rest);
     case undefined:

@@ -1,5 +1,6 @@
 // Proves the CLI round trip README shows, as a user runs it: a standalone process, then `sluice scope create`,
-// `sluice stream create`, `sluice write` of three events and `sluice read` printing them back; bad input exits non-zero
+// `sluice stream create`, `sluice write` of three events and `sluice read` printing them back (through a temporary reader
+// group), `sluice stream info` listing each segment with its epoch and key range; bad input exits non-zero
 // with the error code. Then `sluice container assign` and `container list` against a file metadata dir that no other
 // process holds, and their refusals of bad --containers, --to and --container-count values.
 import t from "tap";
@@ -23,6 +24,7 @@ void t.test("scope create, stream create, write three events, read them back", a
   t.equal((await sluice("read", "demo/events", "--count", "2")).stdout, "one\ntwo\n");
   t.match((await sluice("stream", "list", "demo")).stdout, /^events$/m);
   t.match((await sluice("stream", "info", "demo/events")).stdout, /2 segments, epoch 0, scaling fixed\(2\)/);
+  t.match((await sluice("stream", "info", "demo/events")).stdout, /^ {2}demo\/events\/1\.#epoch\.0 {2}epoch 0 {2}keys \[0\.5000, 1\.0000\) {2}bytes /m);
   t.match((await sluice("scope", "list")).stdout, /^demo$/m);
 
   const fails = async (...a: string[]): Promise<string> => {

@@ -14,7 +14,7 @@
  */
 import { InvalidArgumentError, NoSuchSegmentError, SegmentTruncatedError, SluiceError, batchInfoRequestsMax, parseStreamName } from "../../common/index.js";
 import type { FrameOf, SegmentSpan, StreamCut, WireConnection } from "../../proto/index.js";
-import { requestSegment, type ConnectOptions } from "../connection/segment-retry.js";
+import { segmentInfo, type ConnectOptions } from "../connection/segment-retry.js";
 import { SegmentReader, type Event } from "../reader/segment-reader.js";
 import { streamOfCut } from "../stream-cut.js";
 import { readTiered, type BatchReadStats } from "./tiered-read.js";
@@ -43,8 +43,6 @@ export interface BatchServices {
   connect(segment: string, options?: ConnectOptions): Promise<WireConnection>;
 }
 
-const requestTimeoutMs = 30_000;
-
 export class BatchClient {
   private readonly tier2: Tier2Reader | undefined;
   private readonly counters: BatchReadStats = { tier2Bytes: 0, storeBytes: 0, tier2Missing: 0 };
@@ -68,7 +66,8 @@ export class BatchClient {
    * predecessors before successors. Raises INVALID_NAME, NO_SUCH_STREAM, INVALID_ARGUMENT (a cut
    * that is malformed, of another stream, not a cut of this stream's history, `to` before `from`,
    * or an offset past its segment's length), SEGMENT_TRUNCATED (`from` lies before the stream's
-   * head: the data after it is partly deleted).
+   * head: the data after it is partly deleted). Without `from`, a segment that a truncation deleted
+   * after it was listed is left out (it holds nothing after the head).
    */
   async segments(stream: string, options: SegmentsOptions = {}): Promise<SegmentRangeToRead[]> {
     const { scope, stream: name } = parseStreamName(stream);
@@ -89,17 +88,18 @@ export class BatchClient {
     // The controller lists them by creating epoch; keep that order whatever it does within an epoch.
     spans.sort((a, b) => a.range.epoch - b.range.epoch);
     const explicitFrom = options.from !== undefined;
-    return mapBounded(spans, batchInfoRequestsMax, async (s) => {
+    const connect = (s: string, o?: ConnectOptions) => this.services.connect(s, o);
+    const ranges = await mapBounded(spans, batchInfoRequestsMax, async (s): Promise<SegmentRangeToRead | undefined> => {
       const segment = s.range.segment;
       let info: FrameOf<"SegmentInfo">;
       try {
-        info = await this.segmentInfo(segment);
+        info = await segmentInfo(segment, connect, { endpoint: false });
       } catch (err) {
-        // Truncation deletes every segment wholly before the new head.
-        if (explicitFrom && err instanceof NoSuchSegmentError) {
-          throw new SegmentTruncatedError(`${segment} was deleted by a truncation: from lies before the stream's head; take a newer cut (admin.headCut)`, { cause: err });
-        }
-        throw err;
+        if (!(err instanceof NoSuchSegmentError)) throw err;
+        // Truncation deletes every segment wholly before the new head: from a given cut, events
+        // after it are gone; from the head, one deleted since it was listed holds nothing to read.
+        if (explicitFrom) throw new SegmentTruncatedError(`${segment} was deleted by a truncation: from lies before the stream's head; take a newer cut (admin.headCut)`, { cause: err });
+        return undefined;
       }
       if (s.endOffset > info.length) throw new InvalidArgumentError(`to: offset ${s.endOffset} of ${segment} is past its length ${info.length}`);
       const endOffset = s.endOffset < 0 ? info.length : s.endOffset;
@@ -114,16 +114,7 @@ export class BatchClient {
       }
       return { segment, startOffset, endOffset };
     });
-  }
-
-  /** GetSegmentInfo, retried on retriable errors; after one that says the segment may have moved, from a fresh endpoint. */
-  private segmentInfo(segment: string): Promise<FrameOf<"SegmentInfo">> {
-    return requestSegment(
-      segment,
-      (s, options) => this.services.connect(s, options),
-      (conn) => conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment }, "SegmentInfo", requestTimeoutMs),
-      { what: `asking for ${segment}`, stale: { endpoint: false } },
-    );
+    return ranges.filter((r) => r !== undefined);
   }
 
   /**

@@ -10,7 +10,7 @@
  * answers its bytes or SEGMENT_TRUNCATED. Store requests are retried as every segment request is
  * (connection/segment-retry.ts); object store failures other than a missing object are raised.
  */
-import { InvalidArgumentError, chunksListedMax, logger, tier2ReadBytesMax } from "../../common/index.js";
+import { DataCorruptionError, InvalidArgumentError, chunksListedMax, logger, tier2ReadBytesMax } from "../../common/index.js";
 import { EventParser, type FrameOf, type ListedChunk, type WireConnection } from "../../proto/index.js";
 import { requestSegment, type ConnectFn } from "../connection/segment-retry.js";
 import type { Event } from "../reader/segment-reader.js";
@@ -49,8 +49,9 @@ interface Piece {
 /**
  * The events of `segment` in [startOffset, endOffset), in order. Raises what ReadSegment and
  * GetChunks raise (NO_SUCH_SEGMENT, SEGMENT_TRUNCATED, ...), INVALID_ARGUMENT when the segment
- * ends before endOffset or endOffset falls inside an event, DATA_CORRUPTION for a bad event length
- * or a chunk shorter than listed, and the object store's AUTH_FAILED or UNAVAILABLE.
+ * ends before endOffset or endOffset falls inside an event, DATA_CORRUPTION for a bad event length,
+ * a chunk shorter than listed or a listing whose first chunk does not hold the offset asked, and
+ * the object store's AUTH_FAILED or UNAVAILABLE.
  */
 export async function* readTiered(ctx: TieredReadContext, segment: string, startOffset: number, endOffset: number): AsyncGenerator<Event> {
   const parser = new EventParser(startOffset);
@@ -81,6 +82,10 @@ export async function* readTiered(ctx: TieredReadContext, segment: string, start
         offset += data.length;
       }
       continue;
+    }
+    if (first.offset + first.length <= offset) {
+      // Nothing of it could be read, and listing again would answer the same for ever.
+      throw new DataCorruptionError(`the store listed chunk ${first.name} of ${segment} at ${first.offset}..${first.offset + first.length} for offset ${offset}, which it does not hold`);
     }
     // The pieces of the listed chunks that follow on from `offset` without a gap, read one ahead.
     const plan: { chunk: ListedChunk; offset: number; bytes: number }[] = [];

@@ -5,7 +5,7 @@
  * again. Readers, the batch client and writers share these rules and bounds.
  */
 import { toSluiceError, UnavailableError, type SluiceError } from "../../common/index.js";
-import type { WireConnection } from "../../proto/index.js";
+import type { FrameOf, WireConnection } from "../../proto/index.js";
 
 export interface ConnectOptions {
   /**
@@ -81,4 +81,20 @@ export async function requestSegment<T>(segment: string, connect: ConnectFn, sen
     }
   }
   throw new UnavailableError(`gave up ${o.what} after ${retryCountMax} retries: ${lastError?.message ?? ""}`, { cause: lastError });
+}
+
+/** How long one GetSegmentInfo waits for its answer. */
+const segmentInfoTimeoutMs = 30_000;
+
+/**
+ * The segment's start offset, length and seal (GetSegmentInfo), retried as requestSegment retries;
+ * `stale` is the caller's endpoint flag. Raises NO_SUCH_SEGMENT, and UNAVAILABLE after the retries.
+ */
+export function segmentInfo(segment: string, connect: ConnectFn, stale: { endpoint: boolean }): Promise<FrameOf<"SegmentInfo">> {
+  return requestSegment(
+    segment,
+    connect,
+    (conn) => conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment }, "SegmentInfo", segmentInfoTimeoutMs),
+    { what: `asking for ${segment}`, stale },
+  );
 }

@@ -17,11 +17,11 @@
  * One readNext at a time per reader. Memory: per segment held, one read and one read-ahead
  * (SegmentReader, 1 MiB each by default).
  */
-import { ClosedError, InvalidArgumentError, eventHeaderBytes, logger, toSluiceError, type SluiceError } from "../../common/index.js";
+import { ClosedError, InvalidArgumentError, logger, toSluiceError } from "../../common/index.js";
 import type { SegmentOffset } from "../../proto/index.js";
-import { SegmentReader, type Event } from "./segment-reader.js";
 import type { GroupContext } from "./group-context.js";
-import { acquire, complete, cutOf, isEnd, join, leave, reachCheckpoint, recordPositions, release, shouldAcquire, shouldRelease, streamOf, withinGroup, type GroupState, type SuccessorRange } from "./group-state.js";
+import { acquire, complete, cutOf, isEnd, join, leave, reachCheckpoint, recordPositions, release, shouldAcquire, shouldRelease, withinGroup, type GroupState, type SuccessorRange } from "./group-state.js";
+import { Slot, Wakeup } from "./segment-slot.js";
 
 const log = logger("reader");
 
@@ -29,8 +29,6 @@ const log = logger("reader");
 export const positionRecordMs = 1_000;
 /** How long a reader waits before asking again for the successors of a segment read to its sealed end (the scale commits just after the seal). */
 const successorRetryMs = 200;
-/** How long one read at a segment's tail waits for data (long poll). */
-const tailWaitMs = 5_000;
 /** readNext's default and largest wait. */
 const readTimeoutMsDefault = 1_000;
 const readTimeoutMsMax = 24 * 60 * 60 * 1000;
@@ -44,114 +42,6 @@ export type ReadItem =
 export interface ReadNextOptions {
   /** How long to wait for an event (default 1 s); then `{ type: "timeout" }`. */
   timeoutMs?: number;
-}
-
-/** One segment the reader holds. */
-class Slot {
-  readonly stream: string;
-  reader: SegmentReader;
-  /** Offset after the last event returned. */
-  position: number;
-  buffer: Event[] = [];
-  next = 0;
-  pending: Promise<void> | undefined;
-  error: SluiceError | undefined;
-  /** Not before this time does the reader ask again for the successors. */
-  retryAtMs = 0;
-
-  constructor(
-    readonly segment: string,
-    readonly endOffset: number,
-    offset: number,
-    private readonly ctx: GroupContext,
-    private readonly wake: () => void,
-  ) {
-    this.stream = streamOf(segment);
-    this.position = offset;
-    this.reader = this.open(offset);
-  }
-
-  open(offset: number): SegmentReader {
-    return new SegmentReader(this.segment, this.ctx.services.connect, { offset, waitMs: tailWaitMs, ...(this.endOffset >= 0 ? { endOffset: this.endOffset } : {}) });
-  }
-
-  get drained(): boolean {
-    return this.next >= this.buffer.length;
-  }
-
-  /** Read to its end and every event returned. */
-  get done(): boolean {
-    return this.drained && this.pending === undefined && this.error === undefined && this.reader.done;
-  }
-
-  /** Starts a read unless one is under way, events are buffered, or the segment is read. */
-  fetch(): void {
-    if (this.pending !== undefined || !this.drained || this.error !== undefined || this.reader.done) return;
-    const reader = this.reader;
-    this.pending = reader.next().then(
-      (events) => {
-        if (reader !== this.reader) return;
-        this.buffer = events;
-        this.next = 0;
-      },
-      (err: unknown) => {
-        if (reader === this.reader) this.error = toSluiceError(err);
-      },
-    );
-    void this.pending.finally(() => {
-      if (reader === this.reader) this.pending = undefined;
-      this.wake();
-    });
-  }
-
-  take(): Event | undefined {
-    const e = this.buffer[this.next++];
-    if (e !== undefined) this.position = e.offset + eventHeaderBytes + e.data.length;
-    return e;
-  }
-
-  /** Reads again from `offset`, dropping what was buffered. */
-  restart(offset: number): void {
-    this.reader.close();
-    this.position = offset;
-    this.buffer = [];
-    this.next = 0;
-    this.pending = undefined;
-    this.error = undefined;
-    this.reader = this.open(offset);
-  }
-
-  close(): void {
-    this.reader.close();
-  }
-}
-
-/** Wakes a waiting readNext when data arrives or the group's state changes. */
-class Wakeup {
-  private waiter: (() => void) | undefined;
-  private signalled = false;
-
-  notify(): void {
-    this.signalled = true;
-    this.waiter?.();
-  }
-
-  wait(ms: number, ctx: GroupContext): Promise<void> {
-    if (this.signalled) {
-      this.signalled = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        timer.cancel();
-        this.waiter = undefined;
-        this.signalled = false;
-        resolve();
-      };
-      const timer = ctx.clock.setTimer(ms, done);
-      this.waiter = done;
-    });
-  }
 }
 
 export class EventReader {
@@ -188,8 +78,9 @@ export class EventReader {
    * recorded); `{ type: "end" }` when the group has nothing left to read (sealed streams read to
    * their end, or the `to` cuts reached); `{ type: "timeout" }` when `timeoutMs` passes first.
    * Raises CLOSED (closed, or declared offline), NO_SUCH_READER_GROUP (deleted), INVALID_ARGUMENT
-   * (a bad timeout, or a readNext already waiting), and a segment read's errors (the read is tried
-   * again by the next call).
+   * (a bad timeout, or a readNext already waiting), a segment read's errors (the read is tried
+   * again by the next call), and UNAVAILABLE when recording the positions fails (no event is taken
+   * then: the next call returns it, and records again a second later).
    */
   readNext(options: ReadNextOptions = {}): Promise<ReadItem> {
     const timeoutMs = options.timeoutMs ?? readTimeoutMsDefault;
@@ -263,8 +154,13 @@ export class EventReader {
       if (await this.rebalance(s)) continue;
       if (await this.completeDone(s)) continue;
       await this.handleErrors();
-      const event = this.takeEvent();
+      // Recorded before an event is taken: a failed record then raises with the event still
+      // buffered, and the next call returns it (taken first, it would be lost with the rejection).
       await this.recordIfDue();
+      // The awaits above may have let a reset, or this reader's removal, land: return no event of
+      // a segment that is no longer ours; bring the slots in line first.
+      if (!this.slotsCurrent()) continue;
+      const event = this.takeEvent();
       if (event !== undefined) return event;
       if (isEnd(this.ctx.state())) return { type: "end" };
       for (const slot of this.slots.values()) slot.fetch();
@@ -300,6 +196,16 @@ export class EventReader {
     this.order = [...this.slots.values()];
     this.synced = s;
     return s;
+  }
+
+  /** True when the latest state still gives this reader every segment it holds, in the generation it opened them in. */
+  private slotsCurrent(): boolean {
+    const s = this.ctx.state();
+    if (s === this.synced) return true;
+    if (s.generation !== this.generation || !s.readers.includes(this.id)) return false;
+    const mine = new Set(s.active.filter((a) => a.owner === this.id).map((a) => a.segment));
+    for (const segment of this.slots.keys()) if (!mine.has(segment)) return false;
+    return true;
   }
 
   private dropAll(): void {

@@ -3,9 +3,10 @@
  * successors, whether a stream is sealed, segment lengths. Each call is retried as the controller
  * client and segment-retry.ts retry; its typed errors reach the caller.
  */
-import { InvalidArgumentError, NoSuchSegmentError, parseSegmentName, parseStreamName, type Clock } from "../../common/index.js";
+import { InvalidArgumentError, NoSuchSegmentError, SluiceError, parseStreamName, type Clock } from "../../common/index.js";
 import type { ControllerMethod, ControllerMethods, FrameOf, SegmentRange, StreamCut, WireConnection } from "../../proto/index.js";
-import { requestSegment, type ConnectFn } from "../connection/segment-retry.js";
+import { requestSegment, segmentInfo, type ConnectFn } from "../connection/segment-retry.js";
+import { streamOfCut } from "../stream-cut.js";
 import type { PositionedRange, SuccessorRange } from "./group-state.js";
 
 /** What a reader group needs from the client: controller calls and connections to segment stores. */
@@ -25,24 +26,22 @@ function rangeOf(r: SegmentRange | undefined, what: string): SegmentRange {
   return r;
 }
 
-/** The stream a cut is of (from its first segment's name). Raises INVALID_ARGUMENT for an empty cut, INVALID_NAME for a bad segment name. */
-export function streamOfCut(cut: StreamCut, what: string): string {
-  const first = cut.positions[0];
-  if (first === undefined) throw new InvalidArgumentError(`${what} has no positions; a cut names one offset per segment of a stream`);
-  const n = parseSegmentName(first.segment);
-  return `${n.scope}/${n.stream}`;
-}
-
 /**
  * `cuts` keyed by stream. Raises INVALID_ARGUMENT for a cut of a stream not in `streams`, two cuts
- * of one stream, or an empty cut.
+ * of one stream, or a cut that is not well formed (stream-cut.ts: empty, of several streams, a bad
+ * segment name or offset).
  */
 export function cutsByStream(cuts: StreamCut | readonly StreamCut[], streams: readonly string[], what: string): Map<string, StreamCut> {
   const list: readonly StreamCut[] = Array.isArray(cuts) ? cuts : [cuts as StreamCut];
   const out = new Map<string, StreamCut>();
   for (const cut of list) {
     if (typeof cut !== "object" || !Array.isArray(cut.positions)) throw new InvalidArgumentError(`${what} must be a stream cut ({ positions: [{ segment, offset }] }) or a list of them`);
-    const stream = streamOfCut(cut, what);
+    let stream: string;
+    try {
+      stream = streamOfCut(cut);
+    } catch (err) {
+      throw new InvalidArgumentError(`${what}: ${err instanceof SluiceError ? err.message : String(err)}`, { cause: err });
+    }
     if (!streams.includes(stream)) throw new InvalidArgumentError(`${what} names stream ${stream}, which the group does not read (it reads ${streams.join(", ")})`);
     if (out.has(stream)) throw new InvalidArgumentError(`${what} holds two cuts of stream ${stream}`);
     out.set(stream, cut);
@@ -96,7 +95,7 @@ export class GroupLookups {
 
   /** The segment's start offset and length now (GetSegmentInfo, retried). */
   segmentInfo(segment: string): Promise<FrameOf<"SegmentInfo">> {
-    return this.request(segment, (conn) => conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment }, "SegmentInfo", requestTimeoutMs));
+    return segmentInfo(segment, this.services.connect, this.stale);
   }
 
   /** Deletes a segment; false if there was none. */

@@ -17,7 +17,7 @@ import type { SegmentOffset, StreamCut } from "../../proto/index.js";
 import { EventReader, changed } from "./event-reader.js";
 import type { GroupContext } from "./group-context.js";
 import { GroupLookups, cutsByStream, type ReaderGroupServices } from "./group-lookups.js";
-import { beginCheckpoint, cancelCheckpoint, cutOf, initialState, leave, reset, type Checkpoint, type GroupState, type StreamStart } from "./group-state.js";
+import { beginCheckpoint, cancelCheckpoint, cutOf, initialState, leave, reset, streamOf, type Checkpoint, type GroupState, type StreamStart } from "./group-state.js";
 import { StateSynchronizer } from "./state-synchronizer.js";
 import { checkReaderId, decodeState, encodeState, groupConfig, parseGroupName, sameStreams, stateSegmentName, type ReaderGroupOptions } from "./group-config.js";
 
@@ -197,16 +197,25 @@ export class ReaderGroup {
     this.checkOpen();
     const cuts = typeof target === "object" && target !== null && "cuts" in target ? target.cuts : target;
     const given = cutsByStream(cuts, this.streams, "resetTo");
-    const s = this.state();
-    const current = cutOf(s);
-    const starts: StreamStart[] = [];
-    for (const [i, bounds] of s.streams.entries()) {
-      const start = given.get(bounds.stream) ?? current[i]!;
+    const starts = new Map<string, StreamStart>();
+    for (const bounds of this.state().streams) {
+      const start = given.get(bounds.stream);
+      if (start === undefined) continue;
       // Checks the cut is of the stream and not past the `to` cut (INVALID_ARGUMENT).
       await this.lookups.between(bounds.stream, start, bounds.to);
-      starts.push({ stream: bounds.stream, ...(bounds.to === undefined ? {} : { to: bounds.to }), segments: await this.lookups.segmentsAt(bounds.stream, start) });
+      starts.set(bounds.stream, { stream: bounds.stream, ...(bounds.to === undefined ? {} : { to: bounds.to }), segments: await this.lookups.segmentsAt(bounds.stream, start) });
     }
-    await this.sync.update((st) => ({ state: reset(st, starts), result: undefined }));
+    // A stream without a cut keeps its segments as the state the reset lands on has them (read,
+    // readable at their latest recorded offsets, and waiting), unassigned: positions taken before
+    // the awaits above could lie behind that state and return events twice.
+    await this.sync.update((st) => {
+      const kept = (segment: string) => !starts.has(streamOf(segment));
+      const readable = (stream: string) => st.active.filter((a) => streamOf(a.segment) === stream).map(({ segment, keyStart, keyEnd, offset }) => ({ segment, keyStart, keyEnd, offset }));
+      const next = reset(st, st.streams.map((b) => starts.get(b.stream) ?? { ...b, segments: readable(b.stream) }));
+      const completed = [...next.completed, ...st.completed.filter((c) => kept(c.segment))];
+      const future = [...next.future, ...st.future.filter((f) => kept(f.segment))];
+      return { state: { ...next, completed, future }, result: undefined };
+    });
   }
 
   /** Bytes between the group's positions and the streams' tails (or the `to` cuts): the group's lag. */
@@ -228,6 +237,32 @@ export class ReaderGroup {
   /** The group's current position, one cut per stream, from the positions readers last recorded. */
   positions(): StreamCut[] {
     return cutOf(this.state());
+  }
+
+  /**
+   * A plain summary of the group's state for tools (`sluice readergroup info`): the online readers,
+   * each readable segment with its owner (null: unassigned) and recorded offset (an online reader's
+   * lags by up to a second) and its `to` offset (-1: none), how many segments are read to their end
+   * and kept, how many wait for their predecessors, the pending checkpoint and the last completed
+   * ones. Raises NO_SUCH_READER_GROUP (deleted), CLOSED.
+   */
+  describe(): {
+    readers: string[];
+    segments: { segment: string; owner: string | null; offset: number; endOffset: number }[];
+    completed: number;
+    waiting: number;
+    pendingCheckpoint: { name: string; waiting: string[] } | null;
+    checkpoints: Checkpoint[];
+  } {
+    const s = this.state();
+    return {
+      readers: [...s.readers],
+      segments: s.active.map((a) => ({ segment: a.segment, owner: a.owner, offset: a.offset, endOffset: a.endOffset })),
+      completed: s.completed.length,
+      waiting: s.future.length,
+      pendingCheckpoint: s.checkpoint === null ? null : { name: s.checkpoint.name, waiting: [...s.checkpoint.waiting] },
+      checkpoints: s.checkpoints.map((c) => ({ name: c.name, cuts: c.cuts })),
+    };
   }
 
   /** Closes the group's readers (they leave) and this group object, then deletes the group's state and config. */

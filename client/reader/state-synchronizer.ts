@@ -4,9 +4,13 @@
  * offset right after the last record this client has read; the last record in the segment is the
  * state. If another client appended first the store answers CONDITIONAL_CHECK_FAILED: this client
  * reads forward to the tail, applies the change again to the fresh state and retries (at most
- * readerGroupUpdateAttemptsMax times). Appends carry one random writer id per synchronizer and
- * event numbers counting its successful appends, so a retry after a lost reply is acknowledged
- * again by the store instead of appending twice.
+ * readerGroupUpdateAttemptsMax times). Appends carry a random writer id and event numbers counting
+ * its successful appends, so a retry of the same append after a lost reply is acknowledged again by
+ * the store instead of appending twice. The store checks that dedup before the offset, so an event
+ * number must never be reused for other content: after an append fails in a way that may have
+ * stored it (anything but CONDITIONAL_CHECK_FAILED), the synchronizer takes a new writer id,
+ * numbers from 0 again, and reads forward before its next append (the conditional offset then
+ * tells whether the earlier record landed).
  *
  * Every participant follows the segment's tail with long-poll reads, so a change by any client is
  * seen within one round trip. Once the records before the latest span readerGroupStateTruncateBytes
@@ -33,7 +37,7 @@ import {
   type SluiceError,
 } from "../../common/index.js";
 import { encodeEvents, type WireConnection } from "../../proto/index.js";
-import { requestSegment, type ConnectFn } from "../connection/segment-retry.js";
+import { requestSegment, segmentInfo, type ConnectFn } from "../connection/segment-retry.js";
 import { SegmentReader } from "./segment-reader.js";
 
 const log = logger("state-sync");
@@ -58,8 +62,8 @@ export interface SynchronizerOptions<T> {
   /** Raises DATA_CORRUPTION for bytes that are not a state. */
   decode(bytes: Buffer): T;
   clock?: Clock;
-  /** 16 random bytes; injected by tests. */
-  writerId?: Buffer;
+  /** A new writer id (16 random bytes) for the appends, at start and after an append that may have been stored failed; injected by tests. */
+  newWriterId?: () => Buffer;
   /** The error to raise once the segment is gone (NO_SUCH_SEGMENT): whoever owned the state deleted it. */
   missing?: (cause: SluiceError) => SluiceError;
 }
@@ -73,9 +77,12 @@ export class StateSynchronizer<T> {
   private readOffset = 0;
   /** The segment's start offset as last seen (truncation moves it). */
   private startOffset = 0;
-  /** Successful appends so far: event numbers start at 0 and have no gaps. */
+  /** Successful appends under writerId so far: event numbers start at 0 and have no gaps. */
   private appendedCount = 0;
-  private readonly writerId: Buffer;
+  private writerId: Buffer;
+  private readonly newWriterId: () => Buffer;
+  /** An append failed in a way that may have stored it: read forward before the next one. */
+  private unsure = false;
   private readonly clock: Clock;
   private readonly stale = { endpoint: false };
   /** Updates run one at a time, in call order. */
@@ -86,15 +93,15 @@ export class StateSynchronizer<T> {
   private closed = false;
   /** open() has read the segment: from now on its absence means it was deleted. */
   private opened = false;
-  private wakeClosed: () => void = () => undefined;
-  private readonly closedSignal: Promise<void>;
+  /** Aborted by close(): cuts the follow loop's read and its sleeps short. */
+  private readonly closing = new AbortController();
   /** Set when the segment is gone (the group was deleted) or a record is corrupt; every later call raises it. */
   private failure: SluiceError | undefined;
 
   constructor(private readonly o: SynchronizerOptions<T>) {
-    this.writerId = o.writerId ?? randomBytes(16);
+    this.newWriterId = o.newWriterId ?? (() => randomBytes(16));
+    this.writerId = this.newWriterId();
     this.clock = o.clock ?? systemClock;
-    this.closedSignal = new Promise((resolve) => (this.wakeClosed = resolve));
   }
 
   /** The latest state this client knows. Throws the synchronizer's failure, or if open() has not completed. */
@@ -126,7 +133,8 @@ export class StateSynchronizer<T> {
     this.opened = true;
     if (this.current === undefined) {
       const first = await initial();
-      await this.enqueue(() => ({ state: first, result: undefined }));
+      // Only into an empty segment: a client that appended its first record meanwhile won the race.
+      await this.enqueue((s) => (s === undefined ? { state: first, result: undefined } : { result: undefined }));
     }
     this.following = this.follow();
   }
@@ -168,6 +176,10 @@ export class StateSynchronizer<T> {
   private async updateNow<R>(change: Change<T | undefined, R>): Promise<R> {
     for (let attempt = 0; attempt < readerGroupUpdateAttemptsMax; attempt++) {
       this.check();
+      if (this.unsure) {
+        await this.fetch();
+        this.unsure = false;
+      }
       const base = this.current;
       const expectedOffset = this.readOffset;
       const out = change(base);
@@ -184,7 +196,13 @@ export class StateSynchronizer<T> {
           ),
         );
       } catch (err) {
-        if (!(err instanceof ConditionalCheckFailedError)) throw err;
+        if (!(err instanceof ConditionalCheckFailedError)) {
+          // The append may have been stored; its event number must not carry another state.
+          this.writerId = this.newWriterId();
+          this.appendedCount = 0;
+          this.unsure = true;
+          throw err;
+        }
         await this.catchUp(expectedOffset);
         continue;
       }
@@ -204,7 +222,7 @@ export class StateSynchronizer<T> {
   async fetch(): Promise<void> {
     for (;;) {
       this.check();
-      const info = await this.request((conn) => conn.request({ type: "GetSegmentInfo", requestId: conn.nextRequestId(), segment: this.o.segment }, "SegmentInfo", requestTimeoutMs));
+      const info = await this.guard(segmentInfo(this.o.segment, this.o.connect, this.stale));
       this.startOffset = info.startOffset;
       const from = Math.max(this.readOffset, info.startOffset);
       if (from >= info.length) return;
@@ -243,7 +261,7 @@ export class StateSynchronizer<T> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.wakeClosed();
+    this.closing.abort();
     this.follower?.close();
     await this.following;
     await this.queue;
@@ -282,9 +300,7 @@ export class StateSynchronizer<T> {
       this.follower = reader;
       try {
         for (;;) {
-          const next = reader.next();
-          next.catch(() => undefined);
-          const events = await Promise.race([next, this.closedSignal.then(() => undefined)]);
+          const events = await this.untilClosed(reader.next());
           if (events === undefined) return;
           for (const e of events) this.applyBytes(e.offset, Buffer.from(e.data));
         }
@@ -315,20 +331,51 @@ export class StateSynchronizer<T> {
     return this.failure;
   }
 
+  /** Resolves after `ms`, or at once when closed. Leaves no listener behind. */
   private sleep(ms: number): Promise<void> {
+    const signal = this.closing.signal;
+    if (signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = this.clock.setTimer(ms, resolve);
-      void this.closedSignal.then(() => {
+      const done = () => {
         timer.cancel();
+        signal.removeEventListener("abort", done);
         resolve();
-      });
+      };
+      const timer = this.clock.setTimer(ms, done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** What `read` answers, or undefined once closed (a long poll in flight is not waited for). Leaves no listener behind. */
+  private untilClosed<V>(read: Promise<V>): Promise<V | undefined> {
+    const signal = this.closing.signal;
+    read.catch(() => undefined);
+    if (signal.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const closed = () => resolve(undefined);
+      signal.addEventListener("abort", closed, { once: true });
+      read.then(
+        (value) => {
+          signal.removeEventListener("abort", closed);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener("abort", closed);
+          reject(toSluiceError(err));
+        },
+      );
     });
   }
 
   /** One request to the store serving the segment, retried; NO_SUCH_SEGMENT fails the synchronizer. */
-  private async request<F>(send: (conn: WireConnection) => Promise<F>): Promise<F> {
+  private request<F>(send: (conn: WireConnection) => Promise<F>): Promise<F> {
+    return this.guard(requestSegment(this.o.segment, this.o.connect, send, { what: `updating ${this.o.segment}`, stale: this.stale }));
+  }
+
+  /** `request` as it settles; once open, NO_SUCH_SEGMENT fails the synchronizer (the state was deleted). */
+  private async guard<F>(request: Promise<F>): Promise<F> {
     try {
-      return await requestSegment(this.o.segment, this.o.connect, send, { what: `updating ${this.o.segment}`, stale: this.stale });
+      return await request;
     } catch (err) {
       if (err instanceof NoSuchSegmentError && this.opened) throw this.fail(err);
       throw err;

@@ -41,16 +41,6 @@ export class RoutingTable<W> {
     return entries[lo]!.writer;
   }
 
-  /** Every writer the table routes to (each once). */
-  writers(): W[] {
-    return [...new Set(this.entries.map((e) => e.writer))];
-  }
-
-  /** True when some entry routes to `writer`. */
-  has(writer: W): boolean {
-    return this.entries.some((e) => e.writer === writer);
-  }
-
   /** Routes to `next` wherever the table routed to `previous` (a writer replaced after it gave up). */
   replaceWriter(previous: W, next: W): void {
     for (const e of this.entries) if (e.writer === previous) e.writer = next;

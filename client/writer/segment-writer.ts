@@ -59,6 +59,8 @@ export class SegmentWriter {
   private sealedSeen = false;
   private failure: SluiceError | undefined;
   private retries = 0;
+  /** The delayed reconnect, if one is waiting: abandon() cancels it. */
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly segment: string,
@@ -104,11 +106,6 @@ export class SegmentWriter {
 
   close(): void {
     this.abandon(new ClosedError(`writer for ${this.segment} is closed`));
-  }
-
-  /** Fails every event it holds with `err`; later writes fail at once. */
-  abandon(err: SluiceError): void {
-    this.fail(err);
   }
 
   /**
@@ -241,8 +238,14 @@ export class SegmentWriter {
       );
     };
     // The timer keeps the process alive on purpose: unacked events must not be dropped by an exit.
+    // abandon() (a failure, or close) cancels it.
     if (delayMs === 0) run();
-    else setTimeout(run, delayMs);
+    else {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        run();
+      }, delayMs);
+    }
   }
 
   private retry(err: SluiceError): void {
@@ -253,7 +256,7 @@ export class SegmentWriter {
     }
     if (endpointMayBeStale(err)) this.endpointStale = true;
     if (!err.retriable || this.retries >= segmentRetryCountMax) {
-      this.fail(err.retriable ? new UnavailableError(`gave up writing ${this.segment} after ${this.retries} retries: ${err.message}`, { cause: err }) : err);
+      this.abandon(err.retriable ? new UnavailableError(`gave up writing ${this.segment} after ${this.retries} retries: ${err.message}`, { cause: err }) : err);
       return;
     }
     const delayMs = retryDelayMs(this.retries++);
@@ -296,7 +299,7 @@ export class SegmentWriter {
       if (this.unacked.some((b, i) => i < this.sent && b.requestId === frame.requestId)) {
         const err = errorFromWireId(frame.errorId, frame.message);
         if (err.retriable || err.code === "SEGMENT_SEALED") this.retry(err);
-        else this.fail(err);
+        else this.abandon(err);
       }
     }
   }
@@ -317,10 +320,12 @@ export class SegmentWriter {
     this.context.released(bytes);
   }
 
-  /** Fails every unacked and open event with `err`; later writes fail at once. */
-  private fail(err: SluiceError): void {
+  /** Fails every unacked and open event with `err`, and stops any retry; later writes fail at once. */
+  abandon(err: SluiceError): void {
     if (this.failure !== undefined) return;
     this.failure = err;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.detach();
     if (!(err instanceof ClosedError)) log.warn("segment writer failed", { segment: this.segment, code: err.code, error: err.message });
     if (this.builder.eventCount > 0) this.cutBlock();
