@@ -84,9 +84,18 @@ function checkCut(cut: StreamCut, what = "stream cut"): CheckedCut {
   return { stream: stream!, positions: out };
 }
 
-/** The stream (`scope/stream`) whose segments `cut` names. Raises INVALID_ARGUMENT for a cut of several streams, of none, or not well formed. */
-export function streamOfCut(cut: StreamCut): string {
-  return checkCut(cut).stream;
+/**
+ * The stream (`scope/stream`) whose segments `cut` names. Raises INVALID_ARGUMENT for a cut of
+ * several streams, of none, or not well formed; with `what` (the caller's name for the cut, such as
+ * "from"), its message starts with it.
+ */
+export function streamOfCut(cut: StreamCut, what?: string): string {
+  try {
+    return checkCut(cut).stream;
+  } catch (err) {
+    if (what === undefined || !(err instanceof SluiceError)) throw err;
+    throw new InvalidArgumentError(`${what}: ${err.message}`, { cause: err });
+  }
 }
 
 /** `cut` in the binary form of this file's comment. Raises INVALID_ARGUMENT for a cut that is not well formed. */

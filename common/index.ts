@@ -9,3 +9,4 @@ export * from "./names.js";
 export * from "./record-log.js";
 export * from "./local-host.js";
 export * from "./periodic-pass.js";
+export * from "./s3-client-options.js";

@@ -12,7 +12,7 @@
  * With Tier-2 access (`Sluice.connect(uri, { tier2 })`), `read` takes the part of a range already
  * in Tier-2 straight from the object store and the rest from the store (tiered-read.ts).
  */
-import { InvalidArgumentError, NoSuchSegmentError, SegmentTruncatedError, SluiceError, batchInfoRequestsMax, parseStreamName } from "../../common/index.js";
+import { InvalidArgumentError, NoSuchSegmentError, SegmentTruncatedError, batchInfoRequestsMax, parseStreamName } from "../../common/index.js";
 import type { FrameOf, SegmentSpan, StreamCut, WireConnection } from "../../proto/index.js";
 import { segmentInfo, type ConnectOptions } from "../connection/segment-retry.js";
 import { SegmentReader, type Event } from "../reader/segment-reader.js";
@@ -74,12 +74,7 @@ export class BatchClient {
     const qualified = `${scope}/${name}`;
     for (const [what, cut] of [["from", options.from], ["to", options.to]] as const) {
       if (cut === undefined) continue;
-      let of: string;
-      try {
-        of = streamOfCut(cut);
-      } catch (err) {
-        throw new InvalidArgumentError(`${what}: ${err instanceof SluiceError ? err.message : String(err)}`, { cause: err });
-      }
+      const of = streamOfCut(cut, what);
       if (of !== qualified) throw new InvalidArgumentError(`${what} is a cut of stream ${of}, not of ${qualified}`);
     }
     const spans = (await this.services.segmentsBetween(qualified, options.from, options.to)).filter(

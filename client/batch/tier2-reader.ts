@@ -11,7 +11,7 @@
  */
 import type { Readable } from "node:stream";
 import { GetObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { AuthFailedError, DataCorruptionError, InvalidArgumentError, UnavailableError, tier2AttemptsMax, tier2ReadBytesMax, tier2RequestTimeoutMs } from "../../common/index.js";
+import { AuthFailedError, DataCorruptionError, InvalidArgumentError, UnavailableError, tier2AttemptsMax, tier2ReadBytesMax, tier2RequestTimeoutMs, s3ClientOptions } from "../../common/index.js";
 
 /** Where the segment stores keep Tier-2, for reading it directly. */
 export interface Tier2Access {
@@ -75,19 +75,7 @@ export class Tier2Reader {
     this.bucket = access.bucket;
     this.keyPrefix = prefix === "" ? "" : `${prefix}/`;
     this.description = `s3://${access.bucket}/${prefix} at ${access.endpoint}`;
-    this.s3 = new S3Client({
-      endpoint: access.endpoint,
-      region: access.region ?? process.env["AWS_REGION"] ?? "us-east-1",
-      forcePathStyle: true,
-      // Retries are ours, so that each try has its own deadline over the whole reply.
-      maxAttempts: 1,
-      // Flexible checksums are newer than some S3 servers (radosgw 16); ranged reads carry none anyway.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      // NodeHttpHandler options, given as such so that @smithy/node-http-handler (not our dependency) is not imported.
-      requestHandler: { connectionTimeout: tier2RequestTimeoutMs, requestTimeout: tier2RequestTimeoutMs, throwOnRequestTimeout: true },
-      ...(access.credentials === undefined ? {} : { credentials: access.credentials }),
-    });
+    this.s3 = new S3Client(s3ClientOptions(access, tier2RequestTimeoutMs));
   }
 
   /**

@@ -3,7 +3,7 @@
  * successors, whether a stream is sealed, segment lengths. Each call is retried as the controller
  * client and segment-retry.ts retry; its typed errors reach the caller.
  */
-import { InvalidArgumentError, NoSuchSegmentError, SluiceError, parseStreamName, type Clock } from "../../common/index.js";
+import { InvalidArgumentError, NoSuchSegmentError, parseStreamName, type Clock } from "../../common/index.js";
 import type { ControllerMethod, ControllerMethods, FrameOf, SegmentRange, StreamCut, WireConnection } from "../../proto/index.js";
 import { requestSegment, segmentInfo, type ConnectFn } from "../connection/segment-retry.js";
 import { streamOfCut } from "../stream-cut.js";
@@ -36,12 +36,7 @@ export function cutsByStream(cuts: StreamCut | readonly StreamCut[], streams: re
   const out = new Map<string, StreamCut>();
   for (const cut of list) {
     if (typeof cut !== "object" || !Array.isArray(cut.positions)) throw new InvalidArgumentError(`${what} must be a stream cut ({ positions: [{ segment, offset }] }) or a list of them`);
-    let stream: string;
-    try {
-      stream = streamOfCut(cut);
-    } catch (err) {
-      throw new InvalidArgumentError(`${what}: ${err instanceof SluiceError ? err.message : String(err)}`, { cause: err });
-    }
+    const stream = streamOfCut(cut, what);
     if (!streams.includes(stream)) throw new InvalidArgumentError(`${what} names stream ${stream}, which the group does not read (it reads ${streams.join(", ")})`);
     if (out.has(stream)) throw new InvalidArgumentError(`${what} holds two cuts of stream ${stream}`);
     out.set(stream, cut);

@@ -22,7 +22,7 @@ import {
 } from "@aws-sdk/client-s3";
 import {
   AuthFailedError, ChunkExistsError, ClosedError, InternalError, InvalidArgumentError, InvalidConfigError, MiB,
-  NoSuchChunkError, SluiceError, UnavailableError, assert, logger, type Clock,
+  NoSuchChunkError, SluiceError, UnavailableError, assert, logger, s3ClientOptions, type Clock,
 } from "../../common/index.js";
 import type { ChunkInfo, ChunkStorage } from "./chunk-storage.js";
 import { checkChunkName, checkChunkPrefix } from "./chunk-names.js";
@@ -133,18 +133,7 @@ export class S3ChunkStorage implements ChunkStorage {
     };
     this.description = `s3://${this.bucket}/${prefix} at ${this.endpoint}`;
     const timeoutMs = this.policy.requestTimeoutMs;
-    this.s3 = new S3Client({
-      endpoint: config.endpoint,
-      region: config.region ?? process.env["AWS_REGION"] ?? "us-east-1",
-      forcePathStyle: true,
-      maxAttempts: 1,
-      // Flexible checksums (x-amz-checksum-*, aws-chunked trailers) are newer than radosgw 16: Content-MD5 is used instead.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      // NodeHttpHandler options, given as such so that @smithy/node-http-handler (not our dependency) is not imported.
-      requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
-      ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
-    });
+    this.s3 = new S3Client(s3ClientOptions(config, timeoutMs));
   }
 
   async create(name: string, data: readonly Buffer[]): Promise<void> {
