@@ -201,14 +201,17 @@ sluice container list --metadata URI [--container-count N]
   assign: records that STORE_ID should serve the containers; the store takes each over (fencing the
           previous owner's log) and then records itself as the owner, which clients are sent to.
   list:   one line per container: container C assigned-to ID owner ID tcp://HOST:PORT epoch E (- where absent).
-  With a file:// metadata store these work only while no other process has the store open (the
-  embedded store is single-process: stop the controller and segment stores first). With etcd they
-  work while the cluster runs.
+  With a file:// metadata store, list reads the files without changing them (safe while a controller
+  or standalone runs on them; a batch being written at that moment is left out), and assign works
+  only while no other process has the store open (the embedded store is single-process: it is
+  refused with DATA_DIR_LOCKED while one does; stop that process first). With etcd both work while
+  the cluster runs.
 ${describeOptions(containerAssignOptions)}`;
 
-async function withMetadata<T>(uri: string, fn: (store: MetadataStore) => Promise<T>): Promise<T> {
-  if (uri === "") throw new InvalidConfigError("--metadata is required: file://DIR (the embedded store, with no other process using it) or etcd://HOST:PORT");
-  const store = await openMetadataStore(uri);
+async function withMetadata<T>(uri: string, fn: (store: MetadataStore) => Promise<T>, access: "read" | "write"): Promise<T> {
+  if (uri === "") throw new InvalidConfigError("--metadata is required: file://DIR (the embedded store) or etcd://HOST:PORT");
+  // A reader never locks or repairs a file store (its owner may be running); a writer locks it.
+  const store = await openMetadataStore(uri, access === "read" ? { readOnly: true } : {});
   try {
     return await fn(store);
   } finally {
@@ -265,7 +268,7 @@ export async function containerCommand(argv: string[]): Promise<void> {
         const list = parseContainerList(config.containers, count);
         await assignContainers(store, list, config.to, count);
         return list;
-      });
+      }, "write");
       out(`assigned containers ${[...new Set(containers)].sort((a, b) => a - b).join(",")} to ${config.to}`);
       return;
     }
@@ -282,7 +285,7 @@ export async function containerCommand(argv: string[]): Promise<void> {
           result.push(`container ${c} assigned-to ${assignments.get(c) ?? "-"} owner ${ownerText}`);
         }
         return result;
-      });
+      }, "read");
       for (const line of lines) out(line);
       return;
     }

@@ -4,10 +4,10 @@
  * stores over the wire protocol (proto/wire/wire.md, "Log node frames").
  */
 import { resolve } from "node:path";
-import { describeOptions, journalFileBytesMax, journalFileBytesMin, logger, parseConfig, type OptionSpecs } from "../common/index.js";
+import { describeOptions, journalFileBytesMax, journalFileBytesMin, logger, logNodeConnectionsMax, logNodeConnectionsPerPeerMaxDefault, logNodeIdleTimeoutMsDefault, parseConfig, systemClock, type OptionSpecs } from "../common/index.js";
 import { LedgerStorage } from "../segmentstore/tier1/lognode/ledger-storage.js";
 import { LogNodeServer } from "../segmentstore/tier1/lognode/log-node-server.js";
-import { hostSpec } from "./role-options.js";
+import { connectionLimits, connectionOptions, hostSpec } from "./role-options.js";
 import type { Role } from "./roles.js";
 
 const log = logger("lognode");
@@ -24,6 +24,7 @@ export const logNodeOptions = {
     max: 2 ** 40,
     help: "journal file size at which a new file is begun",
   },
+  ...connectionOptions({ connectionsMax: logNodeConnectionsMax, connectionsPerPeerMax: logNodeConnectionsPerPeerMaxDefault, idleTimeoutMs: logNodeIdleTimeoutMsDefault }),
 } satisfies OptionSpecs;
 
 export const logNodeHelp = `sluice lognode [options]\n${describeOptions(logNodeOptions)}`;
@@ -31,10 +32,11 @@ export const logNodeHelp = `sluice lognode [options]\n${describeOptions(logNodeO
 export async function startLogNode(argv: readonly string[]): Promise<Role> {
   const { config } = parseConfig(logNodeOptions, argv);
   const dataDir = resolve(config["data-dir"]);
+  const limits = connectionLimits(config);
   const storage = await LedgerStorage.open(dataDir, { fileBytesMax: config["journal-file-bytes"] });
   let server: LogNodeServer;
   try {
-    server = await LogNodeServer.listen(storage, config.host, config.port);
+    server = await LogNodeServer.listen(storage, config.host, config.port, systemClock, limits);
   } catch (err) {
     await storage.close();
     throw err;

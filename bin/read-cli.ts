@@ -26,6 +26,9 @@ import {
   parseConfig,
   parseSegmentName,
   parseStreamName,
+  readerGroupReaderTimeoutMsDefault,
+  readerGroupReaderTimeoutMsMax,
+  readerGroupReaderTimeoutMsMin,
   type OptionSpecs,
 } from "../common/index.js";
 import { streamCutFromText, type EventReader, type ReadItem, type ReaderGroup, type Sluice, type StreamCut } from "../client/index.js";
@@ -44,6 +47,13 @@ const readOptions = {
   from: { kind: "string", default: "head", help: "where a new group starts: head, tail or a stream cut text (sc1....)" },
   to: { kind: "string", default: "tail", help: "where reading ends: tail (as it is at start), a stream cut text, or none (as --follow)" },
   count: { kind: "int", default: 0, min: 0, max: Number.MAX_SAFE_INTEGER, help: "stop after N events (0: no limit)" },
+  "reader-timeout-ms": {
+    kind: "int",
+    default: readerGroupReaderTimeoutMsDefault,
+    min: 0,
+    max: readerGroupReaderTimeoutMsMax,
+    help: `this reader's liveness lease; if the run is killed or paused longer, another reader of the group takes over its segments (0: none; else ${readerGroupReaderTimeoutMsMin}..${readerGroupReaderTimeoutMsMax}; default: the group's)`,
+  },
 } satisfies OptionSpecs;
 
 export const readHelp = `sluice read SCOPE/STREAM [--group SCOPE/GROUP] [--reader ID] [--from head|tail|CUT] [--to tail|CUT|none] [--count N] [--follow]
@@ -66,6 +76,16 @@ interface ReadPlan {
   to: "tail" | "none" | StreamCut[];
   reader: string;
   count: number;
+  /** The reader's lease when --reader-timeout-ms was given; else the group's. */
+  readerTimeoutMs?: number;
+}
+
+/** A lease flag's value: 0 (none) or within the lease bounds; raises INVALID_CONFIG naming the flag and the range. */
+export function checkReaderTimeoutOption(flag: string, value: number): number {
+  if (value !== 0 && (value < readerGroupReaderTimeoutMsMin || value > readerGroupReaderTimeoutMsMax)) {
+    throw new InvalidConfigError(`${flag} must be 0 (no lease) or in [${readerGroupReaderTimeoutMsMin}, ${readerGroupReaderTimeoutMsMax}] ms, got ${value}`);
+  }
+  return value;
 }
 
 /** Comma-separated cut texts as stream cuts. Raises INVALID_ARGUMENT naming `what` and what is wrong. */
@@ -153,7 +173,7 @@ class TailCheck {
  * (when given), --count or a stop. The reader is closed on the way out, recording its positions.
  */
 async function readThrough(group: ReaderGroup, plan: ReadPlan, stop: Stop, tail: TailCheck | undefined): Promise<void> {
-  const reader = group.reader(plan.reader);
+  const reader = group.reader(plan.reader, plan.readerTimeoutMs === undefined ? {} : { timeoutMs: plan.readerTimeoutMs });
   // One close, whether a signal or the end of the run asks first: both wait for its positions to be recorded.
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= reader.close());
@@ -247,6 +267,7 @@ export async function readCommand(argv: string[]): Promise<void> {
     to: follow || config.to === "none" ? "none" : config.to === "tail" ? "tail" : cutsOption("--to", config.to),
     reader: config.reader,
     count: config.count,
+    ...(given(rest, "reader-timeout-ms") ? { readerTimeoutMs: checkReaderTimeoutOption("--reader-timeout-ms", config["reader-timeout-ms"]) } : {}),
   };
   const stop = new Stop();
   try {

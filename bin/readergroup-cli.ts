@@ -3,10 +3,22 @@
  * command line. Each command opens the group (following its state segment), does one thing and
  * closes it; none joins the group as a reader, so none holds segments or delays a checkpoint.
  */
-import { InvalidArgumentError, InvalidConfigError, NoSuchReaderGroupError, ReaderGroupExistsError, describeOptions, parseConfig, parseStreamName, type OptionSpecs } from "../common/index.js";
+import {
+  InvalidArgumentError,
+  InvalidConfigError,
+  NoSuchReaderGroupError,
+  ReaderGroupExistsError,
+  describeOptions,
+  parseConfig,
+  parseStreamName,
+  readerGroupReaderTimeoutMsDefault,
+  readerGroupReaderTimeoutMsMax,
+  readerGroupReaderTimeoutMsMin,
+  type OptionSpecs,
+} from "../common/index.js";
 import { streamCutToText, streamOfCut, type ReaderGroup, type ReaderGroupOptions, type Sluice, type StreamCut } from "../client/index.js";
 import { controllerOption, one, out, withClient } from "./cli.js";
-import { cutsOption } from "./read-cli.js";
+import { checkReaderTimeoutOption, cutsOption } from "./read-cli.js";
 
 /** The longest --timeout-ms a checkpoint may be given: a day. */
 const checkpointTimeoutMsMax = 24 * 60 * 60 * 1000;
@@ -16,6 +28,13 @@ const createOptions = {
   streams: { kind: "string", default: "", help: "the streams the group reads, SCOPE/STREAM[,SCOPE/STREAM...] (required)" },
   from: { kind: "string", default: "head", help: "where reading starts: head, tail, or cut texts (comma-separated, one per stream; streams without one start at their head)" },
   to: { kind: "string", default: "", help: "where reading ends: cut texts (comma-separated; streams without one are read for ever)" },
+  "reader-timeout-ms": {
+    kind: "int",
+    default: readerGroupReaderTimeoutMsDefault,
+    min: 0,
+    max: readerGroupReaderTimeoutMsMax,
+    help: `the readers' liveness lease: a reader silent this long is declared offline by another reader (0: none; else ${readerGroupReaderTimeoutMsMin}..${readerGroupReaderTimeoutMsMax})`,
+  },
 } satisfies OptionSpecs;
 
 const checkpointOptions = {
@@ -30,10 +49,12 @@ sluice readergroup reset SCOPE/GROUP CUT...|head|tail
 sluice readergroup delete SCOPE/GROUP
 sluice readergroup readeroffline SCOPE/GROUP READER
   create:        a durable group reading the streams from --from to --to (sluice read --group reads through
-                 it). A group that exists reading the same streams is left as it is.
-  info:          the streams, the online readers, each segment with its owner (- unassigned) and recorded
-                 offset (an online reader's lags by up to a second), the unread bytes, the group's position
-                 and the last checkpoints as cut texts, and a pending checkpoint.
+                 it). A group that exists reading the same streams is left as it is. Its readers hold a
+                 liveness lease (--reader-timeout-ms): one killed or paused longer is declared offline by
+                 another reader, which takes over its segments from its last recorded positions.
+  info:          the streams, the online readers and their leases, each segment with its owner (- unassigned)
+                 and recorded offset (an online reader's lags by up to a second), the unread bytes, the
+                 group's position and the last checkpoints as cut texts, and a pending checkpoint.
   checkpoint:    takes checkpoint NAME and prints its cut texts, one line per stream (each names its stream;
                  give them to sluice read --from or sluice readergroup reset). It completes only when every
                  online reader reaches it, and a reader reaches it only while it reads: with readers online
@@ -93,6 +114,7 @@ async function create(argv: string[]): Promise<void> {
     streams,
     from: config.from === "head" || config.from === "tail" ? config.from : cutsOption("--from", config.from),
     ...(config.to === "" ? {} : { to: cutsOption("--to", config.to) }),
+    readerTimeoutMs: checkReaderTimeoutOption("--reader-timeout-ms", config["reader-timeout-ms"]),
   };
   const line = await withClient(config.controller, async (s) => {
     let group: ReaderGroup;
@@ -122,6 +144,9 @@ async function info(argv: string[]): Promise<void> {
   const lines = await withGroup(config.controller, name, async (group) => {
     const d = group.describe();
     const result = [`reader group ${name} reads ${group.streams.join(", ")}`, `readers online: ${d.readers.length === 0 ? "none" : d.readers.join(", ")}`];
+    const lease = (ms: number | null) => (ms === null ? "none (an older client)" : ms === 0 ? "none" : `${ms} ms`);
+    result.push(`reader lease: ${lease(d.readerTimeoutMs)}`);
+    for (const x of d.leases) result.push(`reader ${x.reader} lease ${lease(x.timeoutMs)}`);
     for (const x of d.segments) result.push(`segment ${x.segment} owner ${x.owner ?? "-"} offset ${x.offset}${x.endOffset >= 0 ? ` to ${x.endOffset}` : ""}`);
     result.push(`segments read to their end and kept: ${d.completed}, waiting for their predecessors: ${d.waiting}`);
     result.push(`unread bytes: ${await group.unreadBytes()}`);

@@ -14,7 +14,7 @@ import { leaderLeaseMsMax, leaderLeaseMsMin } from "../controller/cluster/index.
 import { openMetadataStore, type MetadataStore } from "../controller/store/index.js";
 import { heartbeatMsDefault, loadReportMsDefault, migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
 import { GrpcControllerLink } from "./controller-link.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeLimits } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeConnectionOptions, storeLimits } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 import { openTier2, tier2Options } from "./tier2-setup.js";
 
@@ -75,6 +75,7 @@ export const segmentStoreOptions = {
   "cache-bytes-max": cacheBytesMaxSpec,
   "inflight-bytes-max": inflightBytesMaxSpec,
   "load-windows-ms": loadWindowsSpec,
+  ...storeConnectionOptions,
 } satisfies OptionSpecs;
 
 export const controllerHelp = `sluice controller [options]\n${describeOptions(controllerOptions)}`;

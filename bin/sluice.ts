@@ -33,7 +33,7 @@ const usage = `usage:
   sluice readergroup reset SCOPE/GROUP CUT...|head|tail
   sluice readergroup readeroffline SCOPE/GROUP READER
   sluice container assign --metadata URI --containers LIST|all --to STORE_ID [--container-count N]
-  sluice container list --metadata URI      (file:// only while no other process has it open; see sluice container --help)
+  sluice container list --metadata URI      (file:// is read without changes, also while a controller runs on it)
 CUT is a stream cut's text (sc1...), as sluice readergroup checkpoint and info print it.
 Flags may also come from SLUICE_<FLAG> environment variables (e.g. SLUICE_CONTROLLER).`;
 

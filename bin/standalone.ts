@@ -6,10 +6,10 @@
  * retention and transaction expiry work as in a cluster.
  */
 import { join, resolve } from "node:path";
-import { parseConfig, describeOptions, type OptionSpecs, logger, logNodeRequestTimeoutMs, UnavailableError } from "../common/index.js";
+import { parseConfig, describeOptions, type OptionSpecs, lockDir, logger, logNodeRequestTimeoutMs, UnavailableError } from "../common/index.js";
 import { Controller, openMetadataStore } from "../controller/index.js";
 import { migrateFoundationJournal, SegmentStore, type ControllerLink, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeLimits } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeConnectionOptions, storeLimits } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 import { openTier2, tier2Options } from "./tier2-setup.js";
 
@@ -25,6 +25,7 @@ export const standaloneOptions = {
   "cache-bytes-max": cacheBytesMaxSpec,
   "inflight-bytes-max": inflightBytesMaxSpec,
   "load-windows-ms": loadWindowsSpec,
+  ...storeConnectionOptions,
   "log-rollover-bytes": tier1Options["log-rollover-bytes"],
   "load-report-ms": { kind: "int", default: 5_000, min: 100, max: 3_600_000, help: "how often the segment store reports segment load to the controller" },
   "scale-interval-ms": { kind: "int", default: 10_000, min: 10, max: 3_600_000, help: "how often the controller looks for segments to split or merge" },
@@ -45,7 +46,17 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
   const { config } = parseConfig(standaloneOptions, argv);
   const limits = storeLimits(config);
   const dataDir = resolve(config["data-dir"]);
-  const metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata);
+  // One process serves a data directory (common/dir-lock.ts): a second standalone on it is refused
+  // here with DATA_DIR_LOCKED, before anything in it is opened. The metadata store and the log node
+  // lock their own folders too, which also covers --metadata file://ELSEWHERE.
+  const dirLock = await lockDir(dataDir, "sluice standalone");
+  let metadata: Awaited<ReturnType<typeof openMetadataStore>>;
+  try {
+    metadata = await openMetadataStore(config.metadata === "" ? `file://${join(dataDir, "controller")}` : config.metadata);
+  } catch (err) {
+    await dirLock.release();
+    throw err;
+  }
   let tier1: Tier1 | undefined;
   let tier2: Awaited<ReturnType<typeof openTier2>> | undefined;
   let store: SegmentStore | undefined;
@@ -92,6 +103,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
     await tier1?.close();
     await tier2?.storage.close();
     await metadata.close();
+    await dirLock.release();
     throw err;
   }
   const segmentStore = store;
@@ -112,6 +124,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
       await ownedTier1.close();
       await ownedTier2.storage.close();
       await metadata.close();
+      await dirLock.release();
     },
   };
 }

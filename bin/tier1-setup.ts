@@ -44,11 +44,28 @@ export function quorumFor(flags: Tier1Flags, nodeCount: number): QuorumConfig {
   return { ensembleSize, writeQuorum, ackQuorum };
 }
 
+/**
+ * The address ledgers record for the in-process log node. It names no path: which data the node
+ * holds is its cookie's instance id (checked against each ledger's), so a data directory moved or
+ * restored elsewhere still serves its ledgers.
+ */
+export const localLogNodeAddress = "local:lognode";
+
 /** Opens Tier-1 for a role; `localDir` holds the in-process log node's journal when `--tier1` is empty. */
 export async function openTier1(flags: Tier1Flags, metadata: MetadataStore, localDir: string): Promise<Tier1> {
   const timeout = flags["log-request-timeout-ms"];
+  let local: LogNodeApi | undefined;
   const connect = (address: string): LogNodeApi => {
-    if (address.startsWith("local:")) throw new InvalidConfigError(`a ledger lives on the in-process log node ${address}, which this process does not run; start it without --tier1 on that directory`);
+    if (address.startsWith("local:")) {
+      // Ledgers written before addresses lost their path name it (`local:/old/path/lognode`): the
+      // one in-process node is meant, wherever the directory is now; its cookie says whether it
+      // still holds their data.
+      if (local !== undefined) return local;
+      throw new InvalidConfigError(
+        `a ledger lives on the in-process log node of a standalone (${address}), and this process uses the log nodes of --tier1 instead; ` +
+          `serve that data directory with \`sluice standalone --data-dir DIR\` (or a segment store without --tier1)`,
+      );
+    }
     return parseNode(address, timeout);
   };
   let nodes: LogNodeApi[];
@@ -56,7 +73,8 @@ export async function openTier1(flags: Tier1Flags, metadata: MetadataStore, loca
     if (flags.ensemble > 1 || flags["write-quorum"] > 1 || flags["ack-quorum"] > 1) {
       throw new InvalidConfigError("--ensemble, --write-quorum and --ack-quorum above 1 need log nodes: name them with --tier1 HOST:PORT,...");
     }
-    nodes = [await LedgerStorage.open(join(localDir, "lognode"))];
+    local = await LedgerStorage.open(join(localDir, "lognode"), { address: localLogNodeAddress });
+    nodes = [local];
   } else {
     const specs = flags.tier1.split(",").map((s) => s.trim());
     if (new Set(specs).size !== specs.length) throw new InvalidConfigError(`--tier1 ${flags.tier1}: a log node is named twice`);

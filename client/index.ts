@@ -34,7 +34,7 @@ export type { Tier2Access } from "./batch/tier2-reader.js";
 export { streamCutToText, streamCutFromText, streamCutToBytes, streamCutFromBytes, streamOfCut } from "./stream-cut.js";
 export { SegmentReader, type Event, type SegmentReaderOptions } from "./reader/segment-reader.js";
 export { ReaderGroup, type ReaderGroupOptions, type CheckpointOptions } from "./reader/reader-group.js";
-export { EventReader, type ReadItem, type ReadNextOptions } from "./reader/event-reader.js";
+export { EventReader, type ReadItem, type ReadNextOptions, type ReaderOptions } from "./reader/event-reader.js";
 export type { Checkpoint } from "./reader/group-state.js";
 export { EventWriter, type WriteOptions } from "./writer/event-writer.js";
 // Every error a client call can raise, with its stable code.

@@ -52,6 +52,9 @@ export const errorCodes = {
   STREAM_NOT_SEALED: { wireId: 68, retriable: false },
   NO_SUCH_READER_GROUP: { wireId: 69, retriable: false },
   READER_GROUP_EXISTS: { wireId: 70, retriable: false },
+  DATA_DIR_LOCKED: { wireId: 75, retriable: false },
+  TOO_MANY_CONNECTIONS: { wireId: 76, retriable: true },
+  NO_SEGMENT_STORE: { wireId: 79, retriable: true },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -151,6 +154,16 @@ export class StreamSealedError extends defineError("STREAM_SEALED") {}
 export class StreamNotSealedError extends defineError("STREAM_NOT_SEALED") {}
 export class NoSuchReaderGroupError extends defineError("NO_SUCH_READER_GROUP") {}
 export class ReaderGroupExistsError extends defineError("READER_GROUP_EXISTS") {}
+/** Another live process holds the data directory (or metadata / journal directory) this one was to open. */
+export class DataDirLockedError extends defineError("DATA_DIR_LOCKED") {}
+/** A server refused a connection: it holds as many as its per-peer or global cap allows. Retry later. */
+export class TooManyConnectionsError extends defineError("TOO_MANY_CONNECTIONS") {}
+/**
+ * No live segment store can serve the containers a call needs (none registered, no fallback
+ * configured, or the one recorded cannot be reached while none is live): the controller answers at
+ * once instead of waiting. Retriable: start a segment store (`sluice segmentstore --controller ...`).
+ */
+export class NoSegmentStoreError extends defineError("NO_SEGMENT_STORE") {}
 
 const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErrorOptions) => SluiceError } = {
   INTERNAL: InternalError,
@@ -198,6 +211,9 @@ const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErr
   STREAM_NOT_SEALED: StreamNotSealedError,
   NO_SUCH_READER_GROUP: NoSuchReaderGroupError,
   READER_GROUP_EXISTS: ReaderGroupExistsError,
+  DATA_DIR_LOCKED: DataDirLockedError,
+  TOO_MANY_CONNECTIONS: TooManyConnectionsError,
+  NO_SEGMENT_STORE: NoSegmentStoreError,
 };
 
 export function isErrorCode(value: string): value is ErrorCode {

@@ -10,3 +10,6 @@ export * from "./record-log.js";
 export * from "./local-host.js";
 export * from "./periodic-pass.js";
 export * from "./s3-client-options.js";
+export * from "./dir-lock.js";
+export * from "./record-read.js";
+export * from "./quote.js";

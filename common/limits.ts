@@ -80,8 +80,28 @@ export const tailWaitersMax = 10_000;
 export const segmentsPerStoreMax = 100_000;
 /** Appends writers on one connection may set up. */
 export const writersPerConnectionMax = 10_000;
-/** Connections one segment store accepts. */
+/** Connections one segment store accepts (--connections-max); more are refused TOO_MANY_CONNECTIONS. */
 export const connectionsMax = 1_000;
+/**
+ * Connections one segment store accepts from one remote address (--connections-per-peer-max), so
+ * one host cannot take every slot. A client process uses one connection per store; many client
+ * processes behind one address (one host, a NAT) share the cap.
+ */
+export const connectionsPerPeerMaxDefault = 200;
+/**
+ * A data-plane connection with nothing in flight (no request being served, no append unacknowledged
+ * or held, no reply waiting in its buffer, not paused) that sent nothing for this long is closed
+ * (--idle-timeout-ms; 0 never). Kafka's connections.max.idle.ms. Clients reconnect on their next use.
+ */
+export const connectionIdleTimeoutMsDefault = 600_000;
+export const connectionIdleTimeoutMsMin = 1_000;
+export const connectionIdleTimeoutMsMax = 24 * 60 * 60_000;
+/** A refused connection (its Error frame sent) is cut after this long if the peer does not close it. */
+export const connectionRefusalGraceMs = 1_000;
+/** Refused connections waiting for the peer to read the refusal; past it more are cut without a frame. */
+export const connectionsRefusingMax = 1_000;
+/** Refusals and idle closes are logged at most once per this interval (with the count since the last line). */
+export const connectionRefusalLogIntervalMs = 10_000;
 
 /** Containers per segment store cluster. */
 export const containerCountMax = 1024;
@@ -145,6 +165,11 @@ assert(logEntryBytesMax <= journalQueueBytesMax, "a log entry fits the journal q
 export const journalFileBytesMax = 256 * MiB;
 /** Record file recovery: bytes read from disk at a time into one reused buffer while replaying. */
 export const recordReadChunkBytes = 1 * MiB;
+/**
+ * Record files: the synced mark (record-synced-mark.ts) is written at most this often while appends
+ * go on, so a cut of a stopped file is caught down to what was synced this long before a SIGKILL.
+ */
+export const syncedMarkIntervalMs = 1_000;
 
 assert(journalRecordHeaderBytes <= recordReadChunkBytes, "a record header fits one read chunk");
 assert(journalBatchBytesMax <= journalQueueBytesMax, "a journal batch fits the journal queue");
@@ -172,8 +197,16 @@ export const logNodeRequestsInflightMax = 10_000;
 export const logNodeReadBytesMax = 8 * MiB;
 /** Log node: bytes the outstanding reads of one connection may ask for together; more get OVERLOADED. */
 export const logNodeReadBytesInflightMax = 64 * MiB;
-/** Log node: connections one node accepts. */
+/** Log node: connections one node accepts (--connections-max). */
 export const logNodeConnectionsMax = 1_000;
+/** Log node: connections from one remote address (--connections-per-peer-max); a segment store holds one per node. */
+export const logNodeConnectionsPerPeerMaxDefault = 100;
+/**
+ * Log node: idle-connection timeout (--idle-timeout-ms), off by default: its clients are segment
+ * stores holding one long-lived connection each, and closing one under a request it just sent would
+ * fail that add and change its ledger's ensemble. The connection caps bound what idle peers hold.
+ */
+export const logNodeIdleTimeoutMsDefault = 0;
 /** Log node client: deadline for the TCP connect and the Hello exchange together. */
 export const logNodeConnectTimeoutMs = 5_000;
 /** Log node client: deadline for each request; past it the request fails TIMEOUT and its connection is closed. */
@@ -258,11 +291,52 @@ export const readerGroupCheckpointsKept = 10;
 export const readerGroupStateTruncateBytes = 1 * MiB;
 /** Client reader groups: attempts of one state update that keeps meeting concurrent updates before it fails UNAVAILABLE. */
 export const readerGroupUpdateAttemptsMax = 100;
+/**
+ * Client reader groups: a reader's liveness lease (ReaderGroupOptions.readerTimeoutMs, or per
+ * reader): a reader silent for longer is declared offline by another and its segments go back to
+ * the group. 0 turns it off. A reader renews it every third of it, so the bounds also bound the
+ * heartbeat rate (at most one state write a second per group object from the lease).
+ */
+export const readerGroupReaderTimeoutMsDefault = 30_000;
+export const readerGroupReaderTimeoutMsMin = 3_000;
+export const readerGroupReaderTimeoutMsMax = 30 * 60_000;
 
 // With names of usual length a segment costs under 512 bytes of state (its entry and a pending
-// checkpoint's position), a remembered checkpoint under 80 bytes a position, a reader its name; the
+// checkpoint's position), a remembered checkpoint under 80 bytes a position, a reader its name twice
+// (in `readers` and in its session, with an incarnation, a beat count and a lease); the
 // encoder checks the real size of every record against eventBytesMax.
 assert(
-  readerGroupSegmentsMax * 512 + readerGroupCheckpointsKept * readerGroupSegmentsMax * 80 + readerGroupReadersMax * (nameBytesMax + 8) <= eventBytesMax,
+  readerGroupSegmentsMax * 512 + readerGroupCheckpointsKept * readerGroupSegmentsMax * 80 + readerGroupReadersMax * (2 * nameBytesMax + 128) <= eventBytesMax,
   "a reader group's whole state fits one event",
 );
+
+/**
+ * Full disks (ENOSPC). A journal whose disk refused a batch refuses appends at once (STORAGE_FULL,
+ * no I/O) for journalFullRetryMs, then tries the disk again; its log node answers health probes
+ * STORAGE_FULL (so no new ledger is placed on it) until statfs shows journalFreeBytesResume free.
+ */
+export const journalFullRetryMs = 500;
+export const journalFreeBytesResume = journalBatchBytesMax;
+/**
+ * Tier-1: how long a container log holds its appends while its log nodes refuse them for a full
+ * disk (new operations are refused STORAGE_FULL meanwhile) before it fails them STORAGE_FULL; the
+ * container is then recovered by its segment store once there is room again.
+ */
+export const logStorageFullWaitMs = 10_000;
+
+/**
+ * Controller gRPC: largest request message the server decodes (grpc.max_receive_message_length);
+ * a larger one is refused RESOURCE_EXHAUSTED before it reaches a handler. The largest legitimate
+ * request is a load report: loadReportSegmentsMax segments, each a name of up to
+ * segmentNameBytesMax and two rates per window (at most 8 windows of 8-byte doubles).
+ */
+export const controllerRequestBytesMax = 8 * MiB;
+/**
+ * Controller gRPC: characters of an error message sent as a call's status details. Messages are
+ * bounded where they are made (quoteBounded); this cut only guards the trailers, which HTTP/2 peers
+ * refuse above 16 KiB by default (grpc-js percent-encodes each character into up to 9 bytes).
+ */
+export const grpcStatusDetailsCharsMax = 1_000;
+
+assert(loadReportSegmentsMax * (segmentNameBytesMax + 2 * (8 * 8 + 3) + 16) + 64 * KiB <= controllerRequestBytesMax, "the largest load report fits one controller request");
+assert(grpcStatusDetailsCharsMax * 9 + 1 * KiB <= 16 * KiB, "a status message fits the trailers a gRPC peer accepts");

@@ -6,15 +6,29 @@
  * `#txn.<32 hex digits>` (the transaction id); it is merged into its parent on commit.
  */
 import { InvalidNameError } from "./errors.js";
-import { nameBytesMax } from "./limits.js";
+import { nameBytesMax, segmentNameBytesMax } from "./limits.js";
+import { quoteBounded } from "./quote.js";
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** Checks a scope or stream name; raises INVALID_NAME saying what is allowed. */
+/**
+ * True when `value` is a string of at most `bytesMax` UTF-8 bytes. The character count is looked at
+ * first: every UTF-16 code unit takes at least one UTF-8 byte, so a longer string is refused without
+ * scanning it, and a name of any size costs nothing more than that check.
+ */
+function withinBytes(value: unknown, bytesMax: number): value is string {
+  return typeof value === "string" && value.length <= bytesMax && Buffer.byteLength(value) <= bytesMax;
+}
+
+/**
+ * Checks a scope or stream name; raises INVALID_NAME saying what is allowed. The length is checked
+ * before anything else, and the message quotes at most a bounded prefix of the name (quoteBounded),
+ * so a huge name costs neither time nor a huge error.
+ */
 export function validateName(kind: "scope" | "stream" | "reader group", name: string): string {
-  if (name.length === 0 || Buffer.byteLength(name) > nameBytesMax || !namePattern.test(name)) {
+  if (!withinBytes(name, nameBytesMax) || name.length === 0 || !namePattern.test(name)) {
     throw new InvalidNameError(
-      `invalid ${kind} name ${JSON.stringify(name)}: use 1-${nameBytesMax} characters from A-Z a-z 0-9 _ . -, starting with a letter or digit`,
+      `invalid ${kind} name ${quoteBounded(name)}: use 1-${nameBytesMax} characters from A-Z a-z 0-9 _ . -, starting with a letter or digit`,
     );
   }
   return name;
@@ -27,9 +41,10 @@ export interface StreamName {
 
 /** Parses `scope/stream`. */
 export function parseStreamName(qualified: string): StreamName {
-  const parts = qualified.split("/");
+  // scope, "/" and stream: anything longer is refused before it is split.
+  const parts = withinBytes(qualified, 2 * nameBytesMax + 1) ? qualified.split("/") : [];
   if (parts.length !== 2) {
-    throw new InvalidNameError(`invalid stream ${JSON.stringify(qualified)}: write it as scope/stream`);
+    throw new InvalidNameError(`invalid stream ${quoteBounded(qualified)}: write it as scope/stream, each 1-${nameBytesMax} characters`);
   }
   return { scope: validateName("scope", parts[0]!), stream: validateName("stream", parts[1]!) };
 }
@@ -50,17 +65,23 @@ export interface SegmentName extends StreamName {
   txn?: string;
 }
 
+/** A segment name's scope and stream come first; this much of a bad one is quoted, enough to show which stream it names. */
+const segmentNameQuotedCharsMax = 128;
+
 const segmentPattern = /^([^/]+)\/([^/]+)\/(0|[1-9]\d{0,9})\.#epoch\.(0|[1-9]\d{0,9})(?:#txn\.([0-9a-f]{32}))?$/;
 /** The largest segment number and epoch (they are kept as u32 in epoch records and protobuf). */
 export const segmentNumberMax = 0xffff_ffff;
 
 /** Parses a qualified segment name (a transaction segment too); raises INVALID_NAME when it is not one. */
 export function parseSegmentName(name: string): SegmentName {
-  const m = segmentPattern.exec(name);
+  // The length first: the pattern is not run over a name longer than any segment name can be.
+  const m = withinBytes(name, segmentNameBytesMax) ? segmentPattern.exec(name) : null;
   const number = Number(m?.[3]);
   const epoch = Number(m?.[4]);
   if (m === null || number > segmentNumberMax || epoch > segmentNumberMax) {
-    throw new InvalidNameError(`invalid segment name ${JSON.stringify(name.slice(0, 300))}: expected scope/stream/N.#epoch.E (N and E integers up to ${segmentNumberMax}), optionally followed by #txn.<32 hex digits>`);
+    throw new InvalidNameError(
+      `invalid segment name ${quoteBounded(name, segmentNameQuotedCharsMax)}: expected scope/stream/N.#epoch.E (N and E integers up to ${segmentNumberMax}) of at most ${segmentNameBytesMax} bytes, optionally followed by #txn.<32 hex digits>`,
+    );
   }
   const scope = validateName("scope", m[1]!);
   const stream = validateName("stream", m[2]!);

@@ -1,11 +1,12 @@
 // Proves record files round-trip, cut torn tails and report corruption (or skip it when asked), by writing real files and damaging their bytes.
 import t from "tap";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { DataCorruptionError, SluiceError } from "./errors.js";
 import { journalBatchBytesMax, journalRecordHeaderBytes, logEntryBytesMax, MiB } from "./limits.js";
-import { encodeRecord, RecordFile, tornWindowBytes, type RecordFileRecord } from "./record-log.js";
+import { ManualClock } from "./clock.js";
+import { encodeRecord, readSyncedMark, RecordFile, syncedMarkPath, tornWindowBytes, type RecordFileOpenOptions, type RecordFileRecord } from "./record-log.js";
 
 /** A payload whose bytes depend on its record, so a swapped or shifted payload is caught. */
 function payloadFor(seq: number, bytes: number): Buffer {
@@ -20,7 +21,7 @@ interface Written {
   payload: Buffer;
 }
 
-async function collect(path: string, opts: { create?: boolean; skipDamaged?: boolean } = {}) {
+async function collect(path: string, opts: RecordFileOpenOptions = {}) {
   const records: RecordFileRecord[] = [];
   const opened = await RecordFile.open(path, (rec) => records.push(rec), opts);
   return { ...opened, records };
@@ -43,6 +44,15 @@ async function writeRecords(file: RecordFile, first: number, count: number, perB
     await file.appendBatch(pieces, total);
   }
   return written;
+}
+
+/**
+ * Drops the synced mark of `path`, as a crash before the mark caught up would leave it: the tests
+ * that damage the last batch of a closed file to simulate a torn tail need this, since after a
+ * clean close the mark covers the whole file and such damage is corruption.
+ */
+function forgetMark(path: string): void {
+  rmSync(syncedMarkPath(path), { force: true });
 }
 
 /** Describes the first difference between replayed and written records, or answers "same". */
@@ -130,6 +140,9 @@ void t.test("a file cut mid-record is truncated there and keeps working", async 
   for (const cut of cuts) {
     await t.test(cut.name, async (t) => {
       writeFileSync(path, pristine.subarray(0, cut.at));
+      // No synced mark: as after a crash before the mark caught up (or a file older than marks);
+      // the marked cases are in the tests of the synced mark below.
+      rmSync(syncedMarkPath(path), { force: true });
       const r = await collect(path);
       const validBytes = ends[cut.keep - 1] ?? 0;
       t.same(r.recovery, { records: cut.keep, validBytes, truncatedBytes: cut.at - validBytes, damaged: [] });
@@ -196,6 +209,7 @@ void t.test("a flipped byte in the last record is a torn tail and is cut", async
     const at = lastAt + offset;
     bytes[at] = (bytes[at] ?? 0) ^ 0x80;
     writeFileSync(path, bytes);
+    forgetMark(path);
     const r = await collect(path);
     t.same(r.recovery, { records: 39, validBytes: lastAt, truncatedBytes: size - lastAt, damaged: [] }, `damage at +${offset}`);
     t.equal(compare(r.records, written.slice(0, 39)), "same");
@@ -226,6 +240,7 @@ void t.test("damage in a synced batch that a later batch follows is corruption, 
   const inLast = 2 * batchBytes + 3 * recordBytes + journalRecordHeaderBytes + 50;
   torn[inLast] = (torn[inLast] ?? 0) ^ 0x10;
   writeFileSync(path, torn);
+  forgetMark(path);
   const r = await collect(path);
   t.equal(r.recovery.records, 23);
   await r.file.close();
@@ -260,6 +275,7 @@ void t.test("skipDamaged: provable corruption is skipped and listed, the file un
 
   // A torn tail after skipped damage is still only a torn tail.
   writeFileSync(path, readFileSync(path).subarray(0, r2.file.sizeBytes - 30));
+  forgetMark(path);
   const r3 = await collect(path, { skipDamaged: true });
   t.equal(r3.recovery.records, 33);
   t.ok(r3.recovery.truncatedBytes > 0);
@@ -301,6 +317,7 @@ void t.test("a payload length of 2^32-1 near the end is cut without a huge alloc
   const lastAt = size - journalRecordHeaderBytes - (64 + journalRecordHeaderBytes);
   bytes.writeUInt32BE(0xffff_ffff, lastAt + 4);
   writeFileSync(path, bytes);
+  forgetMark(path);
   const heapBefore = process.memoryUsage().arrayBuffers;
   const r = await collect(path);
   t.ok(process.memoryUsage().arrayBuffers - heapBefore < 64 * MiB, "no buffer of the claimed length was made");
@@ -334,4 +351,113 @@ void t.test("a failed write fails the file for good and close makes later calls 
   await other.file.close();
   await t.rejects(other.file.appendBatch(rec, 25), { code: "CLOSED" });
   await t.rejects(RecordFile.open(join(dir, "missing.log"), () => {}), { code: "INTERNAL" });
+});
+
+/** Waits (bounded) until `check` holds, letting background writes of the synced mark run. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+void t.test("the synced mark: written off the hot path, lagging an interval or two while appends go on; whole at close", async (t) => {
+  const path = join(t.testdir(), "marked.log");
+  const clock = new ManualClock();
+  const { file } = await collect(path, { create: true, clock, syncedMarkIntervalMs: 1000 });
+  const mark = async (): Promise<number | undefined> => (await readSyncedMark(path))?.lengthBytes;
+  await writeRecords(file, 0, 5, 1, () => 100);
+  const first = file.sizeBytes;
+  t.equal(await mark(), 0, "open marked the new file (empty); appends write no mark themselves");
+  clock.advance(1000);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(await mark(), 0, "one interval after: still not them (a crash now may tear those batches)");
+  await writeRecords(file, 5, 5, 1, () => 100);
+  clock.advance(1000);
+  await until(async () => (await mark()) === first, "the mark two intervals after");
+  t.pass("the length synced at the previous tick is marked, not the latest");
+  // Let the write finish and arm the next tick before the clock moves on.
+  await new Promise((r) => setTimeout(r, 20));
+  clock.advance(1000);
+  await until(async () => (await mark()) === file.sizeBytes, "the mark catching up");
+  t.pass("with no more appends it catches up a tick later, and the ticks stop");
+  await writeRecords(file, 10, 5, 5, () => 100);
+  await file.close();
+  t.equal(await mark(), file.sizeBytes, "close marks the whole file");
+});
+
+void t.test("a file shorter than its synced mark, or missing while its mark stays, is DATA_CORRUPTION naming the file", async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, "cut-below.log");
+  const clock = new ManualClock();
+  const { file } = await collect(path, { create: true, clock, syncedMarkIntervalMs: 1000 });
+  const written = await writeRecords(file, 0, 90, 10, () => 500);
+  const markedAt = file.sizeBytes;
+  clock.advance(1000);
+  clock.advance(1000);
+  await until(async () => (await readSyncedMark(path))?.lengthBytes === markedAt, "the mark");
+  written.push(...(await writeRecords(file, 90, 10, 10, () => 500)));
+  // A SIGKILL now: the file and its mark as they are, the last batch not yet marked.
+  const killed = { data: readFileSync(path), mark: readFileSync(syncedMarkPath(path)) };
+  await file.close();
+  const size = statSync(path).size;
+  t.equal((await readSyncedMark(path))?.lengthBytes, size, "after close the mark is the whole file");
+
+  writeFileSync(path, killed.data.subarray(0, Math.floor(size / 2)));
+  const half = await RecordFile.open(path, () => undefined).catch((e: unknown) => e);
+  t.ok(half instanceof DataCorruptionError, "cut to half: DATA_CORRUPTION");
+  t.match((half as Error).message, /cut-below\.log is \d+ bytes, but at least \d+ bytes were synced/, "naming the file and both lengths");
+  t.equal(statSync(path).size, Math.floor(size / 2), "the file is left untouched");
+  // Even where damage may be skipped (the log node's journal): cut records cannot be stepped over.
+  await t.rejects(RecordFile.open(path, () => undefined, { skipDamaged: true }), { code: "DATA_CORRUPTION" });
+  writeFileSync(path, killed.data.subarray(0, size - 300));
+  await t.rejects(RecordFile.open(path, () => undefined), { code: "DATA_CORRUPTION" }, "after a clean close even the last batch cannot be torn");
+
+  // As after the SIGKILL: the batch past the mark may be torn, and is cut; what came before is served.
+  writeFileSync(syncedMarkPath(path), killed.mark);
+  writeFileSync(path, killed.data.subarray(0, markedAt + 300));
+  const torn = await collect(path);
+  t.equal(compare(torn.records, written.slice(0, 90)), "same", "a torn batch past the mark is still cut");
+  await torn.file.close();
+
+  // A bad record below the mark with nothing after it is not a torn tail either.
+  const flipped = Buffer.from(killed.data.subarray(0, markedAt + 30));
+  flipped[markedAt - 100] = (flipped[markedAt - 100] ?? 0) ^ 0xff;
+  writeFileSync(path, flipped);
+  writeFileSync(syncedMarkPath(path), killed.mark);
+  await t.rejects(RecordFile.open(path, () => undefined), { code: "DATA_CORRUPTION" }, "damage below the mark is corruption");
+
+  rmSync(path);
+  const missing = await RecordFile.open(path, () => undefined, { create: true }).catch((e: unknown) => e);
+  t.ok(missing instanceof DataCorruptionError, "a deleted file whose mark stays: DATA_CORRUPTION, not a new empty file");
+  t.match((missing as Error).message, /cut-below\.log is missing, but at least \d+ bytes were synced/);
+  t.notOk(existsSync(path), "and no empty file is created in its place");
+});
+
+void t.test("a torn slot of the synced mark falls back to the other; a mark with no good slot marks nothing", async (t) => {
+  const path = join(t.testdir(), "slots.log");
+  const clock = new ManualClock();
+  const { file } = await collect(path, { create: true, clock, syncedMarkIntervalMs: 1000 });
+  await writeRecords(file, 0, 2, 1, () => 100);
+  clock.advance(1000);
+  await writeRecords(file, 2, 1, 1, () => 100);
+  clock.advance(1000);
+  await until(async () => (await readSyncedMark(path))?.counter === 2, "a first mark after the one made at open");
+  await file.close();
+  const markFile = readFileSync(syncedMarkPath(path));
+  t.equal(markFile.length, 64, "two 32-byte slots");
+  const newest = (await readSyncedMark(path))!;
+  const older = Buffer.from(markFile);
+  // Tear the newest slot (counter parity picks the slot).
+  const at = (newest.counter % 2) * 32 + 20;
+  older[at] = (older[at] ?? 0) ^ 0xff;
+  writeFileSync(syncedMarkPath(path), older);
+  const fallback = (await readSyncedMark(path))!;
+  t.ok(fallback.counter === newest.counter - 1 && fallback.lengthBytes < newest.lengthBytes, "the older slot is used");
+  writeFileSync(syncedMarkPath(path), Buffer.alloc(64));
+  t.same(await readSyncedMark(path), { lengthBytes: 0, counter: 0 }, "no good slot: nothing marked");
+  const reopened = await collect(path);
+  t.equal(reopened.records.length, 3);
+  await reopened.file.close();
 });

@@ -20,19 +20,28 @@
  * torn tail and is cut off. A caller whose records have copies elsewhere (the log node's journal)
  * may ask open to skip provable corruption instead of failing (`skipDamaged`); the damage is then
  * logged and listed in the recovery, never passed over silently.
+ *
+ * Acknowledged records are never taken for a torn tail: each file keeps a synced mark in a side
+ * file (record-synced-mark.ts), a length known to have been synced. A file shorter than its mark,
+ * or a missing file whose mark remains, or a bad record below the mark, is DATA_CORRUPTION at open
+ * (whatever `skipDamaged` says for the shorter file: cut records cannot be stepped over), so a file
+ * cut while the process was stopped is refused, not served short.
  */
 import { constants as fsConstants } from "node:fs";
 import { mkdir, open as openFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { assert } from "./assert.js";
-import { ClosedError, DataCorruptionError, InternalError, SluiceError } from "./errors.js";
+import { ClosedError, DataCorruptionError, InternalError, SluiceError, StorageFullError } from "./errors.js";
+import type { Clock } from "./clock.js";
 import { journalRecordHeaderBytes } from "./limits.js";
 import { logger } from "./log.js";
 import { batchEndMarker, tornWindowBytes } from "./record-format.js";
 import { laterBatchAfter, scanRecords } from "./record-scan.js";
+import { readSyncedMark, SyncedMarkWriter, syncedMarkPath, type SyncedMarkValue } from "./record-synced-mark.js";
 
 export { encodeRecord, tornWindowBytes, verifyRecord } from "./record-format.js";
 export type { VerifiedRecord } from "./record-format.js";
+export { readSyncedMark, removeSyncedMark, syncedMarkPath } from "./record-synced-mark.js";
 
 const log = logger("record-log");
 
@@ -91,13 +100,28 @@ export interface RecordFileOpenOptions {
    * it still rejects: where good records resume cannot be told, and cutting would lose them.
    */
   skipDamaged?: boolean;
+  /**
+   * Keep a synced mark for this file (default true). False only for a file whose completeness is
+   * proven otherwise, e.g. a snapshot written under a temporary name, synced and renamed whole.
+   */
+  syncedMark?: boolean;
+  /** How often the synced mark is written while appends go on (syncedMarkIntervalMs by default). */
+  syncedMarkIntervalMs?: number;
+  /** Times the synced mark's writes (the system clock by default). */
+  clock?: Clock;
 }
 
 /**
  * An open record file positioned at its end. Appends are whole batches written with one writev and
- * made durable with one fdatasync. If a write or sync ever fails the file is failed for good: the
- * page cache state after a failed fsync is unknown, so nothing is retried and every later call
- * rejects with the same error.
+ * made durable with one fdatasync. If a write or sync fails the file is failed for good: the page
+ * cache state after a failed fsync is unknown, so nothing is retried and every later call rejects
+ * with the same error. One failure is not fatal: a full disk (ENOSPC, EDQUOT). The batch is then cut
+ * off again (ftruncate back to the end of the last durable batch, then fdatasync) and the append
+ * rejects STORAGE_FULL; the file stays at its last good length and takes appends again once there
+ * is space. That is safe because every byte below that length was made durable by an fdatasync that
+ * succeeded before this batch was written, and the blocks holding it are not given back by a failed
+ * write-back of newer bytes; only the refused batch is lost, and it was never acknowledged. If the
+ * cut itself fails, the file is failed for good as above.
  */
 export class RecordFile {
   readonly path: string;
@@ -108,12 +132,15 @@ export class RecordFile {
   private writing = false;
   private closed = false;
   private failure: SluiceError | undefined;
+  /** Keeps the side file marking how much of this file is known synced (none with `syncedMark: false`). */
+  private readonly mark: SyncedMarkWriter | undefined;
 
-  private constructor(path: string, handle: FileHandle, sizeBytes: number, appendable: boolean) {
+  private constructor(path: string, handle: FileHandle, sizeBytes: number, appendable: boolean, mark: SyncedMarkWriter | undefined) {
     this.path = path;
     this.handle = handle;
     this.size = sizeBytes;
     this.appendable = appendable;
+    this.mark = mark;
   }
 
   /**
@@ -123,15 +150,25 @@ export class RecordFile {
    * the file is left untouched (or, with `skipDamaged`, is skipped: see that option). If
    * `onRecord` throws, open rejects with that.
    * A missing file without `create` rejects with INTERNAL whose cause is the ENOENT error.
+   * DATA_CORRUPTION also when the file is shorter than its synced mark, or is missing while its
+   * mark says bytes were synced to it, or a bad record lies below the mark (it cannot be torn).
    */
   static async open(
     path: string,
     onRecord: (rec: RecordFileRecord) => void,
     opts: RecordFileOpenOptions = {},
   ): Promise<{ file: RecordFile; recovery: RecordFileRecovery }> {
-    const handle = await openHandle(path, opts.create ?? false);
+    const mark = await readMark(path);
+    const markedBytes = mark?.lengthBytes ?? 0;
+    const handle = await openHandle(path, opts.create ?? false, markedBytes);
     try {
       const fileBytes = (await handle.stat()).size;
+      if (fileBytes < markedBytes) {
+        throw new DataCorruptionError(
+          `${path} is ${fileBytes} bytes, but at least ${markedBytes} bytes were synced to it (its synced mark, ${syncedMarkPath(path)}): ` +
+            `the file was cut or replaced while closed, and acknowledged records are gone`,
+        );
+      }
       const damaged: RecordFileDamage[] = [];
       let records = 0;
       let scan = await scanRecords(handle, path, fileBytes, onRecord);
@@ -143,7 +180,8 @@ export class RecordFile {
         const later = await laterBatchAfter(handle, path, fileBytes, bad.position);
         const allowTornTail = opts.allowTornTail ?? true;
         const windowBytes = opts.tornWindowBytes ?? tornWindowBytes;
-        if (later === undefined && allowTornTail) {
+        // Below the synced mark nothing can be torn: a crash tears only what was never synced.
+        if (later === undefined && allowTornTail && bad.position >= markedBytes) {
           // The torn batch is the last one: it starts after the last batch marker read.
           if (fileBytes - scan.lastBatchEnd > windowBytes) {
             throw new DataCorruptionError(
@@ -158,9 +196,11 @@ export class RecordFile {
           break;
         }
         const why =
-          later === undefined
-            ? "in a file that may not have a torn tail"
-            : `in a batch that a later batch follows (at byte ${later.laterBatch}), so it was synced`;
+          later !== undefined
+            ? `in a batch that a later batch follows (at byte ${later.laterBatch}), so it was synced`
+            : bad.position < markedBytes
+              ? `below the ${markedBytes} bytes known synced (its synced mark), so it is not a torn tail`
+              : "in a file that may not have a torn tail";
         if (!(opts.skipDamaged ?? false)) {
           throw new DataCorruptionError(`${path}: bad record at byte ${bad.position} (${bad.reason}) ${why}: the file is corrupt`);
         }
@@ -184,8 +224,13 @@ export class RecordFile {
         // never acknowledged). They are about to be treated as stored: make them durable first.
         await handle.datasync();
       }
+      const markWriter = (opts.syncedMark ?? true) ? new SyncedMarkWriter(path, mark, opts.syncedMarkIntervalMs, opts.clock) : undefined;
+      // Everything kept was just made durable and is served from now on, as good as acknowledged:
+      // marked now (creating the side file of a new file, or one older than marks), so later mark
+      // writes only overwrite the side file in place.
+      if (markWriter !== undefined && appendable && (mark === undefined || scan.validBytes > markedBytes)) await markWriter.markNow(scan.validBytes);
       return {
-        file: new RecordFile(path, handle, scan.validBytes, appendable),
+        file: new RecordFile(path, handle, scan.validBytes, appendable, markWriter),
         recovery: { records, validBytes: scan.validBytes, truncatedBytes, damaged },
       };
     } catch (err) {
@@ -209,8 +254,9 @@ export class RecordFile {
    * writev, then makes them durable with one fdatasync. Resolves only once both succeed. Calls must
    * be serialised by the caller. A batch may be at most `tornWindowBytes` long, which holds when it
    * is at most journalBatchBytesMax or a single record; recovery relies on it. Rejects with CLOSED
-   * after close, and with INTERNAL (cause: the I/O error) when the write or sync fails, which fails
-   * the file for good.
+   * after close; with STORAGE_FULL (cause: the ENOSPC or EDQUOT error) when the disk is full, which
+   * leaves the file at its last good length and usable (see the class comment); and with INTERNAL
+   * (cause: the I/O error) when the write or sync fails otherwise, which fails the file for good.
    */
   async appendBatch(pieces: readonly Buffer[], totalBytes: number): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
@@ -226,15 +272,13 @@ export class RecordFile {
     const position = this.size;
     const batchBytes = totalBytes + batchEndMarker.length;
     try {
-      // libuv's writev writes every buffer (it loops over IOV_MAX groups and partial writes) and
-      // returns a short count only when the disk refuses the rest; that is a failure here.
-      const { bytesWritten } = await this.handle.writev([...pieces, batchEndMarker], position);
-      if (bytesWritten !== batchBytes) {
-        throw new InternalError(`${this.path}: short write of ${bytesWritten} of ${batchBytes} bytes at byte ${position}`);
-      }
+      await writeAll(this.handle, [...pieces, batchEndMarker], position, batchBytes);
       await this.handle.datasync();
       this.size = position + batchBytes;
+      // Synced: the mark may cover it (lagging an interval, off this path; see record-synced-mark.ts).
+      this.mark?.note(this.size);
     } catch (err) {
+      if (isDiskFull(err)) throw await this.cutRefusedBatch(position, err);
       this.failure =
         err instanceof SluiceError
           ? err
@@ -247,19 +291,66 @@ export class RecordFile {
     }
   }
 
-  /** Closes the file handle. Idempotent; must not be called while a batch is being written. */
+  /**
+   * After the disk refused a batch at `position`: cuts whatever part of it reached the file and
+   * syncs that, so the file ends at its last durable batch again. Returns the error to raise:
+   * STORAGE_FULL, or INTERNAL (which fails the file for good) when the cut fails.
+   */
+  private async cutRefusedBatch(position: number, err: unknown): Promise<SluiceError> {
+    try {
+      await this.handle.truncate(position);
+      await this.handle.datasync();
+    } catch (cutErr) {
+      this.failure = new InternalError(
+        `${this.path}: the disk is full, and cutting the refused batch off at byte ${position} failed; the file is failed for good`,
+        { cause: cutErr },
+      );
+      log.error("cannot cut a refused batch off a record file", { file: this.path, position, error: cutErr });
+      return this.failure;
+    }
+    const code = err instanceof SluiceError ? err.code : (err as NodeJS.ErrnoException).code;
+    return new StorageFullError(`${this.path}: the disk is full (${code}); the batch at byte ${position} was not written, the file is unchanged`, {
+      cause: err,
+    });
+  }
+
+  /**
+   * Writes the synced mark (after a clean close the whole file: nothing in it can be torn any
+   * more) and closes the file handle. Idempotent; must not be called while a batch is being written.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     assert(!this.writing, "close waits for the batch being written");
     this.closed = true;
+    await this.mark?.close();
     await this.handle.close();
+  }
+
+  /** The length the side file marks as synced (for tests and tools). */
+  get syncedMarkBytes(): number {
+    return this.mark?.markedBytes ?? 0;
   }
 }
 
-async function openHandle(path: string, create: boolean): Promise<FileHandle> {
+async function readMark(path: string): Promise<SyncedMarkValue | undefined> {
+  try {
+    return await readSyncedMark(path);
+  } catch (err) {
+    throw new InternalError(`${syncedMarkPath(path)}: cannot read the synced mark`, { cause: err });
+  }
+}
+
+async function openHandle(path: string, create: boolean, markedBytes: number): Promise<FileHandle> {
   try {
     return await openFile(path, fsConstants.O_RDWR);
   } catch (err) {
+    if (isErrno(err, "ENOENT") && markedBytes > 0) {
+      throw new DataCorruptionError(
+        `${path} is missing, but at least ${markedBytes} bytes were synced to it (its synced mark, ${syncedMarkPath(path)}): ` +
+          `it was deleted while closed, and acknowledged records are gone`,
+        { cause: err },
+      );
+    }
     if (!create || !isErrno(err, "ENOENT")) {
       throw new InternalError(`${path}: cannot open record file`, { cause: err });
     }
@@ -310,6 +401,46 @@ async function closeQuietly(handle: FileHandle, path: string): Promise<void> {
     // The caller is already failing with a more telling error; this one is only worth a line.
     log.warn("closing a record file failed", { file: path, error: err });
   }
+}
+
+/**
+ * Writes `buffers` (`bytes` in all) at `position`. libuv's writev loops over IOV_MAX groups and
+ * partial writes itself, and returns a short count only when a write fails after some bytes went
+ * through, dropping that write's errno; writing the rest again brings the errno back (ENOSPC when
+ * the disk is full), or finishes the batch if space came back meanwhile. A write that takes no byte
+ * and raises nothing is taken for a full disk. Bounded: each round writes at least one byte.
+ */
+async function writeAll(handle: FileHandle, buffers: readonly Buffer[], position: number, bytes: number): Promise<void> {
+  let done = 0;
+  let rest = buffers;
+  for (;;) {
+    const { bytesWritten } = await handle.writev(rest, position + done);
+    done += bytesWritten;
+    if (done >= bytes) return;
+    if (bytesWritten === 0) throw new StorageFullError(`the disk took 0 of ${bytes - done} bytes at byte ${position + done}`);
+    rest = skipBytes(rest, bytesWritten);
+  }
+}
+
+/** `buffers` without their first `n` bytes (views, no copies). */
+function skipBytes(buffers: readonly Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = n;
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
+
+/** A full disk or an exhausted quota: the write was refused, and may succeed once space is freed. */
+export function isDiskFull(err: unknown): boolean {
+  if (err instanceof StorageFullError) return true;
+  return isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT");
 }
 
 function isErrno(err: unknown, code: string): boolean {

@@ -6,7 +6,7 @@
  * retention, and the sweep that finishes workflows a dead controller left and aborts expired
  * transactions.
  */
-import { ContainerNotReadyError, NoSuchScopeError, systemClock, type Clock, logger, toSluiceError } from "../common/index.js";
+import { ContainerNotReadyError, NoSegmentStoreError, NoSuchScopeError, systemClock, type Clock, logger, toSluiceError, type SluiceError } from "../common/index.js";
 import type { StreamCut } from "../proto/index.js";
 import { assignedStore, checkContainerCount, containerAssignmentKey, openMetadataStore, type MetadataStore } from "./store/index.js";
 import { ControllerGrpcServer, type ControllerHandlers } from "./server/grpc-server.js";
@@ -88,6 +88,14 @@ export class Controller {
     try {
       await checkContainerCount(store, options.containerCount);
       const membership = new Membership(store, { storeLeaseMs: options.storeLeaseMs ?? 10_000 }, clock);
+      // Where this controller listens, for the advice in NO_SEGMENT_STORE (known once it is bound).
+      let listening = `${options.host}:${options.port}`;
+      const whyUnservedContainers = async (containers: readonly number[]): Promise<SluiceError | undefined> => {
+        if (options.segmentStore !== undefined || (await membership.anyLive())) return undefined;
+        return new NoSegmentStoreError(
+          `no segment store is serving ${describeContainers(containers, options.containerCount)}: none is registered with the controllers and this controller has no --segmentstore fallback; ${startStoreAdvice(options.metadata, listening)}`,
+        );
+      };
       const placement: SegmentPlacement = {
         containerCount: options.containerCount,
         endpointOfContainer: async (c) => {
@@ -96,12 +104,22 @@ export class Controller {
           const registered = assigned === undefined ? undefined : await membership.endpointOfStore(assigned);
           if (registered !== undefined) return registered;
           if (options.segmentStore !== undefined) return options.segmentStore;
+          // Waiting helps only while some store is live (placement gives it the container within a tick).
+          const none = await whyUnservedContainers([c]);
+          if (none !== undefined) throw none;
           throw new ContainerNotReadyError(`container ${c} has no segment store yet (assigned to ${assigned ?? "nobody"}); retry shortly`);
         },
+        whyUnserved: whyUnservedContainers,
       };
       const segmentHelper = new SegmentHelper();
       helper = segmentHelper;
-      const streams: StreamService = new StreamService(store, placement, segmentHelper.opsFor((segment) => streams.endpointOf(segment)), clock, options.pauseAfterSealMs === undefined ? {} : { pauseAfterSealMs: options.pauseAfterSealMs });
+      const streams: StreamService = new StreamService(
+        store,
+        placement,
+        segmentHelper.opsFor({ endpointOf: (segment) => streams.endpointOf(segment), whyUnserved: (segment) => streams.whyUnserved(segment) }),
+        clock,
+        options.pauseAfterSealMs === undefined ? {} : { pauseAfterSealMs: options.pauseAfterSealMs },
+      );
       const readerGroups = new ReaderGroups(
         store,
         {
@@ -117,6 +135,7 @@ export class Controller {
       );
       server = new ControllerGrpcServer(handlers(streams, readerGroups, membership));
       const port = await server.listen(options.host, options.port);
+      listening = `${options.host}:${port}`;
       const id = options.id ?? `${options.host}:${port}`;
       const election = new LeaderElection(store, id, { leaseMs: options.leaderLeaseMs ?? 10_000 }, clock);
       const placementLoop = new PlacementLoop(store, membership, election, options.containerCount, clock, options.placementIntervalMs === undefined ? {} : { intervalMs: options.placementIntervalMs });
@@ -152,6 +171,29 @@ export class Controller {
     if (this.ownsStore) await this.store.close();
   }
 }
+
+/** Containers listed for a message: "container 2 (of 4)", "containers 0, 1, 2 (of 4)", at most containersListedMax numbers. */
+function describeContainers(containers: readonly number[], containerCount: number): string {
+  const shown = containers.slice(0, containersListedMax).join(", ");
+  const more = containers.length > containersListedMax ? ` and ${containers.length - containersListedMax} more` : "";
+  return `${containers.length === 1 ? "container" : "containers"} ${shown}${more} (of ${containerCount})`;
+}
+
+/**
+ * How to get a segment store serving, for NO_SEGMENT_STORE. A registered store must share the
+ * controller's metadata; an embedded (file://) one lives inside the controller's process, so there
+ * a store runs on its own metadata and the controller names it as its fallback.
+ */
+function startStoreAdvice(metadata: string | MetadataStore, listening: string): string {
+  if (typeof metadata === "string" && metadata.startsWith("file://")) {
+    return `this controller's metadata (${metadata}) is embedded in its process, so start a segment store on its own (\`sluice segmentstore --data-dir DIR --port PORT\`) and restart this controller with --segmentstore tcp://HOST:PORT naming it, or run \`sluice standalone\``;
+  }
+  const shared = typeof metadata === "string" ? ` --metadata ${metadata}` : " --metadata (this controller's)";
+  return `start one with \`sluice segmentstore --controller tcp://${listening}${shared}\``;
+}
+
+/** Container numbers one message lists at most. */
+const containersListedMax = 16;
 
 function handlers(streams: StreamService, groups: ReaderGroups, membership: Membership): ControllerHandlers {
   return {

@@ -1,4 +1,5 @@
 export { SegmentStore, type SegmentStoreOptions } from "./segment-store.js";
+export type { ConnectionLimits } from "./server/connection-admission.js";
 export { LoadReporter, heartbeatMsDefault, loadReportMsDefault, type ControllerLink, type LoadReporterOptions } from "./stats/load-reporter.js";
 export { Tier1, type Tier1Options } from "./tier1/tier1.js";
 export type { QuorumConfig } from "./tier1/ledger/quorum.js";

@@ -23,7 +23,7 @@
  * CONTAINER_NOT_READY. The container count is checked against the one recorded in the metadata
  * store, since segments are placed on containers by hash.
  */
-import { systemClock, type Clock, ContainerNotReadyError, WrongHostError, containerOf, logger, type SluiceError, toSluiceError, ClosedError } from "../common/index.js";
+import { systemClock, type Clock, ContainerNotReadyError, StorageFullError, WrongHostError, containerOf, logger, type SluiceError, toSluiceError, ClosedError } from "../common/index.js";
 import { assignedStore, checkContainerCount, claimUnassignedContainers, assignContainers, containerAssignmentPrefix, parseAssignmentKey, readAssignments, recordContainerOwner, type MetadataStore, type Watch } from "../controller/store/index.js";
 import { SegmentContainer, type CacheBudget, type CheckpointPolicy, type ContainerServices } from "./container/segment-container.js";
 import { ChunkCache, type ChunkCacheOptions } from "./readindex/chunk-cache.js";
@@ -32,6 +32,7 @@ import type { ChunkStorage } from "./tier2/chunk-storage.js";
 import { flushPolicyDefault, type FlushPolicy } from "./writer/storage-writer.js";
 import { StoreFlow, type FlowOptions } from "./server/flow.js";
 import { SegmentStoreServer } from "./server/segment-store-server.js";
+import type { ConnectionLimits } from "./server/connection-admission.js";
 import { LoadReporter, type ControllerLink } from "./stats/load-reporter.js";
 import { loadWindowsMsDefault, SegmentLoadStats, type SegmentLoad } from "./stats/segment-load.js";
 import type { DurableDataLog } from "./tier1/durable-data-log.js";
@@ -44,6 +45,12 @@ export const checkpointPolicyDefault: CheckpointPolicy = { checkpointBytes: 64 *
 const retakeDelayMsMin = 500;
 const ownerRecordDelayMsMin = 200;
 const retakeDelayMsMax = 30_000;
+/**
+ * The longest pause between takeovers of a container that failed for a full disk: an attempt on a
+ * still-full disk stops cheaply at its first write, and the container should be back soon after
+ * room is made.
+ */
+const retakeDelayMsMaxStorageFull = 5_000;
 const rewatchDelayMs = 1_000;
 
 export interface SegmentStoreOptions {
@@ -65,6 +72,8 @@ export interface SegmentStoreOptions {
   tier2?: { storage: ChunkStorage; cache?: Partial<ChunkCacheOptions>; flush?: Partial<FlushPolicy> };
   /** Global and per-connection bounds on append bytes received but not yet durable. */
   flow?: Partial<FlowOptions>;
+  /** Data-plane connection caps (global, per remote address) and idle timeout (server/connection-admission.ts). */
+  connections?: Partial<ConnectionLimits>;
   checkpoints?: Partial<CheckpointPolicy>;
   /** Moving-average windows of the load statistics (default 2/5/10/20 min). */
   loadWindowsMs?: readonly number[];
@@ -90,6 +99,16 @@ interface Slot {
 export class SegmentStore {
   private readonly slots = new Map<number, Slot>();
   private readonly retakeDelayMs = new Map<number, number>();
+  /**
+   * Containers whose last failure (or takeover attempt) was a full disk (STORAGE_FULL): until one is
+   * served again its clients get that error, which says why and to retry, not WRONG_HOST.
+   */
+  private readonly storageFull = new Map<number, SluiceError>();
+  /**
+   * Containers refused for DATA_CORRUPTION at their last takeover (acknowledged data missing, e.g. a
+   * log node that lost it): their clients get that error, not WRONG_HOST, until one is served again.
+   */
+  private readonly corrupt = new Map<number, SluiceError>();
   private assignments = new Map<number, string>();
   private watch: Watch | undefined;
   private reporter: LoadReporter | undefined;
@@ -121,7 +140,7 @@ export class SegmentStore {
       this.services.tier2 = { storage: tier2.storage, cache: new ChunkCache(tier2.storage, tier2.cache), flush: { ...flushPolicyDefault, ...tier2.flush } };
     }
     this.flow = new StoreFlow(cache, this.clock, options.flow);
-    this.server = new SegmentStoreServer((segment) => this.lookup(segment), this.clock, this.flow);
+    this.server = new SegmentStoreServer((segment) => this.lookup(segment), this.clock, this.flow, options.connections);
   }
 
   static async start(options: SegmentStoreOptions): Promise<SegmentStore> {
@@ -190,10 +209,12 @@ export class SegmentStore {
   private lookup(segment: string): SegmentContainer {
     const c = containerOf(segment, this.options.containerCount);
     const slot = this.slots.get(c);
+    const full = this.assignments.get(c) === this.id ? (this.corrupt.get(c) ?? this.storageFull.get(c)) : undefined;
     if (slot === undefined) {
+      if (full !== undefined) throw full;
       throw new WrongHostError(`segment ${segment} (container ${c}) is not served by segment store ${this.id}; ask the controller for its endpoint`);
     }
-    if (!slot.serving) throw new ContainerNotReadyError(`container ${c} of ${segment} is being recovered; retry shortly`);
+    if (!slot.serving) throw full ?? new ContainerNotReadyError(`container ${c} of ${segment} is being recovered; retry shortly`);
     return slot.container;
   }
 
@@ -276,6 +297,8 @@ export class SegmentStore {
       throw err;
     }
     this.retakeDelayMs.delete(c);
+    this.storageFull.delete(c);
+    this.corrupt.delete(c);
     const epoch = slot.log.epoch;
     log.info("container taken over", { container: c, epoch, segments: container.segmentCount, entries, checkpoints: container.checkpointsLoaded, ms: Math.round(this.clock.monotonicMs() - started) });
     await this.recordOwner(c, slot, epoch, ownerRecordDelayMsMin);
@@ -303,8 +326,13 @@ export class SegmentStore {
 
   private retakeLater(c: number, err: SluiceError): void {
     if (this.closed || this.assignments.get(c) !== this.id) return;
-    const delayMs = this.retakeDelayMs.get(c) ?? retakeDelayMsMin;
-    this.retakeDelayMs.set(c, Math.min(retakeDelayMsMax, delayMs * 2));
+    const delayMsMax = err.code === "STORAGE_FULL" ? retakeDelayMsMaxStorageFull : retakeDelayMsMax;
+    const delayMs = Math.min(delayMsMax, this.retakeDelayMs.get(c) ?? retakeDelayMsMin);
+    this.retakeDelayMs.set(c, Math.min(delayMsMax, delayMs * 2));
+    if (err.code === "STORAGE_FULL") this.storageFull.set(c, new StorageFullError(`container ${c} is not served until its disk has room again: ${err.message}`, { cause: err }));
+    else this.storageFull.delete(c);
+    if (err.code === "DATA_CORRUPTION") this.corrupt.set(c, err);
+    else this.corrupt.delete(c);
     log.warn("container not served; taking it over again later", { container: c, delayMs, error: err.message });
     this.clock.setTimer(delayMs, () => this.reconcile(c));
   }

@@ -4,7 +4,7 @@
  * (its container moved, the store died) the next attempt asks the controller for the endpoint
  * again. Readers, the batch client and writers share these rules and bounds.
  */
-import { toSluiceError, UnavailableError, type SluiceError } from "../../common/index.js";
+import { errorFromCode, toSluiceError, UnavailableError, type ErrorCode, type SluiceError } from "../../common/index.js";
 import type { FrameOf, WireConnection } from "../../proto/index.js";
 
 export interface ConnectOptions {
@@ -23,6 +23,24 @@ export const segmentRetryCountMax = 12;
 /** The first retry's delay; each next one doubles, up to segmentRetryDelayMsMax. */
 export const segmentRetryDelayMsMin = 50;
 export const segmentRetryDelayMsMax = 5_000;
+
+/**
+ * Retriable conditions that name what an operator must fix (a full disk, a connection cap, no
+ * segment store). When the retries run out on one of them, the caller gets that code, not a bare
+ * UNAVAILABLE: "STORAGE_FULL" says what to do, "UNAVAILABLE ... cause STORAGE_FULL" hides it.
+ */
+const operatorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>(["STORAGE_FULL", "TOO_MANY_CONNECTIONS", "NO_SEGMENT_STORE"]);
+
+/** The error a request fails with once its retries are spent on `last` (`what`: "writing S"). */
+export function retriesSpentError(what: string, retries: number, last: SluiceError | undefined): SluiceError {
+  const message = `gave up ${what} after ${retries} retries: ${last?.message ?? ""}`;
+  if (last !== undefined && operatorCodes.has(last.code)) {
+    const err = errorFromCode(last.code, message);
+    err.cause = last;
+    return err;
+  }
+  return new UnavailableError(message, { cause: last });
+}
 
 /** The delay before retry number `retry` (0 for the first retry). */
 export function retryDelayMs(retry: number, delayMsMin = segmentRetryDelayMsMin): number {
@@ -61,7 +79,8 @@ export interface SegmentRequestOptions {
 
 /**
  * Runs `send` on a connection to the store serving `segment`, retrying as the file comment says.
- * Non-retriable errors are raised at once; after the retries, UNAVAILABLE with the last as cause.
+ * Non-retriable errors are raised at once; after the retries, UNAVAILABLE with the last as cause
+ * (or the last's own code for a condition an operator must fix, see retriesSpentError).
  */
 export async function requestSegment<T>(segment: string, connect: ConnectFn, send: (conn: WireConnection) => Promise<T>, o: SegmentRequestOptions): Promise<T> {
   const retryCountMax = o.retryCountMax ?? segmentRetryCountMax;
@@ -80,7 +99,7 @@ export async function requestSegment<T>(segment: string, connect: ConnectFn, sen
       if (!lastError.retriable) throw lastError;
     }
   }
-  throw new UnavailableError(`gave up ${o.what} after ${retryCountMax} retries: ${lastError?.message ?? ""}`, { cause: lastError });
+  throw retriesSpentError(o.what, retryCountMax, lastError);
 }
 
 /** How long one GetSegmentInfo waits for its answer. */

@@ -1,14 +1,17 @@
 // Proves two rules of EventReader.readNext against an in-memory group state and a scripted segment (each read
 // answers every event after its offset): an event is never lost when recording the positions fails (the call raises,
 // and the next returns the event), and an event of a segment the reader no longer holds in the latest state (a reset
-// landed while it recorded its positions) is never returned. Time is a ManualClock; the real group is proven by
-// test/reader-group.test.ts.
+// landed while it recorded its positions) is never returned; a reader past most of its lease renews before its next
+// event and, declared offline meanwhile, raises CLOSED with nothing returned; a newer reader with its id fences it;
+// positions are recorded idleRecordMs into an idle spell. Time is a ManualClock; the real group is proven by
+// test/reader-group.test.ts and test/reader-liveness.test.ts.
 import t from "tap";
 import { ManualClock, UnavailableError } from "../../common/index.js";
 import { encodeEvents, type Frame, type WireConnection } from "../../proto/index.js";
 import { EventReader } from "./event-reader.js";
 import type { GroupContext } from "./group-context.js";
-import { initialState, reset, type GroupState } from "./group-state.js";
+import { expire } from "./group-liveness.js";
+import { initialState, join, reset, sessionOf, type GroupState } from "./group-state.js";
 
 const seg = "s/t/0.#epoch.0";
 const start = [{ stream: "s/t", segments: [{ segment: seg, keyStart: 0, keyEnd: 1, offset: 0 }] }];
@@ -22,6 +25,8 @@ function connect(): Promise<WireConnection> {
     nextRequestId: () => ++id,
     request: (frame: Frame) => {
       if (frame.type !== "ReadSegment") throw new Error(`unexpected ${frame.type}`);
+      // At the tail a real store holds the read (long poll); answering at once would spin the reader.
+      if (frame.offset >= segmentBytes.length) return new Promise(() => undefined);
       const data = Buffer.from(segmentBytes.subarray(frame.offset));
       return Promise.resolve({ type: "SegmentRead", requestId: frame.requestId, segment: frame.segment, offset: frame.offset, atTail: true, endOfSegment: false, data });
     },
@@ -31,9 +36,10 @@ function connect(): Promise<WireConnection> {
 
 /**
  * A group context over one in-memory state. `onRecord` runs on each update that moves a recorded
- * offset: it may throw (the update fails), or return a state another client wrote just before.
+ * offset: it may throw (the update fails), or return a state another client wrote just before;
+ * `onUpdate` likewise on every update that changes the state.
  */
-function group(onRecord: () => GroupState | undefined) {
+function group(onRecord: () => GroupState | undefined, onUpdate: () => GroupState | undefined = () => undefined) {
   const clock = new ManualClock();
   const box = { state: initialState(start) };
   const listeners = new Set<() => void>();
@@ -49,8 +55,9 @@ function group(onRecord: () => GroupState | undefined) {
     update: (change: (s: GroupState) => { state?: GroupState; result: unknown }) => {
       let out = change(box.state);
       const before = box.state;
-      if (out.state !== undefined && out.state.active.some((a, i) => a.offset !== before.active[i]?.offset)) {
-        const concurrent = onRecord();
+      if (out.state !== undefined && (out.state.active.some((a, i) => a.offset !== before.active[i]?.offset) || out.state !== before)) {
+        const moved = out.state.active.some((a, i) => a.offset !== before.active[i]?.offset);
+        const concurrent = (moved ? onRecord() : undefined) ?? onUpdate();
         if (concurrent !== undefined) {
           // Another client's change landed first: the synchronizer applies this one again on top.
           box.state = concurrent;
@@ -110,5 +117,62 @@ void t.test("a reset landing while the reader records returns no event of the ol
   for (let i = 0; i < 3; i++) got.push(await nextEvent(reader));
   t.same(got, ["e0", "e1", "e2"], "read again from the reset position, nothing of the dropped slot");
   t.equal(g.box.state.generation, 1);
+  await reader.close();
+});
+
+/** Lets pending promise reactions and immediates run. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+void t.test("a reader past most of its lease renews before its next event; declared offline meanwhile, it raises CLOSED", async (t) => {
+  let expireOnUpdate = false;
+  const g = group(
+    () => undefined,
+    () => {
+      if (!expireOnUpdate) return undefined;
+      expireOnUpdate = false;
+      // Another reader saw r1 silent for its whole lease and declared it offline just before this update.
+      const session = sessionOf(g.box.state, "r1")!;
+      return expire(g.box.state, "r1", session.incarnation, session.beat);
+    },
+  );
+  const reader = new EventReader("r1", g.ctx, { timeoutMs: 3_000 });
+  t.equal(await nextEvent(reader), "e0");
+  g.clock.advance(2_100);
+  t.equal(await nextEvent(reader), "e1", "past two thirds of the lease: renewed, then the event");
+  t.equal(sessionOf(g.box.state, "r1")!.beat, 1, "the renewal raised its beat");
+  g.clock.advance(2_100);
+  expireOnUpdate = true;
+  await t.rejects(nextEvent(reader), { code: "CLOSED", message: /declared offline.*lease of 3000 ms/ }, "the renewal finds it declared offline");
+  await t.rejects(reader.readNext({ timeoutMs: 0 }), { code: "CLOSED" }, "and it stays so");
+  t.same(g.box.state.readers, [], "r1 is not online");
+  t.equal(g.box.state.active[0]!.offset, 6, "its segment went back at the position recorded with its last renewal, after e0 (e1 was returned after it: at least once)");
+  await reader.close();
+});
+
+void t.test("a newer reader with the same id fences the older: CLOSED, and closing the older leaves the newer online", async (t) => {
+  const g = group(() => undefined);
+  const older = new EventReader("r1", g.ctx);
+  t.equal(await nextEvent(older), "e0");
+  g.box.state = join(g.box.state, "r1", "newer");
+  await t.rejects(nextEvent(older), { code: "CLOSED", message: /newer reader with the same id/ });
+  await older.close();
+  t.same(g.box.state.readers, ["r1"]);
+  t.equal(sessionOf(g.box.state, "r1")!.incarnation, "newer", "the newer incarnation is still online");
+});
+
+void t.test("positions are recorded idleRecordMs into an idle spell, while readNext waits", async (t) => {
+  const g = group(() => undefined);
+  const reader = new EventReader("r1", g.ctx);
+  for (const want of ["e0", "e1", "e2"]) t.equal(await nextEvent(reader), want);
+  t.equal(g.box.state.active[0]!.offset, 6, "recorded once, after e0 (the first record is due at once), not since: under a second of reading");
+  const waiting = reader.readNext({ timeoutMs: 5_000 });
+  await settle();
+  g.clock.advance(250);
+  await settle();
+  t.equal(g.box.state.active[0]!.offset, segmentBytes.length, "recorded at the end of the last event returned, 250 ms into the idle spell");
+  g.clock.advance(5_000);
+  t.same(await waiting, { type: "timeout" });
   await reader.close();
 });

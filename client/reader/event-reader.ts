@@ -8,25 +8,41 @@
  * read ahead but not returned are dropped when the segment is given back (release, close, reset),
  * and the next holder reads them from that position: nothing is lost or returned twice while
  * readers close cleanly. The positions are recorded in the group's state every second while they
- * move, and on release, close and checkpoint. A reader that dies is either declared offline
- * (ReaderGroup.readerOffline) or replaced by a new reader with the same id, which takes over its
- * segments; either way they are read again from its last recorded positions (events since then are
- * returned again: at least once, never skipped). Two live readers with one id would both read the
- * same segments: an id names one reader process.
+ * move, idleRecordMs after the reader runs out of events, with every lease renewal (a third of the
+ * lease, also while the application does not call readNext), and on release, close and checkpoint.
+ *
+ * A reader that dies is declared offline by another reader once its liveness lease runs out
+ * (group-liveness.ts; or by ReaderGroup.readerOffline), or replaced by a new reader with the same
+ * id; either way its segments are read again from its last recorded positions (events it returned
+ * after that are returned again: at least once, never skipped). A new reader with the same id
+ * fences the older one (a new incarnation): the older raises CLOSED from its next readNext on once
+ * it sees the newer's join (within one round trip of the state's tail while it is connected), and
+ * it returns no event later than its lease after its last renewal without renewing first, which
+ * then fails CLOSED (a paused or cut-off reader coming back returns nothing of its old segments).
  *
  * One readNext at a time per reader. Memory: per segment held, one read and one read-ahead
  * (SegmentReader, 1 MiB each by default).
  */
+import { randomBytes } from "node:crypto";
 import { ClosedError, InvalidArgumentError, logger, toSluiceError } from "../../common/index.js";
 import type { SegmentOffset } from "../../proto/index.js";
 import type { GroupContext } from "./group-context.js";
-import { acquire, complete, cutOf, isEnd, join, leave, reachCheckpoint, recordPositions, release, shouldAcquire, shouldRelease, withinGroup, type GroupState, type SuccessorRange } from "./group-state.js";
+import { asIncarnation, isCurrent, renew } from "./group-liveness.js";
+import { acquire, complete, cutOf, isEnd, join, leave, reachCheckpoint, release, shouldAcquire, shouldRelease, withinGroup, type GroupState, type SuccessorRange } from "./group-state.js";
 import { Slot, Wakeup } from "./segment-slot.js";
 
 const log = logger("reader");
 
 /** How often a reader records its positions in the group's state while it moves. */
 export const positionRecordMs = 1_000;
+/**
+ * How long a reader has had no event to return before it records the positions it moved since
+ * its last record: a reader killed while idle is then taken over without returning its last events
+ * again. Also the least time between two such records (at most 5 a second per reader).
+ */
+export const idleRecordMs = 200;
+/** Random bytes of a reader incarnation: two reader objects never share one. */
+const incarnationBytes = 8;
 /** How long a reader waits before asking again for the successors of a segment read to its sealed end (the scale commits just after the seal). */
 const successorRetryMs = 200;
 /** readNext's default and largest wait. */
@@ -41,6 +57,14 @@ export type ReadItem =
 
 export interface ReadNextOptions {
   /** How long to wait for an event (default 1 s); then `{ type: "timeout" }`. */
+  timeoutMs?: number;
+}
+
+export interface ReaderOptions {
+  /**
+   * This reader's liveness lease (see ReaderGroupOptions.readerTimeoutMs): default the group's;
+   * 0 for none (only readerOffline then frees its segments if it dies).
+   */
   timeoutMs?: number;
 }
 
@@ -59,16 +83,35 @@ export class EventReader {
   private lastRecordMs = 0;
   private running: Promise<ReadItem> | undefined;
   private closed = false;
-  /** Declared offline by someone else: every later readNext raises CLOSED. */
-  private offline = false;
+  /** Declared offline by someone else, or replaced by a newer reader with the same id: every later readNext raises this. */
+  private fenced: ClosedError | undefined;
+  /** This reader object among all readers with its id (group-liveness.ts). */
+  readonly incarnation: string;
+  /** Its liveness lease; 0: none. */
+  readonly timeoutMs: number;
+  /** When the last renewal of the lease that was applied (or the join) was sent: the lease runs from there. */
+  private leaseSentMs: number;
+  private isJoined = false;
+  /** Since when the reader has had no event to return, while it has none. */
+  private idleSinceMs: number | undefined;
 
   /** Use ReaderGroup.reader(id). Joins the group at once (the join is awaited by the first readNext). */
   constructor(
     readonly id: string,
     private readonly ctx: GroupContext,
+    options: ReaderOptions = {},
   ) {
+    // Not from an injected random source: an incarnation only has to differ from every other
+    // reader object's, and tests name readers by id.
+    this.incarnation = randomBytes(incarnationBytes).toString("hex");
+    this.timeoutMs = options.timeoutMs ?? ctx.state().readerTimeoutMs;
     this.unsubscribe = ctx.sync.onChange(() => this.wakeup.notify());
-    this.joined = ctx.sync.update(changed((s) => join(s, id))).then(() => undefined);
+    const sentMs = ctx.clock.monotonicMs();
+    this.leaseSentMs = sentMs;
+    this.joined = ctx.sync.update(changed((s) => join(s, id, this.incarnation, this.timeoutMs))).then(() => {
+      this.leaseSentMs = sentMs;
+      this.isJoined = true;
+    });
     this.joined.catch(() => undefined);
   }
 
@@ -77,7 +120,8 @@ export class EventReader {
    * every event before checkpoint `name` has been returned (and this reader's positions for it
    * recorded); `{ type: "end" }` when the group has nothing left to read (sealed streams read to
    * their end, or the `to` cuts reached); `{ type: "timeout" }` when `timeoutMs` passes first.
-   * Raises CLOSED (closed, or declared offline), NO_SUCH_READER_GROUP (deleted), INVALID_ARGUMENT
+   * Raises CLOSED (closed; declared offline, by readerOffline or because its lease ran out; or a
+   * newer reader with its id joined), NO_SUCH_READER_GROUP (deleted), INVALID_ARGUMENT
    * (a bad timeout, or a readNext already waiting), a segment read's errors (the read is tried
    * again by the next call), and UNAVAILABLE when recording the positions fails (no event is taken
    * then: the next call returns it, and records again a second later).
@@ -108,7 +152,30 @@ export class EventReader {
     return [...this.positions()].map(([segment, offset]) => ({ segment, offset }));
   }
 
-  /** Leaves the group: its segments go back at its current positions (nothing lost, nothing returned twice). A waiting readNext raises CLOSED. */
+  /** @internal For the group's liveness loop (group-heartbeat.ts). Whether the liveness loop should renew this reader's lease now (a third of it has passed since the last renewal). */
+  renewalDue(nowMs: number): boolean {
+    return this.isJoined && !this.closed && this.fenced === undefined && this.timeoutMs > 0 && nowMs - this.leaseSentMs >= this.timeoutMs / 3;
+  }
+
+  /** @internal For the group's liveness loop (group-heartbeat.ts). A renewal of the lease sent at `sentMs` was applied. */
+  renewed(sentMs: number): void {
+    this.leaseSentMs = Math.max(this.leaseSentMs, sentMs);
+  }
+
+  /**
+   * @internal For the group's liveness loop (group-heartbeat.ts).
+   * The positions to record in state `s` (segment -> offset after the last event returned): none
+   * when `s` is of another generation than the segments held (a reset landed and they are stale).
+   */
+  positionsIn(s: GroupState): Record<string, number> {
+    if (s.generation !== this.generation) return {};
+    return Object.fromEntries([...this.slots.values()].map((x) => [x.segment, x.position]));
+  }
+
+  /**
+   * Leaves the group: its segments go back at its current positions (nothing lost, nothing
+   * returned twice). A waiting readNext raises CLOSED. A fenced reader changes nothing.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -120,7 +187,12 @@ export class EventReader {
     this.ctx.forget(this);
     if (this.ctx.sync.failed !== undefined || this.ctx.closed()) return;
     await this.joined.catch(() => undefined);
-    await this.ctx.sync.update(changed((s) => leave(s, this.id, positions)));
+    await this.ctx.sync.update(this.mine((s) => leave(s, this.id, positions)));
+  }
+
+  /** `transition` for StateSynchronizer.update, applied only while this reader is the current incarnation of its id. */
+  private mine(transition: (s: GroupState) => GroupState): (s: GroupState) => { state?: GroupState; result: boolean } {
+    return changed((s) => asIncarnation(s, this.id, this.incarnation, transition));
   }
 
   private positions(): Map<string, number> {
@@ -143,12 +215,12 @@ export class EventReader {
     await this.joined;
     for (;;) {
       if (this.closed) throw new ClosedError(`reader ${this.id} is closed`);
-      if (this.offline) throw new ClosedError(`reader ${this.id} was declared offline in reader group ${this.ctx.name}; its segments went back to the group: create a new reader`);
+      if (this.fenced !== undefined) throw this.fenced;
       const s = this.follow();
       const pending = s.checkpoint;
       if (pending !== null && pending.waiting.includes(this.id)) {
         const positions = Object.fromEntries(this.positions());
-        if (await this.ctx.sync.update(changed((st) => reachCheckpoint(st, pending.id, this.id, positions)))) return { type: "checkpoint", name: pending.name };
+        if (await this.ctx.sync.update(this.mine((st) => reachCheckpoint(st, pending.id, this.id, positions)))) return { type: "checkpoint", name: pending.name };
         continue;
       }
       if (await this.rebalance(s)) continue;
@@ -157,16 +229,41 @@ export class EventReader {
       // Recorded before an event is taken: a failed record then raises with the event still
       // buffered, and the next call returns it (taken first, it would be lost with the rejection).
       await this.recordIfDue();
+      // Past most of its lease without a renewal (the process was paused, or the state was out of
+      // reach): renew before returning anything, which fails if the reader was declared offline.
+      if (this.leaseLapsing()) {
+        await this.renewNow();
+        continue;
+      }
       // The awaits above may have let a reset, or this reader's removal, land: return no event of
       // a segment that is no longer ours; bring the slots in line first.
       if (!this.slotsCurrent()) continue;
       const event = this.takeEvent();
-      if (event !== undefined) return event;
+      if (event !== undefined) {
+        this.idleSinceMs = undefined;
+        return event;
+      }
+      const nowMs = this.ctx.clock.monotonicMs();
+      this.idleSinceMs ??= nowMs;
       if (isEnd(this.ctx.state())) return { type: "end" };
       for (const slot of this.slots.values()) slot.fetch();
-      const nowMs = this.ctx.clock.monotonicMs();
       if (nowMs >= deadlineMs) return { type: "timeout" };
-      await this.wakeup.wait(Math.min(deadlineMs - nowMs, positionRecordMs), this.ctx);
+      const recordAtMs = this.moved(this.ctx.state()) ? this.recordDueMs() : Infinity;
+      await this.wakeup.wait(Math.max(0, Math.min(deadlineMs, nowMs + positionRecordMs, recordAtMs) - nowMs), this.ctx);
+    }
+  }
+
+  /** Whether the lease is past two thirds without a renewal applied (the liveness loop renews at one third). */
+  private leaseLapsing(): boolean {
+    return this.timeoutMs > 0 && this.ctx.clock.monotonicMs() - this.leaseSentMs >= (this.timeoutMs * 2) / 3;
+  }
+
+  /** Renews the lease now, recording the positions; a fenced reader finds out from the state it then has. */
+  private async renewNow(): Promise<void> {
+    const sentMs = this.ctx.clock.monotonicMs();
+    if (await this.ctx.sync.update(this.mine((st) => renew(st, this.id, this.incarnation, this.positionsIn(st))))) {
+      this.renewed(sentMs);
+      this.lastRecordMs = sentMs;
     }
   }
 
@@ -174,10 +271,14 @@ export class EventReader {
   private follow(): GroupState {
     const s = this.ctx.state();
     if (s === this.synced) return s;
-    if (!s.readers.includes(this.id)) {
-      this.offline = true;
+    if (!isCurrent(s, this.id, this.incarnation)) {
+      this.fenced = s.readers.includes(this.id)
+        ? new ClosedError(`reader ${this.id} was fenced in reader group ${this.ctx.name}: a newer reader with the same id joined and took over its segments; this one returns no more events (close it)`)
+        : new ClosedError(
+            `reader ${this.id} was declared offline in reader group ${this.ctx.name} (by readerOffline, or by another reader after it showed no sign of life for longer than its lease of ${this.timeoutMs} ms); its segments went back to the group: create a new reader`,
+          );
       this.dropAll();
-      throw new ClosedError(`reader ${this.id} was declared offline in reader group ${this.ctx.name}; its segments went back to the group: create a new reader`);
+      throw this.fenced;
     }
     if (this.generation !== s.generation) {
       this.dropAll();
@@ -202,7 +303,7 @@ export class EventReader {
   private slotsCurrent(): boolean {
     const s = this.ctx.state();
     if (s === this.synced) return true;
-    if (s.generation !== this.generation || !s.readers.includes(this.id)) return false;
+    if (s.generation !== this.generation || !isCurrent(s, this.id, this.incarnation)) return false;
     const mine = new Set(s.active.filter((a) => a.owner === this.id).map((a) => a.segment));
     for (const segment of this.slots.keys()) if (!mine.has(segment)) return false;
     return true;
@@ -223,9 +324,9 @@ export class EventReader {
         const held = s.active.filter((a) => a.owner === this.id);
         const give = held[held.length - 1]!;
         const offset = this.slots.get(give.segment)?.position ?? give.offset;
-        return await this.ctx.sync.update(changed((st) => release(st, this.id, give.segment, offset)));
+        return await this.ctx.sync.update(this.mine((st) => release(st, this.id, give.segment, offset)));
       }
-      if (shouldAcquire(s, this.id)) return await this.ctx.sync.update(changed((st) => acquire(st, this.id)));
+      if (shouldAcquire(s, this.id)) return await this.ctx.sync.update(this.mine((st) => acquire(st, this.id)));
       return false;
     } catch (err) {
       // Decide again on the next call, though the state did not change.
@@ -255,7 +356,7 @@ export class EventReader {
         }
       }
       const endOffset = slot.position;
-      return this.ctx.sync.update(changed((st) => complete(st, this.id, slot.segment, endOffset, successors)));
+      return this.ctx.sync.update(this.mine((st) => complete(st, this.id, slot.segment, endOffset, successors)));
     }
     return false;
   }
@@ -289,15 +390,28 @@ export class EventReader {
     return undefined;
   }
 
-  /** Records the positions when they moved and positionRecordMs has passed since the last record. */
+  /** Whether some held segment's position differs from its recorded offset in `s`. */
+  private moved(s: GroupState): boolean {
+    for (const a of s.active) {
+      if (a.owner !== this.id) continue;
+      const slot = this.slots.get(a.segment);
+      if (slot !== undefined && slot.position !== a.offset) return true;
+    }
+    return false;
+  }
+
+  /** When moved positions are due to be recorded: positionRecordMs after the last record, or idleRecordMs into an idle spell (and after the last record). */
+  private recordDueMs(): number {
+    const idleDueMs = this.idleSinceMs === undefined ? Infinity : Math.max(this.idleSinceMs, this.lastRecordMs) + idleRecordMs;
+    return Math.min(this.lastRecordMs + positionRecordMs, idleDueMs);
+  }
+
+  /** Records the positions (renewing the lease) when they moved and recordDueMs has come. */
   private async recordIfDue(): Promise<void> {
     const nowMs = this.ctx.clock.monotonicMs();
-    if (nowMs - this.lastRecordMs < positionRecordMs) return;
-    const s = this.ctx.state();
-    const positions = Object.fromEntries([...this.slots.values()].map((x) => [x.segment, x.position]));
-    if (!s.active.some((a) => a.owner === this.id && Object.hasOwn(positions, a.segment) && positions[a.segment] !== a.offset)) return;
+    if (nowMs < this.recordDueMs() || !this.moved(this.ctx.state())) return;
     this.lastRecordMs = nowMs;
-    await this.ctx.sync.update(changed((st) => recordPositions(st, this.id, positions)));
+    if (await this.ctx.sync.update(this.mine((st) => renew(st, this.id, this.incarnation, this.positionsIn(st))))) this.renewed(nowMs);
   }
 }
 

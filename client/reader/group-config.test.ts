@@ -22,7 +22,7 @@ void t.test("the state segment is a valid segment name no stream reaches", async
 });
 
 void t.test("the state record round-trips; a foreign one is DATA_CORRUPTION", async (t) => {
-  const s = join(initialState([{ stream: "s/t", segments: [{ segment: "s/t/0.#epoch.0", keyStart: 0, keyEnd: 1, offset: 0 }] }]), "r1");
+  const s = join(initialState([{ stream: "s/t", segments: [{ segment: "s/t/0.#epoch.0", keyStart: 0, keyEnd: 1, offset: 0 }] }]), "r1", "r1-1");
   t.same(decodeState(encodeState(s)), s);
   t.throws(() => decodeState(Buffer.from("not json")), { code: "DATA_CORRUPTION" });
   t.throws(() => decodeState(Buffer.from(JSON.stringify({ ...s, version: 2 }))), { code: "DATA_CORRUPTION", message: /version 2/ });

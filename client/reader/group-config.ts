@@ -10,6 +10,9 @@ import {
   ReaderGroupExistsError,
   nameBytesMax,
   parseStreamName,
+  readerGroupReaderTimeoutMsDefault,
+  readerGroupReaderTimeoutMsMax,
+  readerGroupReaderTimeoutMsMin,
   readerGroupStreamsMax,
   segmentNumberMax,
   validateName,
@@ -26,6 +29,24 @@ export interface ReaderGroupOptions {
   from?: "head" | "tail" | StreamCut | StreamCut[];
   /** Where reading ends (one cut per stream; streams without one are read for ever, or to the end of a sealed stream). */
   to?: StreamCut | StreamCut[];
+  /**
+   * The liveness lease of the group's readers (each may set its own): a reader that shows no sign
+   * of life for this long (a killed or paused process) is declared offline by another reader and
+   * its segments go back to the group from its last recorded positions. 0 turns it off (then only
+   * readerOffline frees a dead reader's segments). Default readerGroupReaderTimeoutMsDefault
+   * (30 s), else within [readerGroupReaderTimeoutMsMin, readerGroupReaderTimeoutMsMax]. Kept in the
+   * group's state when the group is made; opening an existing group keeps its own.
+   */
+  readerTimeoutMs?: number;
+}
+
+/** Checks a reader lease (0: off); raises INVALID_ARGUMENT naming `what` and the range. */
+export function checkReaderTimeout(value: unknown, what: string): number {
+  if (value === 0) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < readerGroupReaderTimeoutMsMin || value > readerGroupReaderTimeoutMsMax) {
+    throw new InvalidArgumentError(`${what} must be 0 (no lease) or an integer in [${readerGroupReaderTimeoutMsMin}, ${readerGroupReaderTimeoutMsMax}] ms, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /**
@@ -51,7 +72,11 @@ export function encodeState(s: GroupState): Buffer {
   return Buffer.from(JSON.stringify(s), "utf8");
 }
 
-/** Raises DATA_CORRUPTION for bytes that are not a state record this client understands. */
+/**
+ * Raises DATA_CORRUPTION for bytes that are not a state record this client understands. A record
+ * of an older client has no sessions and no group lease: its readers have none (they never
+ * expire) and the group gets the default lease.
+ */
 export function decodeState(bytes: Buffer): GroupState {
   let s: unknown;
   try {
@@ -63,7 +88,9 @@ export function decodeState(bytes: Buffer): GroupState {
   if (v === null || typeof v !== "object" || v.version !== 1 || !Array.isArray(v.active) || !Array.isArray(v.readers) || !Array.isArray(v.streams)) {
     throw new DataCorruptionError(`reader group state record has version ${String(v?.version)} or a bad shape; it was written by another client version`);
   }
-  return s as GroupState;
+  const sessions = Array.isArray(v.sessions) ? v.sessions : [];
+  const readerTimeoutMs = typeof v.readerTimeoutMs === "number" ? v.readerTimeoutMs : readerGroupReaderTimeoutMsDefault;
+  return { ...(s as GroupState), sessions, readerTimeoutMs };
 }
 
 /** Whether two stream lists name the same streams (in any order). */
@@ -79,6 +106,7 @@ function checkOptions(name: string, o: ReaderGroupOptions): string[] {
   if (o.from !== undefined && o.from !== "head" && o.from !== "tail" && typeof o.from !== "object") {
     throw new InvalidArgumentError(`from must be "head", "tail" or stream cuts, not ${JSON.stringify(o.from)}`);
   }
+  if (o.readerTimeoutMs !== undefined) checkReaderTimeout(o.readerTimeoutMs, "readerTimeoutMs");
   return o.streams;
 }
 

@@ -31,7 +31,7 @@ const ranges = (count: number): PositionedRange[] => [...Array(count).keys()].ma
 function group(count: number, readers: string[]): GroupState {
   const segments = ranges(count);
   let s = initialState([{ stream: "s/t", segments }]);
-  for (const r of readers) s = join(s, r);
+  for (const r of readers) s = join(s, r, `${r}-1`);
   return s;
 }
 
@@ -44,7 +44,7 @@ void t.test("fair sharing: 4 segments, 2 readers 2/2; a third joins 2/1/1; one l
   s = acquire(s, "r1");
   s = acquire(s, "r2");
   t.same(counts(s), [2, 2]);
-  s = join(s, "r3");
+  s = join(s, "r3", "r3-1");
   t.equal(shouldAcquire(s, "r3"), false, "nothing unassigned");
   t.equal(shouldRelease(s, "r1"), true, "r1 holds more than the floor while r3 holds none");
   const given = s.active.find((a) => a.owner === "r1")!;
@@ -73,14 +73,14 @@ void t.test("fresh readers share 4 segments 2/1/1 and a newcomer is served befor
   s = acquire(s, "r3");
   t.same(counts(s), [1, 1, 2], "the last reader takes its floor, then the leftover as it holds no more than anyone");
   t.equal(acquire(s, "r1"), s, "nothing left");
-  t.equal(join(s, "r1"), s, "joining again changes nothing (a restarted reader keeps its segments)");
+  t.equal(join(s, "r1", "r1-1"), s, "joining again as the same incarnation changes nothing");
 });
 
 void t.test("more than the ceiling is released even with segments unassigned elsewhere", async (t) => {
   let s = group(6, ["r1"]);
   s = acquire(s, "r1");
   t.same(counts(s), [6]);
-  s = join(join(s, "r2"), "r3");
+  s = join(join(s, "r2", "r2-1"), "r3", "r3-1");
   t.equal(shouldRelease(s, "r1"), true);
   for (let i = 0; i < 4; i++) s = release(s, "r1", s.active.filter((a) => a.owner === "r1").at(-1)!.segment, 0);
   t.same(counts(s), [2, 0, 0], "released down to the ceiling, no further");
@@ -190,7 +190,7 @@ void t.test("checkpoints with no reader, cancelled ones, and at most 10 remember
   for (let i = 0; i < 12; i++) s = beginCheckpoint(s, `cp-${i}`).state;
   t.equal(s.checkpoints.length, 10);
   t.equal(s.checkpoints[0]!.name, "cp-2", "the oldest are forgotten");
-  s = join(s, "r1");
+  s = join(s, "r1", "r1-1");
   const begun = beginCheckpoint(s, "late");
   t.equal(cancelCheckpoint(begun.state, begun.id).checkpoint, null);
   t.equal(cancelCheckpoint(begun.state, begun.id + 1), begun.state, "only the named checkpoint is cancelled");
@@ -215,7 +215,7 @@ void t.test("a `to` cut: ends at its offsets, a segment already there is final a
   t.same(s.active.map((a) => [a.segment, a.endOffset]), [[seg(1), 80]]);
   t.same(s.completed, [{ segment: seg(0), endOffset: 50, final: true, successors: [] }]);
   t.equal(isEnd(s), false);
-  s = acquire(join(s, "r1"), "r1");
+  s = acquire(join(s, "r1", "r1-1"), "r1");
   s = complete(s, "r1", seg(1), 80, []);
   t.equal(isEnd(s), true);
   t.same(cutOf(s), [{ positions: [{ segment: seg(0), offset: 50 }, { segment: seg(1), offset: 80 }] }]);
@@ -224,7 +224,7 @@ void t.test("a `to` cut: ends at its offsets, a segment already there is final a
 void t.test("a successor named by the `to` cut gets its offset as its end", async (t) => {
   const segments = ranges(1);
   const to = { positions: [{ segment: seg(1, 1), offset: 30 }, { segment: seg(2, 1), offset: 0 }] };
-  let s = acquire(join(initialState([{ stream: "s/t", to, segments }]), "r1"), "r1");
+  let s = acquire(join(initialState([{ stream: "s/t", to, segments }]), "r1", "r1-1"), "r1");
   s = complete(s, "r1", seg(0), 10, [
     { segment: seg(1, 1), keyStart: 0, keyEnd: 0.5, predecessors: [seg(0)] },
     { segment: seg(2, 1), keyStart: 0.5, keyEnd: 1, predecessors: [seg(0)] },

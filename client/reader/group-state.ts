@@ -10,6 +10,9 @@
  * Rules the transitions keep:
  * - Every owner is an online reader; a reader that leaves gives its segments back at the positions
  *   it hands in (or its last recorded ones).
+ * - An online reader id has one incarnation (its session): a newer reader joining under the id gets
+ *   a new one and takes over the segments at their recorded positions; changes made for the older
+ *   incarnation then no longer apply (group-liveness.ts: asIncarnation), so it is fenced.
  * - Per-key order across scaling (invariant 4): a successor becomes readable only once every one of
  *   its predecessors is read to its end. The successors of one segment become readable together
  *   (with every successor that shares a predecessor with them); they are all made by one scale, so
@@ -18,7 +21,14 @@
  * - While a checkpoint is pending no segment changes hands (no acquire, release or completion), so
  *   the positions the readers record for it form one consistent cut.
  */
-import { InvalidArgumentError, parseSegmentName, readerGroupCheckpointsKept, readerGroupReadersMax, readerGroupSegmentsMax } from "../../common/index.js";
+import {
+  InvalidArgumentError,
+  parseSegmentName,
+  readerGroupCheckpointsKept,
+  readerGroupReaderTimeoutMsDefault,
+  readerGroupReadersMax,
+  readerGroupSegmentsMax,
+} from "../../common/index.js";
 import type { StreamCut } from "../../proto/index.js";
 
 /** A segment being read (or waiting for a reader). */
@@ -79,12 +89,27 @@ export interface StreamBounds {
   to?: StreamCut;
 }
 
+/** An online reader's incarnation and liveness lease (group-liveness.ts). */
+export interface ReaderSession {
+  reader: string;
+  /** Random per reader object: a newer reader joining under the same id gets another, which fences the older. */
+  incarnation: string;
+  /** Raised by every renewal of the lease: others see the reader alive while it changes. */
+  beat: number;
+  /** The lease: silent (no new beat) for longer, another reader declares it offline; 0: never (readerOffline only). */
+  timeoutMs: number;
+}
+
 export interface GroupState {
   version: 1;
   streams: StreamBounds[];
   /** Raised by every reset: readers then drop all they hold and acquire anew. */
   generation: number;
   readers: string[];
+  /** One per online reader that joined with a session (a record of an older client may lack some). */
+  sessions: ReaderSession[];
+  /** The lease of readers that join without one of their own (ReaderGroupOptions.readerTimeoutMs). */
+  readerTimeoutMs: number;
   active: ActiveSegment[];
   completed: CompletedSegment[];
   future: FutureSegment[];
@@ -136,9 +161,13 @@ export function endOffsetOf(streams: readonly StreamBounds[], segment: string): 
   return to?.positions.find((p) => p.segment === segment)?.offset ?? -1;
 }
 
-/** The state of a new group reading `streams` from the positions given. Raises INVALID_ARGUMENT beyond readerGroupSegmentsMax. */
-export function initialState(streams: readonly StreamStart[]): GroupState {
-  return withSegments({ version: 1, streams: [], generation: 0, readers: [], active: [], completed: [], future: [], checkpoint: null, checkpoints: [], checkpointSeq: 0 }, streams);
+/**
+ * The state of a new group reading `streams` from the positions given, its readers leased for
+ * `readerTimeoutMs` unless they say otherwise. Raises INVALID_ARGUMENT beyond readerGroupSegmentsMax.
+ */
+export function initialState(streams: readonly StreamStart[], readerTimeoutMs = readerGroupReaderTimeoutMsDefault): GroupState {
+  const empty: GroupState = { version: 1, streams: [], generation: 0, readers: [], sessions: [], readerTimeoutMs, active: [], completed: [], future: [], checkpoint: null, checkpoints: [], checkpointSeq: 0 };
+  return withSegments(empty, streams);
 }
 
 /** Every reader drops what it holds and the group reads from the positions given; a pending checkpoint is cancelled. */
@@ -163,11 +192,23 @@ function activate(s: GroupState, a: Omit<ActiveSegment, "owner">): void {
   else s.active.push({ ...a, owner: null });
 }
 
-/** Adds `reader` to the online readers (a reader of that id already online keeps its segments). Raises INVALID_ARGUMENT beyond readerGroupReadersMax. */
-export function join(s: GroupState, reader: string): GroupState {
-  if (s.readers.includes(reader)) return s;
-  if (s.readers.length >= readerGroupReadersMax) throw new InvalidArgumentError(`reader group has ${readerGroupReadersMax} readers online, the most it takes; close or declare offline some first`);
-  return { ...s, readers: [...s.readers, reader] };
+/** The session of online reader `reader`, if it has one. */
+export function sessionOf(s: GroupState, reader: string): ReaderSession | undefined {
+  return s.readers.includes(reader) ? s.sessions.find((x) => x.reader === reader) : undefined;
+}
+
+/**
+ * Adds `reader` as `incarnation` to the online readers, leased for `timeoutMs` (default: the
+ * group's). A reader of that id already online under another incarnation is replaced by this one,
+ * which keeps its segments at their recorded positions (the older one is fenced); joining again
+ * as the same incarnation changes nothing. Raises INVALID_ARGUMENT beyond readerGroupReadersMax.
+ */
+export function join(s: GroupState, reader: string, incarnation: string, timeoutMs = s.readerTimeoutMs): GroupState {
+  if (sessionOf(s, reader)?.incarnation === incarnation) return s;
+  const online = s.readers.includes(reader);
+  if (!online && s.readers.length >= readerGroupReadersMax) throw new InvalidArgumentError(`reader group has ${readerGroupReadersMax} readers online, the most it takes; close or declare offline some first`);
+  const session: ReaderSession = { reader, incarnation, beat: 0, timeoutMs };
+  return { ...s, readers: online ? s.readers : [...s.readers, reader], sessions: [...s.sessions.filter((x) => x.reader !== reader), session] };
 }
 
 /**
@@ -182,6 +223,7 @@ export function leave(s: GroupState, reader: string, positions: Record<string, n
   const next: GroupState = {
     ...s,
     readers: s.readers.filter((r) => r !== reader),
+    sessions: s.sessions.filter((x) => x.reader !== reader),
     active: s.active.map((a) => (a.owner === reader ? { ...a, owner: null, offset: given(a) } : a)),
   };
   if (s.checkpoint === null || !s.checkpoint.waiting.includes(reader)) return next;

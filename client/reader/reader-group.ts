@@ -5,6 +5,9 @@
  * (CreateReaderGroup, under readergroups/<scope>/<group>); its live state (readers, who holds which
  * segment from where, checkpoints) lives in a segment of its own, changed by conditional appends
  * (state-synchronizer.ts) with the pure transitions of group-state.ts. No server keeps it.
+ * Readers hold liveness leases and fence older readers with their id (group-liveness.ts); each
+ * group object runs the loop that renews its readers' leases and declares silent ones offline
+ * (group-heartbeat.ts).
  *
  * ```ts
  * const group = await sluice.readerGroup("shop/analytics", { streams: ["shop/orders"] });
@@ -14,12 +17,13 @@
  */
 import { ClosedError, InvalidArgumentError, NoSuchReaderGroupError, ReaderGroupExistsError, TimeoutError, logger, nameBytesMax, systemClock, toSluiceError, type Clock } from "../../common/index.js";
 import type { SegmentOffset, StreamCut } from "../../proto/index.js";
-import { EventReader, changed } from "./event-reader.js";
+import { EventReader, changed, type ReaderOptions } from "./event-reader.js";
+import { GroupHeartbeat } from "./group-heartbeat.js";
 import type { GroupContext } from "./group-context.js";
 import { GroupLookups, cutsByStream, type ReaderGroupServices } from "./group-lookups.js";
 import { beginCheckpoint, cancelCheckpoint, cutOf, initialState, leave, reset, streamOf, type Checkpoint, type GroupState, type StreamStart } from "./group-state.js";
 import { StateSynchronizer } from "./state-synchronizer.js";
-import { checkReaderId, decodeState, encodeState, groupConfig, parseGroupName, sameStreams, stateSegmentName, type ReaderGroupOptions } from "./group-config.js";
+import { checkReaderId, checkReaderTimeout, decodeState, encodeState, groupConfig, parseGroupName, sameStreams, stateSegmentName, type ReaderGroupOptions } from "./group-config.js";
 
 export type { ReaderGroupOptions } from "./group-config.js";
 
@@ -38,6 +42,7 @@ export class ReaderGroup {
   private closing = false;
   private isClosed = false;
   private readonly context: GroupContext;
+  private readonly heartbeat: GroupHeartbeat;
 
   private constructor(
     /** `scope/group`. */
@@ -61,6 +66,7 @@ export class ReaderGroup {
     };
     this.segmentCount = sync.state.active.length;
     sync.onChange(() => this.countChanged());
+    this.heartbeat = new GroupHeartbeat(name, sync, clock, () => [...this.readers.values()]);
   }
 
   /**
@@ -89,7 +95,7 @@ export class ReaderGroup {
         const start = s.from ?? (await lookups.endCut(s.stream, "head"));
         starts.push({ stream: s.stream, ...(s.to === undefined ? {} : { to: s.to }), segments: await lookups.segmentsAt(s.stream, start) });
       }
-      return initialState(starts);
+      return initialState(starts, options?.readerTimeoutMs);
     });
     const held = sync.state.streams.map((b) => b.stream);
     if (!sameStreams(held, streams)) {
@@ -109,14 +115,18 @@ export class ReaderGroup {
 
   /**
    * A reader with id `id` (1-255 characters from A-Z a-z 0-9 _ . -). It joins the group at once; an
-   * id already online (a reader that crashed) takes over that reader's segments at their last
-   * recorded positions. Raises INVALID_NAME, INVALID_ARGUMENT (the id is open in this group object), CLOSED.
+   * id already online (a reader that crashed, or a live one: a process restarted with a fixed id)
+   * takes over that reader's segments at their last recorded positions, and the older reader is
+   * fenced (its readNext raises CLOSED). `options.timeoutMs` sets its liveness lease (default the
+   * group's readerTimeoutMs; 0: none). Raises INVALID_NAME, INVALID_ARGUMENT (the id is open in this
+   * group object, a bad timeoutMs), CLOSED, NO_SUCH_READER_GROUP (deleted).
    */
-  reader(id: string): EventReader {
+  reader(id: string, options: ReaderOptions = {}): EventReader {
     this.checkOpen();
     checkReaderId(id);
+    if (options.timeoutMs !== undefined) checkReaderTimeout(options.timeoutMs, "timeoutMs");
     if (this.readers.has(id)) throw new InvalidArgumentError(`reader ${id} is already open on this group object; close it first`);
-    const reader = new EventReader(id, this.context);
+    const reader = new EventReader(id, this.context, options);
     this.readers.set(id, reader);
     return reader;
   }
@@ -244,10 +254,13 @@ export class ReaderGroup {
    * each readable segment with its owner (null: unassigned) and recorded offset (an online reader's
    * lags by up to a second) and its `to` offset (-1: none), how many segments are read to their end
    * and kept, how many wait for their predecessors, the pending checkpoint and the last completed
-   * ones. Raises NO_SUCH_READER_GROUP (deleted), CLOSED.
+   * ones, the lease of readers that join without one of their own, and each online reader's lease
+   * (null: a reader of an older client, without one). Raises NO_SUCH_READER_GROUP (deleted), CLOSED.
    */
   describe(): {
     readers: string[];
+    readerTimeoutMs: number;
+    leases: { reader: string; timeoutMs: number | null }[];
     segments: { segment: string; owner: string | null; offset: number; endOffset: number }[];
     completed: number;
     waiting: number;
@@ -257,6 +270,8 @@ export class ReaderGroup {
     const s = this.state();
     return {
       readers: [...s.readers],
+      readerTimeoutMs: s.readerTimeoutMs,
+      leases: s.readers.map((reader) => ({ reader, timeoutMs: s.sessions.find((x) => x.reader === reader)?.timeoutMs ?? null })),
       segments: s.active.map((a) => ({ segment: a.segment, owner: a.owner, offset: a.offset, endOffset: a.endOffset })),
       completed: s.completed.length,
       waiting: s.future.length,
@@ -275,6 +290,7 @@ export class ReaderGroup {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    await this.heartbeat.close();
     const results = await Promise.allSettled([...this.readers.values()].map((r) => r.close()));
     this.isClosed = true;
     this.services.closed?.(this);

@@ -97,11 +97,28 @@ export class StateSynchronizer<T> {
   private readonly closing = new AbortController();
   /** Set when the segment is gone (the group was deleted) or a record is corrupt; every later call raises it. */
   private failure: SluiceError | undefined;
+  /** When the store last answered a read or an append of the state (monotonic ms). */
+  private contactMs: number;
 
   constructor(private readonly o: SynchronizerOptions<T>) {
     this.newWriterId = o.newWriterId ?? (() => randomBytes(16));
     this.writerId = this.newWriterId();
     this.clock = o.clock ?? systemClock;
+    this.contactMs = this.clock.monotonicMs();
+  }
+
+  /**
+   * When the store last answered this client about the state (a read, including a long poll that
+   * found nothing new, or an append, including a failed condition), in monotonic ms: while it is
+   * old, nobody may have been able to change the state (reader-group liveness uses it so that an
+   * outage of the state's store does not count as the readers' silence).
+   */
+  get lastContactMs(): number {
+    return this.contactMs;
+  }
+
+  private touch(): void {
+    this.contactMs = Math.max(this.contactMs, this.clock.monotonicMs());
   }
 
   /** The latest state this client knows. Throws the synchronizer's failure, or if open() has not completed. */
@@ -196,6 +213,7 @@ export class StateSynchronizer<T> {
           ),
         );
       } catch (err) {
+        if (err instanceof ConditionalCheckFailedError) this.touch();
         if (!(err instanceof ConditionalCheckFailedError)) {
           // The append may have been stored; its event number must not carry another state.
           this.writerId = this.newWriterId();
@@ -207,6 +225,7 @@ export class StateSynchronizer<T> {
         continue;
       }
       this.appendedCount++;
+      this.touch();
       // The follower may have applied our record already; then there is nothing left to do.
       if (this.readOffset === expectedOffset) this.apply(expectedOffset, bytes, out.state);
       if (expectedOffset - this.startOffset >= readerGroupStateTruncateBytes) await this.truncate(expectedOffset);
@@ -223,6 +242,7 @@ export class StateSynchronizer<T> {
     for (;;) {
       this.check();
       const info = await this.guard(segmentInfo(this.o.segment, this.o.connect, this.stale));
+      this.touch();
       this.startOffset = info.startOffset;
       const from = Math.max(this.readOffset, info.startOffset);
       if (from >= info.length) return;
@@ -302,6 +322,7 @@ export class StateSynchronizer<T> {
         for (;;) {
           const events = await this.untilClosed(reader.next());
           if (events === undefined) return;
+          this.touch();
           for (const e of events) this.applyBytes(e.offset, Buffer.from(e.data));
         }
       } catch (err) {

@@ -15,9 +15,9 @@
  * the writer fails with SEGMENT_SEALED.
  */
 import { randomBytes } from "node:crypto";
-import { assert, ClosedError, errorFromWireId, toSluiceError, UnavailableError, type SluiceError, logger } from "../../common/index.js";
+import { assert, ClosedError, errorFromWireId, toSluiceError, type SluiceError, logger } from "../../common/index.js";
 import type { Frame, WireConnection } from "../../proto/index.js";
-import { endpointMayBeStale, requestSegment, retryDelayMs, segmentRetryCountMax, type ConnectOptions } from "../connection/segment-retry.js";
+import { endpointMayBeStale, requestSegment, retriesSpentError, retryDelayMs, segmentRetryCountMax, type ConnectOptions } from "../connection/segment-retry.js";
 import { BlockBuilder, splitBlock, type BuiltBlock } from "./block-builder.js";
 import { WriteGroup, type CarriedEvent } from "./write-group.js";
 
@@ -256,7 +256,7 @@ export class SegmentWriter {
     }
     if (endpointMayBeStale(err)) this.endpointStale = true;
     if (!err.retriable || this.retries >= segmentRetryCountMax) {
-      this.abandon(err.retriable ? new UnavailableError(`gave up writing ${this.segment} after ${this.retries} retries: ${err.message}`, { cause: err }) : err);
+      this.abandon(err.retriable ? retriesSpentError(`writing ${this.segment}`, this.retries, err) : err);
       return;
     }
     const delayMs = retryDelayMs(this.retries++);

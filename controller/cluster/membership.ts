@@ -20,6 +20,7 @@ import {
   metadataListPageMax,
   metadataValueBytesMax,
   OverloadedError,
+  quoteBounded,
   segmentNameBytesMax,
   segmentStoresMax,
   systemClock,
@@ -47,6 +48,8 @@ const storeHostBytesMax = 255;
  * well under what one etcd reply may carry (64 MiB in the etcd store).
  */
 const loadListPageEntries = 32;
+/** Longest lease id a heartbeat may carry: the stores' ids are decimal integers (etcd's are up to 19 digits). */
+const leaseIdCharsMax = 64;
 /** Characters of a bad stored value quoted in a log line. */
 const badValueLogChars = 80;
 
@@ -100,7 +103,7 @@ function decodeEndpoint(kv: KeyValue): StoreEndpoint | undefined {
 
 function checkEndpoint(host: string, port: number): void {
   if (typeof host !== "string" || host.length === 0 || Buffer.byteLength(host) > storeHostBytesMax) {
-    throw new InvalidArgumentError(`host must be 1-${storeHostBytesMax} bytes (where clients reach the store), got ${JSON.stringify(String(host).slice(0, badValueLogChars))}`);
+    throw new InvalidArgumentError(`host must be 1-${storeHostBytesMax} bytes (where clients reach the store), got ${quoteBounded(host)}`);
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new InvalidArgumentError(`port must be an integer in [1, 65535], got ${port}`);
@@ -227,6 +230,9 @@ export class Membership implements LoadSource {
   async heartbeat(req: HeartbeatRequest): Promise<HeartbeatResponse> {
     validateStoreId(req.storeId);
     checkEndpoint(req.host, req.port);
+    if (typeof req.leaseId === "string" && req.leaseId.length > leaseIdCharsMax) {
+      throw new InvalidArgumentError(`leaseId ${quoteBounded(req.leaseId)} is longer than any lease id (${leaseIdCharsMax} characters); send the one the last heartbeat answered, or none`);
+    }
     const key = storeKey(req.storeId);
     const endpoint: StoreEndpoint = { host: req.host, port: req.port };
     if (typeof req.leaseId === "string" && req.leaseId.length > 0) {
@@ -296,6 +302,11 @@ export class Membership implements LoadSource {
       if (endpoint !== undefined) live.set(id, endpoint);
     }
     return live;
+  }
+
+  /** True when at least one segment store holds a live registration (one key read, not the whole list). */
+  async anyLive(): Promise<boolean> {
+    return (await this.store.list(storesPrefix, { limit: 1 })).entries.length > 0;
   }
 
   /** Where clients reach store `id`, or undefined when it is not registered. */

@@ -4,7 +4,7 @@
  * the stable code in the `sluice-code` metadata entry, so the client rebuilds the same typed error.
  */
 import * as grpc from "@grpc/grpc-js";
-import { toSluiceError, type ErrorCode, logger } from "../../common/index.js";
+import { controllerRequestBytesMax, grpcStatusDetailsCharsMax, toSluiceError, type ErrorCode, logger } from "../../common/index.js";
 import { controllerServiceDefinition, errorCodeMetadataKey, type ControllerMethod, type ControllerMethods } from "../../proto/index.js";
 
 const log = logger("controller");
@@ -47,16 +47,19 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "TRANSACTION_CLOSED":
     case "STREAM_SEALED":
     case "STREAM_NOT_SEALED":
+    case "DATA_DIR_LOCKED":
       return grpc.status.FAILED_PRECONDITION;
     case "AUTH_FAILED":
       return grpc.status.UNAUTHENTICATED;
     case "OVERLOADED":
     case "STORAGE_FULL":
+    case "TOO_MANY_CONNECTIONS":
       return grpc.status.RESOURCE_EXHAUSTED;
     case "TIMEOUT":
       return grpc.status.DEADLINE_EXCEEDED;
     case "WRONG_HOST":
     case "CONTAINER_NOT_READY":
+    case "NO_SEGMENT_STORE":
     case "CONNECTION_CLOSED":
     case "UNAVAILABLE":
     case "CLOSED":
@@ -68,6 +71,22 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "DATA_CORRUPTION":
       return grpc.status.DATA_LOSS;
   }
+}
+
+/** A UTF-16 surrogate without its pair. */
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * The status details of a failed call: the error's message, cut to grpcStatusDetailsCharsMax.
+ * Messages quote what callers sent only through quoteBounded, so the cut should never apply; it is
+ * here because trailers too large for the peer are never delivered, and the call would then hang
+ * until its deadline instead of failing (issue 18, case 10).
+ */
+export function statusDetails(message: string): string {
+  const cut = message.length <= grpcStatusDetailsCharsMax ? message : `${message.slice(0, grpcStatusDetailsCharsMax)}… (message of ${message.length} characters cut)`;
+  // grpc-js percent-encodes the details with encodeURI, which throws on a lone surrogate (the call
+  // would then never be answered); one may come from a cut above or from text a caller sent.
+  return cut.replace(loneSurrogate, "\ufffd");
 }
 
 /** One async function per RPC; a typed SluiceError it raises becomes the call's status. */
@@ -82,14 +101,16 @@ function unary<Req, Res>(method: string, fn: (req: Req) => Promise<Res>): grpc.h
         if (e.code === "INTERNAL") log.error("rpc failed", { method, error: e, cause: e.cause });
         const metadata = new grpc.Metadata();
         metadata.set(errorCodeMetadataKey, e.code);
-        callback({ code: grpcStatusOf(e.code), details: e.message, metadata });
+        callback({ code: grpcStatusOf(e.code), details: statusDetails(e.message), metadata });
       },
     );
   };
 }
 
 export class ControllerGrpcServer {
-  private readonly server = new grpc.Server();
+  // Requests are bounded explicitly rather than by grpc-js's default, and no larger than a load
+  // report needs (see controllerRequestBytesMax).
+  private readonly server = new grpc.Server({ "grpc.max_receive_message_length": controllerRequestBytesMax });
 
   constructor(handlers: ControllerHandlers) {
     const impl: grpc.UntypedServiceImplementation = {};

@@ -19,6 +19,7 @@ import {
   InvalidArgumentError,
   metadataListPageMax,
   metadataTxnOpsMax,
+  quoteBounded,
   UnavailableError,
 } from "../../common/index.js";
 import type { KeyValue, MetadataStore, TxnOp } from "./metadata-store.js";
@@ -69,12 +70,13 @@ export function validateStoreId(id: string): void {
   if (typeof id !== "string" || id.length === 0) {
     throw new InvalidArgumentError("store id is empty: give 1-255 characters of A-Z a-z 0-9 . _ : -, e.g. ss-1 or 10.0.0.5:12345");
   }
-  // The pattern is ASCII only, so its length in characters is its length in bytes.
-  if (!storeIdPattern.test(id)) {
-    throw new InvalidArgumentError(`store id ${JSON.stringify(id)} may contain only A-Z a-z 0-9 . _ : -, e.g. ss-1 or 10.0.0.5:12345`);
-  }
+  // The length first (the id may be anything a peer sent); the pattern is ASCII only, so a valid
+  // id's length in characters is its length in bytes.
   if (id.length > storeIdBytesMax) {
-    throw new InvalidArgumentError(`store id of ${id.length} bytes is longer than ${storeIdBytesMax}; use a shorter one`);
+    throw new InvalidArgumentError(`store id ${quoteBounded(id)} is longer than ${storeIdBytesMax} characters; use a shorter one`);
+  }
+  if (!storeIdPattern.test(id)) {
+    throw new InvalidArgumentError(`store id ${quoteBounded(id)} may contain only A-Z a-z 0-9 . _ : -, e.g. ss-1 or 10.0.0.5:12345`);
   }
 }
 

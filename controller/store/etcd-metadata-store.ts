@@ -31,6 +31,7 @@ import {
   InvalidArgumentError,
   InvalidConfigError,
   LeaseNotFoundError,
+  quoteBounded,
   RevisionCompactedError,
   SluiceError,
   UnavailableError,
@@ -406,6 +407,6 @@ export class EtcdMetadataStore implements MetadataStore {
 /** A lease id to send; a string that cannot be an etcd lease id names no lease. */
 function leaseArg(lease: LeaseId): string {
   if (typeof lease !== "string") throw new InvalidArgumentError("a lease id must be a string");
-  if (!leaseIdPattern.test(lease) || BigInt(lease) > leaseIdMax) throw new LeaseNotFoundError(`lease ${JSON.stringify(lease)} does not exist`);
+  if (!leaseIdPattern.test(lease) || BigInt(lease) > leaseIdMax) throw new LeaseNotFoundError(`lease ${quoteBounded(lease)} does not exist`);
   return lease;
 }

@@ -193,7 +193,8 @@ export async function writeSnapshotFile(
   entries: Iterable<Entry>,
   entryCount: number,
 ): Promise<void> {
-  const { file } = await RecordFile.open(path, () => assert(false, "a new snapshot file is empty"), { create: true });
+  // No synced mark: the snapshot is written under a temporary name, synced and renamed whole, and read back with no torn tail allowed.
+  const { file } = await RecordFile.open(path, () => assert(false, "a new snapshot file is empty"), { create: true, syncedMark: false });
   let batch: Buffer[] = [];
   let batchBytes = 0;
   const add = async (tag: number, payload: Buffer[]) => {

@@ -2,9 +2,9 @@
 // what only the embedded store does: reopen keeps everything, snapshots and log restarts, torn-tail cut,
 // corruption reported, leases restarted with a full TTL, and the byte bound.
 import t from "tap";
-import { open, readdir, stat } from "node:fs/promises";
+import { open, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeRecord, ManualClock, RecordFile } from "../../common/index.js";
+import { encodeRecord, ManualClock, RecordFile, syncedMarkPath } from "../../common/index.js";
 import { FileMetadataStore } from "./file-metadata-store.js";
 import { listAll, type WatchEvent } from "./metadata-store.js";
 import { metadataStoreContract } from "./metadata-store.contract.js";
@@ -61,7 +61,8 @@ void t.test("snapshots: the log restarts, old files go, state and later history 
   const before = await listAll(s, "");
   const revision = await s.revision();
   await s.close(); // waits for the snapshot the last write started
-  t.same((await readdir(dir)).sort(), ["log-5", "snapshot-5"], "one generation on disk: 25 records made 5 snapshots");
+  // .log-5.synced: the log's synced mark (common/record-synced-mark.ts).
+  t.same((await readdir(dir)).sort(), [".log-5.synced", "log-5", "snapshot-5"], "one generation on disk: 25 records made 5 snapshots");
   const r = await FileMetadataStore.open(dir, { snapshotEveryRecords: 5 });
   t.same(await listAll(r, ""), before, "snapshot + log give back the same state");
   t.equal(await r.revision(), revision);
@@ -91,6 +92,8 @@ void t.test("a torn last record is cut at reopen; earlier corruption is reported
   let fh = await open(path, "r+");
   await fh.truncate(size - 30); // past the batch marker, into the last record
   await fh.close();
+  // As a crash leaves it: after a clean close the synced mark covers the whole file (common/record-synced-mark.ts).
+  await rm(syncedMarkPath(path));
   const r = await FileMetadataStore.open(dir);
   t.equal((await r.get("a"))?.value.toString(), "kept");
   t.equal(await r.get("b"), undefined, "the torn write is gone (it was never acknowledged)");
@@ -209,7 +212,8 @@ void t.test("a data directory of the foundation's format (metadata.log) is carri
   t.equal(await s.revision(), 4);
   t.equal(await s.put("scopes/new", b("{}")), 5, "revisions go on from the old file's");
   await s.close();
-  t.same((await readdir(dir)).sort(), ["log-1", "snapshot-1"], "the old file became a snapshot");
+  // .log-1.synced: the log's synced mark (common/record-synced-mark.ts).
+  t.same((await readdir(dir)).sort(), [".log-1.synced", "log-1", "snapshot-1"], "the old file became a snapshot");
   const r = await FileMetadataStore.open(dir);
   t.equal((await listAll(r, "scopes/")).length, 2);
   await r.close();

@@ -25,7 +25,13 @@ import {
   InternalError,
   InvalidConfigError,
   journalBatchBytesMax,
+  InvalidArgumentError,
   LeaseNotFoundError,
+  liveDirLockHolder,
+  lockDir,
+  describeHolder,
+  readRecordFileReadOnly,
+  type DirLock,
   logger,
   makeDurableDir,
   metadataLeasesMax,
@@ -36,6 +42,8 @@ import {
   metadataSnapshotEveryRecords,
   metadataStoreBytesMax,
   RecordFile,
+  isDiskFull,
+  removeSyncedMark,
   SluiceError,
   StorageFullError,
   syncDirectory,
@@ -97,9 +105,28 @@ export interface FileMetadataStoreOptions {
   snapshotEveryRecords?: number;
   /** Bytes of keys and values held. */
   bytesMax?: number;
+  /**
+   * Open to read only (`sluice container list`): the directory is neither locked nor changed in
+   * any way (no torn tail cut, no old generation removed, no lease expired), so it is safe while
+   * the process that owns the store runs; writes reject with INVALID_ARGUMENT. A torn or
+   * in-progress last batch is left out in memory only. Default false.
+   */
+  readOnly?: boolean;
 }
 
+/** Read-only opens that race the owner's snapshot (files renamed or removed under them) are tried this often. */
+const readOnlyAttemptsMax = 3;
+
 const leaseIdMax = 2 ** 48 - 1;
+/** How soon a lease expiry that could not be logged (a full disk) is tried again. */
+const leaseEndRetryMs = 1_000;
+
+/** A snapshot the disk had no room for: nothing changed, the log goes on, and it is tried later. */
+class SnapshotNotWritten extends Error {
+  constructor(cause: unknown) {
+    super("the metadata snapshot was not written: the disk is full", { cause });
+  }
+}
 /** The foundation release's metadata file, read once and replaced by the first snapshot. */
 const legacyLogName = "metadata.log";
 
@@ -114,6 +141,10 @@ export class FileMetadataStore implements MetadataStore {
   private storedBytes = 0;
   private generation = 0;
   private recordsInLog = 0;
+  /** After a snapshot the disk had no room for: the log record count at which it is tried again. */
+  private snapshotDeferredTo = 0;
+  /** The last write was refused for a full disk (for logging each episode once). */
+  private diskFull = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pendingWrites: PendingWrite[] = [];
   private flushScheduled = false;
@@ -127,24 +158,81 @@ export class FileMetadataStore implements MetadataStore {
     private readonly clock: Clock,
     private readonly snapshotEveryRecords: number,
     private readonly bytesMax: number,
+    private readonly readOnly: boolean,
+    /** The directory's lock (common/dir-lock.ts): one process writes a store; undefined when read-only. */
+    private readonly lock: DirLock | undefined,
   ) {}
 
-  /** Opens (or creates) the store in `dir`: loads the latest snapshot and replays the log after it. */
+  /**
+   * Opens (or creates) the store in `dir`: takes the directory's lock, loads the latest snapshot
+   * and replays the log after it. Raises DATA_DIR_LOCKED, changing nothing, while another live
+   * process has the store open. With `readOnly` see FileMetadataStoreOptions.
+   */
   static async open(dir: string, options: FileMetadataStoreOptions = {}): Promise<FileMetadataStore> {
-    await makeDurableDir(dir);
-    const store = new FileMetadataStore(
-      dir,
-      options.clock ?? systemClock,
-      options.snapshotEveryRecords ?? metadataSnapshotEveryRecords,
-      options.bytesMax ?? metadataStoreBytesMax,
-    );
-    try {
-      await store.recover();
-    } catch (err) {
-      if (err instanceof SluiceError) throw err;
-      throw new InternalError(`${dir}: cannot open the metadata store`, { cause: err });
+    const readOnly = options.readOnly ?? false;
+    if (!readOnly) await makeDurableDir(dir);
+    for (let attempt = 1; ; attempt++) {
+      const lock = readOnly ? undefined : await lockDir(dir, "metadata store");
+      const store = new FileMetadataStore(
+        dir,
+        options.clock ?? systemClock,
+        options.snapshotEveryRecords ?? metadataSnapshotEveryRecords,
+        options.bytesMax ?? metadataStoreBytesMax,
+        readOnly,
+        lock,
+      );
+      try {
+        if (readOnly) await store.loadReadOnly();
+        else await store.recover();
+        return store;
+      } catch (err) {
+        await lock?.release();
+        // A read-only open may race the owner's snapshot (a file it listed is gone): read again.
+        if (readOnly && attempt < readOnlyAttemptsMax && !(err instanceof InvalidConfigError)) {
+          log.debug("read-only metadata open raced a change; reading again", { dir, attempt, error: String(err) });
+          continue;
+        }
+        if (err instanceof SluiceError) throw err;
+        throw new InternalError(`${dir}: cannot open the metadata store`, { cause: err });
+      }
     }
-    return store;
+  }
+
+  /**
+   * The read-only load: the same files recover() reads, read with readRecordFileReadOnly, and
+   * nothing written, renamed or removed. While a live process owns the store its last batch may be
+   * half written: it is left out, so what is read is the state at some recent revision.
+   */
+  private async loadReadOnly(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new InvalidConfigError(`${this.dir} holds no metadata store (no such directory)`);
+      throw err;
+    }
+    const holder = await liveDirLockHolder(this.dir);
+    const generations = (prefix: string) =>
+      names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
+    const snapshot = Math.max(0, ...generations("snapshot"));
+    this.generation = snapshot;
+    if (snapshot > 0) {
+      let ended = false;
+      await readRecordFileReadOnly(join(this.dir, `snapshot-${snapshot}`), (rec) => (ended = this.loadSnapshotRecord(rec.tag, rec.payload)), { allowTornTail: false });
+      if (!ended) throw new InvalidConfigError(`${this.dir}/snapshot-${snapshot} ends before its end record`);
+    }
+    if (names.includes(legacyLogName) && snapshot === 0) await this.loadLegacyLog();
+    this.history = new WatchHistory(this.currentRevision + 1);
+    let ignoredBytes = 0;
+    // The owner writes snapshot-<g> before it creates log-<g>: a missing newest log is an empty one.
+    if (names.includes(`log-${snapshot}`)) {
+      ({ ignoredBytes } = await readRecordFileReadOnly(join(this.dir, `log-${snapshot}`), (rec) => {
+        assert(rec.tag === tagChange, `metadata log record tag ${rec.tag}`);
+        this.apply(decodeChanges(rec.payload), rec.seq);
+      }));
+    }
+    const owner = holder === undefined ? "none" : holder === "unreadable" ? "unknown (unreadable lock file)" : describeHolder(holder);
+    log.info("metadata store read, read-only", { dir: this.dir, revision: this.currentRevision, keys: this.entries.size, owner, ignoredBytes });
   }
 
   private async recover(): Promise<void> {
@@ -156,7 +244,9 @@ export class FileMetadataStore implements MetadataStore {
     this.generation = snapshot;
     if (snapshot > 0) {
       let ended = false;
+      // No synced mark: a snapshot is renamed into place whole, and read with no torn tail allowed.
       const { file } = await RecordFile.open(join(this.dir, `snapshot-${snapshot}`), (rec) => (ended = this.loadSnapshotRecord(rec.tag, rec.payload)), {
+        syncedMark: false,
         allowTornTail: false,
       });
       await file.close();
@@ -178,13 +268,15 @@ export class FileMetadataStore implements MetadataStore {
     // Leases restart with a full TTL.
     for (const [id, lease] of this.leases) this.armLease(id, lease);
     for (const name of names) {
-      const g = /^(?:snapshot|log)-(\d+)(\.tmp)?$/.exec(name);
-      if (g !== null && (Number(g[1]) < snapshot || g[2] !== undefined)) await unlink(join(this.dir, name));
+      // A log's synced mark (`.log-<g>.synced`, see common/record-log.ts) goes with its generation.
+      const g = /^\.?(?:snapshot|log)-(\d+)(\.tmp|\.synced)?$/.exec(name);
+      if (g !== null && (Number(g[1]) < snapshot || g[2] === ".tmp")) await unlink(join(this.dir, name));
     }
     if (legacy) {
       // The foundation's single-file format: its state goes into a first snapshot, then the file goes.
       if (snapshot === 0) await this.snapshot();
       await unlink(join(this.dir, legacyLogName));
+      await removeSyncedMark(join(this.dir, legacyLogName));
       await syncDirectory(this.dir);
       log.info("metadata store moved to the snapshot + log format", { dir: this.dir, keys: this.entries.size });
     }
@@ -193,13 +285,18 @@ export class FileMetadataStore implements MetadataStore {
 
   /** Replays the foundation's `metadata.log`: records tagged 1 (put: u16 key length, key, value) or 2 (delete), seq = revision. */
   private async loadLegacyLog(): Promise<void> {
-    const { file } = await RecordFile.open(join(this.dir, legacyLogName), (rec) => {
+    const onRecord = (rec: { tag: number; seq: number; payload: Buffer }): void => {
       const keyLength = rec.payload.readUInt16BE(0);
       const key = rec.payload.toString("utf8", 2, 2 + keyLength);
       if (rec.tag === 1) this.apply([{ op: opPut, key, value: rec.payload.subarray(2 + keyLength), lease: 0 }], rec.seq);
       else if (rec.tag === 2) this.apply([{ op: opDelete, key }], rec.seq);
       else throw new InvalidConfigError(`${this.dir}/${legacyLogName}: record tag ${rec.tag} is unknown`);
-    });
+    };
+    if (this.readOnly) {
+      await readRecordFileReadOnly(join(this.dir, legacyLogName), onRecord);
+      return;
+    }
+    const { file } = await RecordFile.open(join(this.dir, legacyLogName), onRecord, { syncedMark: false });
     await file.close();
   }
 
@@ -359,6 +456,11 @@ export class FileMetadataStore implements MetadataStore {
     return Promise.resolve(this.currentRevision);
   }
 
+  /** Raises INVALID_ARGUMENT on a store opened read-only. */
+  private checkWritable(): void {
+    if (this.readOnly) throw new InvalidArgumentError(`the metadata store in ${this.dir} was opened read-only; writes go through the process that owns it`);
+  }
+
   /** Raises CLOSED after close, or the error that stopped the store (a failed snapshot). */
   private checkOpen(): void {
     if (this.failure !== undefined) throw this.failure;
@@ -376,7 +478,8 @@ export class FileMetadataStore implements MetadataStore {
       await q.catch(() => undefined);
       if (q === this.queue) break;
     }
-    await this.file.close();
+    if (!this.readOnly) await this.file.close();
+    await this.lock?.release();
   }
 
   // ---- writes ----
@@ -389,6 +492,7 @@ export class FileMetadataStore implements MetadataStore {
     try {
       checkTxn(compares, ops);
       this.checkOpen();
+      this.checkWritable();
       if (this.pendingWrites.length >= metadataPendingWritesMax) {
         throw new OverloadedError(`${metadataPendingWritesMax} metadata writes are waiting for the disk; retry later`);
       }
@@ -448,11 +552,19 @@ export class FileMetadataStore implements MetadataStore {
       try {
         await this.file.appendBatch(pieces, batchBytes);
       } catch (err) {
+        if (err instanceof StorageFullError && this.file.failed === undefined) {
+          // A full disk: the record file cut the batch off again and stays usable, and nothing of
+          // the batch was applied, so these writes failed whole and later ones may succeed.
+          this.noteFull(err);
+          for (const a of accepted) a.write.reject(err);
+          return;
+        }
         // The log file is failed for good (an fsync that failed leaves the disk state unknown).
         this.failure = asError(err);
         for (const a of accepted) a.write.reject(this.failure);
         return;
       }
+      this.noteRoom();
     }
     for (const a of accepted) if (a.changes.length > 0) this.applyDurable(a.changes, a.revision);
     for (const a of accepted) a.write.resolve({ revision: a.revision, deleted: a.deleted });
@@ -513,6 +625,7 @@ export class FileMetadataStore implements MetadataStore {
   private enqueue<T>(op: () => Promise<T>): Promise<T> {
     try {
       this.checkOpen();
+      this.checkWritable();
     } catch (err) {
       return Promise.reject(asError(err));
     }
@@ -552,12 +665,31 @@ export class FileMetadataStore implements MetadataStore {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.recordsInLog < this.snapshotEveryRecords) return;
-    // The changes are durable whatever happens to the snapshot; a failed snapshot stops the store.
+    if (this.recordsInLog < Math.max(this.snapshotEveryRecords, this.snapshotDeferredTo)) return;
+    // The changes are durable whatever happens to the snapshot; a failed snapshot stops the store,
+    // unless the disk was too full to write it (then nothing changed: it is tried again later).
     await this.snapshot().catch((err: unknown) => {
+      if (err instanceof SnapshotNotWritten) {
+        // Logged once per run of put-off snapshots (it ends when one is written).
+        if (this.snapshotDeferredTo === 0) log.warn("metadata snapshot not written: the disk is full; the log goes on and the snapshot is tried again later", { dir: this.dir, error: String(err.cause) });
+        this.snapshotDeferredTo = this.recordsInLog + Math.ceil(this.snapshotEveryRecords / 10);
+        return;
+      }
       this.failure = new InternalError(`${this.dir}: metadata snapshot failed; the store has stopped`, { cause: err });
       log.error("metadata snapshot failed", { dir: this.dir, error: String(err) });
     });
+  }
+
+  /** A write was refused for a full disk: logged once per episode. */
+  private noteFull(err: StorageFullError): void {
+    if (!this.diskFull) log.warn("metadata writes are refused STORAGE_FULL: the disk is full", { dir: this.dir, error: err.message });
+    this.diskFull = true;
+  }
+
+  /** A write went through: a full-disk episode, if any, is over. */
+  private noteRoom(): void {
+    if (this.diskFull) log.info("metadata writes go through again after a full disk", { dir: this.dir });
+    this.diskFull = false;
   }
 
   /** Applies durable changes to memory; returns the watch events. Also used by replay. */
@@ -636,7 +768,11 @@ export class FileMetadataStore implements MetadataStore {
         return;
       }
       lease.timer = undefined;
-      this.endLease(id).catch((err: unknown) => log.error("lease expiry failed", { lease: id, error: String(err) }));
+      this.endLease(id).catch((err: unknown) => {
+        log.error("lease expiry failed; trying again", { lease: id, error: String(err) });
+        // Not logged (a full disk, say): the lease stays expired in effect and is ended again.
+        if (!this.closed && this.failure === undefined && this.leases.get(id) === lease) lease.timer = this.clock.setTimer(leaseEndRetryMs, check);
+      });
     };
     lease.timer?.cancel();
     lease.timer = this.clock.setTimer(lease.ttlMs, check);
@@ -677,12 +813,26 @@ export class FileMetadataStore implements MetadataStore {
 
   // ---- snapshots ----
 
-  /** Writes the whole state as snapshot g+1, then starts log g+1 and deletes generation g. In the queue only. */
+  /**
+   * Writes the whole state as snapshot g+1, then starts log g+1 and deletes generation g. In the
+   * queue only. Rejects SnapshotNotWritten, having changed nothing, when the disk is too full for
+   * the temporary snapshot file (removed again); once that file is renamed, any failure is final.
+   */
   private async snapshot(): Promise<void> {
     const next = this.generation + 1;
     const tmp = join(this.dir, `snapshot-${next}.tmp`);
     const leases = [...this.leases].map(([id, lease]) => ({ id, ttlMs: lease.ttlMs }));
-    await writeSnapshotFile(tmp, this.currentRevision, this.nextLeaseId, leases, this.entries.values(), this.entries.size);
+    try {
+      await writeSnapshotFile(tmp, this.currentRevision, this.nextLeaseId, leases, this.entries.values(), this.entries.size);
+    } catch (err) {
+      if (!isDiskFull(err) && !(err instanceof Error && isDiskFull(err.cause))) throw err;
+      // Before the rename nothing refers to the temporary file: remove it, and its space with it.
+      await unlink(tmp).catch((again: unknown) => {
+        if ((again as NodeJS.ErrnoException).code !== "ENOENT") throw again;
+      });
+      await removeSyncedMark(tmp);
+      throw new SnapshotNotWritten(err);
+    }
     await rename(tmp, join(this.dir, `snapshot-${next}`));
     await syncDirectory(this.dir);
     const { file: nextLog } = await RecordFile.open(join(this.dir, `log-${next}`), () => assert(false, "a new log is empty"), { create: true });
@@ -690,8 +840,10 @@ export class FileMetadataStore implements MetadataStore {
     this.file = nextLog;
     this.generation = next;
     this.recordsInLog = 0;
+    this.snapshotDeferredTo = 0;
     await old.close();
     await unlink(join(this.dir, `log-${next - 1}`));
+    await removeSyncedMark(join(this.dir, `log-${next - 1}`));
     if (next > 1) await unlink(join(this.dir, `snapshot-${next - 1}`));
     await syncDirectory(this.dir);
     log.debug("metadata snapshot", { generation: next, revision: this.currentRevision, keys: this.entries.size });

@@ -2,10 +2,11 @@
 // TCP, real frames): each call sends the right request and maps the reply; "exists" on create and
 // "absent" on delete count as done; a retriable error (WRONG_HOST) is retried after resolving the
 // endpoint again, so a container that moved is found; other errors are raised at once; retries
-// stop at their bound with the last error.
+// stop at their bound (or a create's shorter waitMsMax) with the last error; NO_SEGMENT_STORE, from
+// the endpoint lookup or from the resolver after a store that cannot be reached, ends a call at once.
 import t, { type Test } from "tap";
 import { createServer, type Server, type Socket } from "node:net";
-import { ManualClock, NoSuchSegmentError, SegmentExistsError, SegmentSealedError, WrongHostError, type SluiceError } from "../../common/index.js";
+import { freePorts, ManualClock, NoSegmentStoreError, NoSuchSegmentError, SegmentExistsError, SegmentSealedError, WrongHostError, type SluiceError } from "../../common/index.js";
 import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, type Endpoint, type Frame } from "../../proto/index.js";
 import { SegmentHelper, segmentCallAttemptsMax } from "./segment-helper.js";
 import { drive } from "./stream-test-support.js";
@@ -70,7 +71,7 @@ void t.test("each call sends its request and maps the reply", async (t) => {
   const store = await wireServer(t, serving);
   const helper = new SegmentHelper();
   t.teardown(() => helper.close());
-  const ops = helper.opsFor(() => Promise.resolve(store.endpoint));
+  const ops = helper.opsFor({ endpointOf: () => Promise.resolve(store.endpoint) });
   await ops.createSegment("sc/s/0.#epoch.0");
   await ops.createSegment("sc/s/0.#epoch.1");
   t.equal(await ops.sealSegment("sc/s/0.#epoch.0"), 42);
@@ -94,7 +95,7 @@ void t.test("WRONG_HOST is retried at the endpoint resolved again", async (t) =>
   const helper = new SegmentHelper();
   t.teardown(() => helper.close());
   let resolved = 0;
-  const ops = helper.opsFor(() => Promise.resolve(resolved++ === 0 ? old.endpoint : current.endpoint));
+  const ops = helper.opsFor({ endpointOf: () => Promise.resolve(resolved++ === 0 ? old.endpoint : current.endpoint) });
   t.equal(await ops.sealSegment("sc/s/0.#epoch.0"), 42);
   t.equal(resolved, 2, "resolved before each attempt");
   t.equal(old.requests.length, 1);
@@ -106,8 +107,48 @@ void t.test("retries stop at their bound with the last error", async (t) => {
   const clock = new ManualClock();
   const helper = new SegmentHelper(clock);
   t.teardown(() => helper.close());
-  const ops = helper.opsFor(() => Promise.resolve(old.endpoint));
+  const ops = helper.opsFor({ endpointOf: () => Promise.resolve(old.endpoint) });
   await t.rejects(drive(clock, ops.createSegment("sc/s/0.#epoch.0"), 1_000), { code: "WRONG_HOST" });
   t.ok(old.requests.length > 1, "retried");
   t.ok(old.requests.length <= segmentCallAttemptsMax, `at most ${segmentCallAttemptsMax} attempts (${old.requests.length})`);
+});
+
+void t.test("a create's waitMsMax ends its retries sooner than the helper's own bound", async (t) => {
+  const old = await wireServer(t, () => new WrongHostError("container moved"));
+  const clock = new ManualClock();
+  const helper = new SegmentHelper(clock);
+  t.teardown(() => helper.close());
+  const ops = helper.opsFor({ endpointOf: () => Promise.resolve(old.endpoint) });
+  const startMs = clock.monotonicMs();
+  await t.rejects(drive(clock, ops.createSegment("sc/s/0.#epoch.0", { waitMsMax: 500 }), 50), { code: "WRONG_HOST" });
+  t.ok(clock.monotonicMs() - startMs <= 600, `gave up within the wait (${clock.monotonicMs() - startMs} ms of clock)`);
+});
+
+void t.test("NO_SEGMENT_STORE ends a call at once: from the lookup, or after a store that cannot be reached", async (t) => {
+  const helper = new SegmentHelper();
+  t.teardown(() => helper.close());
+  let lookups = 0;
+  const none = helper.opsFor({
+    endpointOf: () => {
+      lookups++;
+      return Promise.reject(new NoSegmentStoreError("no segment store is serving container 1"));
+    },
+  });
+  const startedMs = performance.now();
+  await t.rejects(none.sealSegment("sc/s/0.#epoch.0"), { code: "NO_SEGMENT_STORE" });
+  t.equal(lookups, 1, "not retried");
+
+  // Nothing listens on this port: the connect is refused, and the resolver says nobody can serve.
+  const [dead] = await freePorts(1);
+  let asked = 0;
+  const gone = helper.opsFor({
+    endpointOf: () => Promise.resolve({ host: "127.0.0.1", port: dead! }),
+    whyUnserved: () => {
+      asked++;
+      return Promise.resolve(new NoSegmentStoreError("no segment store is serving container 1"));
+    },
+  });
+  await t.rejects(gone.createSegment("sc/s/0.#epoch.0"), { code: "NO_SEGMENT_STORE", message: new RegExp(`127\\.0\\.0\\.1:${dead}, cannot be reached`) });
+  t.equal(asked, 1, "asked once, after the first failed connect");
+  t.ok(performance.now() - startedMs < 2_000, "both answered at once");
 });

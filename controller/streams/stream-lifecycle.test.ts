@@ -1,9 +1,13 @@
 // Proves scopes and the stream lifecycle on the embedded metadata store and an in-memory segment
-// fake: create/list/validate (bad configs name the field), two-step create repaired after a crash,
+// fake: create/list/validate (bad configs name the field), two-step create repaired after a crash
+// (finished by a retry or resumeWorkflows) and rolled back when its segments fail or no segment store
+// can serve it (refused before anything is written when that is known up front),
 // config updates rescale, seal settles transactions and is idempotent, delete needs a seal and
 // then leaves no key under the stream's prefixes and no segment, and scope deletion rules.
 import t from "tap";
-import { harness, keysUnder, orphans } from "./stream-test-support.js";
+import { NoSegmentStoreError } from "../../common/index.js";
+import { harness, keysUnder, orphans, until } from "./stream-test-support.js";
+import { StreamService } from "./stream-service.js";
 
 void t.test("scopes: create, list, delete only when empty", async (t) => {
   const { svc, store } = await harness(t);
@@ -73,22 +77,83 @@ void t.test("createStream: every bad config is INVALID_ARGUMENT naming the field
   t.same((await svc.listActiveStreams()).map((s) => [s.stream, s.scaling.type, s.retention.type]), [["r", "BY_DATA_RATE", "BY_SIZE"]]);
 });
 
-void t.test("a create that crashed after writing its record is finished by a retry or by resumeWorkflows", async (t) => {
+void t.test("a create whose segments fail is rolled back: nothing invisible is left, the name is free", async (t) => {
   const h = await harness(t);
   await h.svc.createScope("sc");
   h.ops.callsBeforeCrash = 1;
-  await t.rejects(h.svc.createStream("sc", "a", { scaling: { type: "FIXED", minSegments: 2, targetRate: 0, scaleFactor: 0 } }), /simulated/);
-  await t.rejects(h.svc.getStream("sc", "a"), { code: "NO_SUCH_STREAM" }, "not visible while creating");
+  await t.rejects(h.svc.createStream("sc", "a", { scaling: { type: "FIXED", minSegments: 2, targetRate: 0, scaleFactor: 0 } }), { code: "UNAVAILABLE", message: /sc\/a was not created.*simulated/ });
+  t.same(await keysUnder(h.store, "streams/sc/", "epochs/sc/"), [], "no stream or epoch record is left");
+  await t.rejects(h.svc.getStream("sc", "a"), { code: "NO_SUCH_STREAM" });
   t.same(await h.svc.listStreams("sc"), []);
+  t.same(await orphans(h.store, h.ops), ["sc/a/0.#epoch.0"], "the segment made before the failure stays on its store, empty");
   h.ops.callsBeforeCrash = undefined;
-  t.equal(await h.svc.createStream("sc", "a"), true, "a retry finishes it");
-  t.equal((await h.svc.getStream("sc", "a")).segments.length, 2, "with the config of the first call");
-  h.ops.callsBeforeCrash = 0;
-  await t.rejects(h.svc.createStream("sc", "b"), /simulated/);
-  h.ops.callsBeforeCrash = undefined;
-  await h.another().resumeWorkflows(0);
-  t.same(await h.svc.listStreams("sc"), ["a", "b"]);
+  t.equal(await h.svc.createStream("sc", "a", { scaling: { type: "FIXED", minSegments: 3, targetRate: 0, scaleFactor: 0 } }), true, "a retry is a new create");
+  t.equal((await h.svc.getStream("sc", "a")).segments.length, 3, "with the retry's config");
+  t.same(await orphans(h.store, h.ops), [], "it adopted the segment left behind");
+});
+
+void t.test("a create whose controller died after writing its record is finished by a retry or by resumeWorkflows", async (t) => {
+  const h = await harness(t);
+  const create = h.ops.createSegment.bind(h.ops);
+  // The first segment call never answers: the controller that made it is as good as dead.
+  const dieOnce = () => {
+    let died = false;
+    h.ops.createSegment = (segment: string) => {
+      if (died) return create(segment);
+      died = true;
+      return new Promise<void>(() => undefined);
+    };
+  };
+  for (const [name, finish] of [
+    ["a", () => h.another().createStream("sa", "a")],
+    ["b", () => h.another().resumeWorkflows(0)],
+  ] as const) {
+    const scope = `s${name}`;
+    await h.svc.createScope(scope);
+    dieOnce();
+    void h.svc.createStream(scope, name, { scaling: { type: "FIXED", minSegments: 2, targetRate: 0, scaleFactor: 0 } });
+    await until(() => h.ops.calls.some((c) => c.startsWith(`create ${scope}/${name}/`)), "the dying create reached its segments");
+    h.ops.createSegment = create;
+    await t.rejects(h.svc.getStream(scope, name), { code: "NO_SUCH_STREAM" }, "not visible while creating");
+    await t.rejects(h.svc.deleteScope(scope), { code: "SCOPE_NOT_EMPTY", message: new RegExp(`stream ${name} is being created`) }, "the scope says what holds it");
+    await finish();
+    t.equal((await h.svc.getStream(scope, name)).segments.length, 2, `${name}: finished with the config of the first call`);
+    t.same(await h.svc.listStreams(scope), [name]);
+  }
   t.same(await orphans(h.store, h.ops), []);
+});
+
+void t.test("no segment store: create is refused before anything is written; an abandoned create is rolled back by resumeWorkflows", async (t) => {
+  const h = await harness(t);
+  let storeUp = false;
+  const placement = {
+    containerCount: 4,
+    endpointOfContainer: () => ({ host: "127.0.0.1", port: 12345 }),
+    whyUnserved: (containers: readonly number[]) => Promise.resolve(storeUp ? undefined : new NoSegmentStoreError(`no segment store is serving containers ${containers.join(", ")}`)),
+  };
+  const svc = new StreamService(h.store, placement, h.ops, h.clock);
+  await svc.createScope("sc");
+  await t.rejects(svc.createStream("sc", "s", { scaling: { type: "FIXED", minSegments: 4, targetRate: 0, scaleFactor: 0 } }), { code: "NO_SEGMENT_STORE", message: /no segment store is serving containers \d/ });
+  t.same(h.ops.calls, [], "no segment call was made");
+  t.same(await keysUnder(h.store, "streams/", "epochs/"), [], "and no record written");
+
+  // A create that got past the check (a store was up) and whose controller died, after which every store went.
+  storeUp = true;
+  const create = h.ops.createSegment.bind(h.ops);
+  let reached = false;
+  h.ops.createSegment = () => {
+    reached = true;
+    return new Promise<void>(() => undefined);
+  };
+  void svc.createStream("sc", "s");
+  await until(() => reached, "the dying create reached its segments");
+  h.ops.createSegment = create;
+  storeUp = false;
+  h.ops.inject = (op) => (op === "create" ? new NoSegmentStoreError("no segment store is serving container 2") : undefined);
+  t.equal((await keysUnder(h.store, "streams/sc/")).length, 1, "the half-made record is there");
+  await svc.resumeWorkflows(0);
+  t.same(await keysUnder(h.store, "streams/", "epochs/"), [], "resumeWorkflows rolled it back");
+  t.equal(await svc.deleteScope("sc"), true, "and the scope can be deleted");
 });
 
 void t.test("updateStream stores the config and rescales to a FIXED count or a rate minimum", async (t) => {

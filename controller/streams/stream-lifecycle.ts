@@ -3,8 +3,18 @@
  * between them is repaired by a retry (or by resumeWorkflows): its record is written in state
  * `creating` together with epoch 0, its segments are created on the segment stores, then the record
  * moves to `active` by compare-and-set. Only active streams take writes, scales and transactions.
+ *
+ * A `creating` stream is not listed and cannot be described or deleted, so it must not last: the
+ * segment step is bounded (streamCreateWaitMsMax), and when it fails the create is rolled back (the
+ * stream and epoch records removed together, by compare-and-set on the `creating` record), so the
+ * name is free again and its scope can be deleted. Before anything is written, a stream whose
+ * containers no segment store can serve is refused NO_SEGMENT_STORE. A create whose controller died
+ * is finished or rolled back the same way by resumeWorkflows once it is older than the bound.
+ * Segments created before a rollback are left on their stores: they were never written to (only
+ * an active stream hands out its segments), and a later create of the same name adopts them
+ * (an existing segment counts as created); deleting them could race that create.
  */
-import { ConditionalCheckFailedError, NoSuchScopeError, UnavailableError, validateName } from "../../common/index.js";
+import { ConditionalCheckFailedError, logger, NoSuchScopeError, toSluiceError, UnavailableError, validateName } from "../../common/index.js";
 import type { StreamConfig } from "../../proto/index.js";
 import type { StreamSummary } from "../control-ops.js";
 import { listAll } from "../store/index.js";
@@ -29,13 +39,33 @@ import {
   type EpochRecord,
   type StreamRecord,
 } from "./stream-metadata.js";
+import { checkServable } from "./segment-ops.js";
 import { streamCasAttemptsMax } from "./workflow-slot.js";
+
+const log = logger("controller");
+
+/**
+ * How long creating a stream's segments may take before the create is rolled back: well within a
+ * client's call deadline (30 s), so the caller hears why instead of seeing its deadline pass.
+ */
+export const streamCreateWaitMsMax = 10_000;
+/**
+ * A `creating` record this old was abandoned (its creator gave up after streamCreateWaitMsMax, or
+ * died): resumeWorkflows finishes or rolls it back without waiting for the general workflow age.
+ */
+export const createAbandonedAfterMs = streamCreateWaitMsMax + 5_000;
+
+/** How finishCreate ended: the stream is active (or further on), or its create was rolled back (it is gone). */
+export type CreateOutcome = "active" | "rolledBack";
 
 /**
  * Creates a stream with the policy's minSegments segments over equal ranges; false if it exists
  * (active, sealing or sealed). A stream left half-created by a crash is finished (true). Raises
- * INVALID_NAME, INVALID_ARGUMENT (the config, naming the field), NO_SUCH_SCOPE, UNAVAILABLE (the
- * name is still being deleted).
+ * INVALID_NAME, INVALID_ARGUMENT (the config, naming the field), NO_SUCH_SCOPE, NO_SEGMENT_STORE
+ * (no store can serve its containers: nothing is written), UNAVAILABLE (the name is still being
+ * deleted, or the segments could not be created within streamCreateWaitMsMax: the create was rolled
+ * back). Whatever it raises, the stream is then either active or absent, never left `creating`
+ * (unless the metadata store itself failed; resumeWorkflows then finishes or rolls it back).
  */
 export async function createStream(ctx: StreamContext, scope: string, stream: string, config: StreamConfig | undefined): Promise<boolean> {
   validateName("scope", scope);
@@ -54,16 +84,19 @@ export async function createStream(ctx: StreamContext, scope: string, stream: st
         case "deleting":
           throw new UnavailableError(`stream ${scope}/${stream} is being deleted; retry once it is gone`);
         case "creating":
-          await finishCreate(ctx, scope, stream);
+          requireActive(scope, stream, await finishCreate(ctx, scope, stream));
           return true;
       }
     }
     const nowMs = ctx.clock.nowMs();
     const count = full.scaling.minSegments;
+    const segments = equalRanges(count).map((r, i) => ({ number: i, epoch: 0, keyStart: r.keyStart, keyEnd: r.keyEnd, createdAtMs: nowMs }));
+    // Refused before anything is written: a record would only have to be rolled back.
+    await checkServable(ctx.store, ctx.placement, segments.map((s) => nameOf(scope, stream, s)));
     const epoch: EpochRecord = {
       epoch: 0,
       committedAtMs: nowMs,
-      segments: equalRanges(count).map((r, i) => ({ number: i, epoch: 0, keyStart: r.keyStart, keyEnd: r.keyEnd, createdAtMs: nowMs })),
+      segments,
       sealed: [],
       sealedBytesTotal: 0,
     };
@@ -82,29 +115,82 @@ export async function createStream(ctx: StreamContext, scope: string, stream: st
       if (!(err instanceof ConditionalCheckFailedError)) throw err;
       continue;
     }
-    await finishCreate(ctx, scope, stream);
+    requireActive(scope, stream, await finishCreate(ctx, scope, stream));
     return true;
   }
   throw new UnavailableError(`stream ${scope}/${stream} kept changing during ${streamCasAttemptsMax} attempts to create it; retry`);
 }
 
-/** Creates the segments of a `creating` stream and activates it (idempotent; nothing for another state). */
-export async function finishCreate(ctx: StreamContext, scope: string, stream: string): Promise<void> {
+/** For a create call: an outcome other than active means another caller rolled the create back meanwhile. */
+function requireActive(scope: string, stream: string, outcome: CreateOutcome): void {
+  if (outcome !== "active") throw new UnavailableError(`stream ${scope}/${stream} was rolled back while it was being created (its segments could not be created); retry`);
+}
+
+/**
+ * Creates the segments of a `creating` stream within streamCreateWaitMsMax and activates it; when
+ * the segments cannot be created, rolls the create back and raises why (NO_SEGMENT_STORE, or
+ * UNAVAILABLE naming the store's error). Idempotent: answers "active" when the stream is (or became,
+ * through another caller) active or further on, "rolledBack" when another caller rolled it back (or
+ * the name is being deleted). Raises the metadata store's errors (the record then stays `creating`).
+ */
+export async function finishCreate(ctx: StreamContext, scope: string, stream: string): Promise<CreateOutcome> {
   const first = await readStream(ctx.store, scope, stream);
-  if (first?.record.state !== "creating") return;
+  if (first?.record.state !== "creating") return outcomeOf(first);
   const epoch = await requireEpoch(ctx.store, scope, stream, 0);
-  await forEachBounded(epoch.segments, (s) => ctx.segments.createSegment(nameOf(scope, stream, s)));
+  const deadlineMs = ctx.clock.monotonicMs() + streamCreateWaitMsMax;
+  try {
+    await forEachBounded(epoch.segments, (s) => ctx.segments.createSegment(nameOf(scope, stream, s), { waitMsMax: Math.max(1, deadlineMs - ctx.clock.monotonicMs()) }));
+  } catch (err) {
+    const cause = toSluiceError(err);
+    const rolledBack = await rollBackCreate(ctx, scope, stream);
+    log.warn(rolledBack ? "stream create rolled back: its segments could not be created" : "stream segments could not be created", { scope, stream, error: cause.message });
+    if (!rolledBack) return outcomeOf(await readStream(ctx.store, scope, stream));
+    // NO_SEGMENT_STORE already says what to do; anything else is summed up as UNAVAILABLE, with the store's answer.
+    if (cause.code === "NO_SEGMENT_STORE") throw cause;
+    throw new UnavailableError(`stream ${scope}/${stream} was not created: its segments could not be created within ${streamCreateWaitMsMax} ms (${cause.code}: ${cause.message}); nothing was kept, retry`, { cause });
+  }
   for (let attempt = 0; attempt < streamCasAttemptsMax; attempt++) {
     const found = await readStream(ctx.store, scope, stream);
-    if (found?.record.state !== "creating") return;
+    if (found?.record.state !== "creating") return outcomeOf(found);
     try {
       await ctx.store.compareAndSet(streamKey(scope, stream), found.version, encodeRecord({ ...found.record, state: "active", stateChangedAtMs: ctx.clock.nowMs() }));
-      return;
+      return "active";
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedError)) throw err;
     }
   }
   throw new UnavailableError(`stream ${scope}/${stream} kept changing during ${streamCasAttemptsMax} attempts to activate it; retry`);
+}
+
+/** What became of a create another caller decided: active (or further on), or rolled back (absent, or a new incarnation being deleted). */
+function outcomeOf(found: { record: StreamRecord } | undefined): CreateOutcome {
+  const state = found?.record.state;
+  return state === "active" || state === "sealing" || state === "sealed" ? "active" : "rolledBack";
+}
+
+/**
+ * Removes the stream and epoch-0 records of a `creating` stream in one transaction guarded by the
+ * stream record's version, so a concurrent activation and a rollback cannot both win. Resolves true
+ * when this call removed them, false when the stream is no longer `creating`.
+ */
+async function rollBackCreate(ctx: StreamContext, scope: string, stream: string): Promise<boolean> {
+  for (let attempt = 0; attempt < streamCasAttemptsMax; attempt++) {
+    const found = await readStream(ctx.store, scope, stream);
+    if (found?.record.state !== "creating") return false;
+    try {
+      await ctx.store.txn(
+        [{ key: streamKey(scope, stream), version: found.version }],
+        [
+          { type: "delete", key: epochKey(scope, stream, 0) },
+          { type: "delete", key: streamKey(scope, stream) },
+        ],
+      );
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedError)) throw err;
+    }
+  }
+  throw new UnavailableError(`stream ${scope}/${stream} kept changing during ${streamCasAttemptsMax} attempts to roll its create back; it will be resumed`);
 }
 
 /**

@@ -11,7 +11,7 @@
  * another), OVERLOADED, and UNAVAILABLE (retriable: a busy slot, a metadata store or segment store
  * that did not answer; a durable decision already taken still lands).
  */
-import { validateName, type Clock } from "../../common/index.js";
+import { validateName, type Clock, type SluiceError } from "../../common/index.js";
 import type {
   CreateTransactionResponse,
   GetStreamResponse,
@@ -33,7 +33,7 @@ import { deleteStream } from "./delete-workflow.js";
 import { scale } from "./scale-workflow.js";
 import { createScope, deleteScope, listScopes } from "./scopes.js";
 import { sealStream } from "./seal-workflow.js";
-import { resolveEndpoint, type Endpoint, type SegmentOps, type SegmentPlacement } from "./segment-ops.js";
+import { resolveEndpoint, whyUnserved, type Endpoint, type SegmentOps, type SegmentPlacement } from "./segment-ops.js";
 import type { StreamContext } from "./stream-context.js";
 import { createStream, listActiveStreams, listStreams, updateStream } from "./stream-lifecycle.js";
 import { currentRanges, currentSegments, getStream, segmentsAtCut, segmentsBetween, successors, tailCut } from "./stream-queries.js";
@@ -151,9 +151,14 @@ export class StreamService implements StreamOps {
     return segmentsBetween(this.ctx, scope, stream, from, to);
   }
 
-  /** The store serving a segment (a transaction segment too) now. Raises INVALID_NAME. */
+  /** The store serving a segment (a transaction segment too) now. Raises INVALID_NAME, NO_SEGMENT_STORE, CONTAINER_NOT_READY. */
   endpointOf(segment: string): Promise<Endpoint & { container: number }> {
     return resolveEndpoint(this.store, this.placement, segment);
+  }
+
+  /** NO_SEGMENT_STORE when no segment store can serve the segment soon, else undefined (see SegmentPlacement.whyUnserved). */
+  whyUnserved(segment: string): Promise<SluiceError | undefined> {
+    return whyUnserved(this.placement, segment);
   }
 
   scale(scope: string, stream: string, seal: readonly string[], newRanges: readonly KeyRange[]): Promise<ScaleResponse> {

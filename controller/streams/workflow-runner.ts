@@ -1,8 +1,11 @@
 /**
  * Runs whatever workflow a stream's slot holds, and finds the half-done ones after a crash:
  * resumeWorkflows (called periodically by the leader) finishes every workflow recorded in a stream
- * or transaction record that started long enough ago. Every step is idempotent and every decision
- * a compare-and-set, so it is safe beside API calls and beside another controller doing the same.
+ * or transaction record that started long enough ago. A half-made stream (`creating`) is taken
+ * sooner, once its creator must have given up (createAbandonedAfterMs), and is finished or rolled
+ * back (stream-lifecycle.ts), so it is never left where nobody can see or delete it. Every step is
+ * idempotent and every decision a compare-and-set, so it is safe beside API calls and beside
+ * another controller doing the same.
  */
 import { logger, unreachable } from "../../common/index.js";
 import { listAll } from "../store/index.js";
@@ -12,7 +15,7 @@ import { runDelete } from "./delete-workflow.js";
 import { runScale } from "./scale-workflow.js";
 import { continueSeal, runSeal } from "./seal-workflow.js";
 import type { StreamContext } from "./stream-context.js";
-import { finishCreate } from "./stream-lifecycle.js";
+import { createAbandonedAfterMs, finishCreate } from "./stream-lifecycle.js";
 import { parseStreamKey, readStream, streamRootPrefix, type Workflow } from "./stream-metadata.js";
 import { runTruncate } from "./truncate-workflow.js";
 
@@ -85,8 +88,15 @@ async function resumeStream(ctx: StreamContext, scope: string, stream: string, o
     if (record.workflow !== undefined) {
       if (nowMs - record.workflow.startedAtMs < olderThanMs) return;
       await runWorkflow(ctx, scope, stream, record.workflow);
-    } else if (record.state === "creating" && nowMs - record.stateChangedAtMs >= olderThanMs) {
-      await finishCreate(ctx, scope, stream);
+    } else if (record.state === "creating" && nowMs - record.stateChangedAtMs >= Math.min(olderThanMs, createAbandonedAfterMs)) {
+      try {
+        await finishCreate(ctx, scope, stream);
+      } catch (err) {
+        // A create that could not get its segments is rolled back (finishCreate logged it): that
+        // settles it. Anything else (the metadata store failed) leaves it for the next round.
+        if ((await readStream(ctx.store, scope, stream)) !== undefined) throw err;
+        return;
+      }
     } else if (record.state === "sealing" && nowMs - record.stateChangedAtMs >= olderThanMs) {
       await continueSeal(ctx, scope, stream);
     } else {

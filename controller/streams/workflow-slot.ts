@@ -5,11 +5,11 @@
  * changes to a stream's segments without any lock held in memory, so a crashed controller leaves
  * nothing but a slot that any controller can finish (every step is idempotent).
  */
-import { assert, ConditionalCheckFailedError, logger, NoSuchStreamError, UnavailableError } from "../../common/index.js";
+import { assert, ConditionalCheckFailedError, containerOf, logger, NoSegmentStoreError, NoSuchStreamError, UnavailableError, type SluiceError } from "../../common/index.js";
 import type { Compare, TxnOp } from "../store/index.js";
 import { forEachBounded } from "../txn/index.js";
 import { sleepMs, type StreamContext } from "./stream-context.js";
-import { encodeRecord, readStream, streamKey, type StreamRecord, type VersionedStream, type Workflow } from "./stream-metadata.js";
+import { encodeRecord, nameOf, readStream, requireEpoch, streamKey, type StreamRecord, type VersionedStream, type Workflow } from "./stream-metadata.js";
 
 const log = logger("controller");
 
@@ -35,7 +35,9 @@ export const streamCasAttemptsMax = 64;
  * record: `plan` raises a typed error to refuse, answers undefined when there is nothing to do, or
  * answers the record to write with `workflow` set (and any state change). The write is a
  * compare-and-set against the record `plan` saw; a lost race plans again. Resolves with the record
- * written and its version, or undefined. Raises NO_SUCH_STREAM, UNAVAILABLE after slotWaitMsMax.
+ * written and its version, or undefined. Raises NO_SUCH_STREAM, UNAVAILABLE after slotWaitMsMax,
+ * NO_SEGMENT_STORE at once when the slot is busy and no segment store can serve the stream (the
+ * workflow in it cannot end).
  */
 export async function takeSlot(
   ctx: StreamContext,
@@ -46,6 +48,7 @@ export async function takeSlot(
   const deadlineMs = ctx.clock.monotonicMs() + slotWaitMsMax;
   let pollMs = slotPollMsMin;
   let lostRaces = 0;
+  let storesChecked = false;
   for (;;) {
     const found = await readStream(ctx.store, scope, stream);
     if (found === undefined) throw new NoSuchStreamError(`stream ${scope}/${stream} does not exist`);
@@ -57,7 +60,18 @@ export async function takeSlot(
           await ctx.runWorkflow(scope, stream, busy);
           continue;
         } catch (err) {
+          if (err instanceof NoSegmentStoreError) throw err;
           log.warn("helping a stalled workflow failed; waiting for the slot", { scope, stream, workflow: busy.type, error: err });
+        }
+      }
+      // The workflow in the slot cannot end while no segment store serves the stream, so waiting
+      // for it would only hold the caller until its deadline. Looked at once: a store lost later
+      // makes the help above fail NO_SEGMENT_STORE.
+      if (!storesChecked) {
+        storesChecked = true;
+        const unserved = await whyStreamUnserved(ctx, scope, stream, found.record.currentEpoch);
+        if (unserved !== undefined) {
+          throw new NoSegmentStoreError(`stream ${scope}/${stream} is busy with a ${busy.type} started ${ageMs} ms ago, which cannot finish: ${unserved.message}`, { cause: unserved });
         }
       }
       if (ctx.clock.monotonicMs() + pollMs > deadlineMs) {
@@ -78,6 +92,14 @@ export async function takeSlot(
       if (++lostRaces >= streamCasAttemptsMax) throw new UnavailableError(`stream ${scope}/${stream} kept changing during ${lostRaces} attempts to start a workflow; retry`);
     }
   }
+}
+
+/** NO_SEGMENT_STORE when no segment store can serve the containers of the stream's current segments soon, else undefined. */
+async function whyStreamUnserved(ctx: StreamContext, scope: string, stream: string, epoch: number): Promise<SluiceError | undefined> {
+  if (ctx.placement.whyUnserved === undefined) return undefined;
+  const segments = (await requireEpoch(ctx.store, scope, stream, epoch)).segments;
+  const containers = [...new Set(segments.map((s) => containerOf(nameOf(scope, stream, s), ctx.placement.containerCount)))].sort((a, b) => a - b);
+  return ctx.placement.whyUnserved(containers);
 }
 
 /** True while the slot of scope/stream still holds the workflow `id` (a resumer that lost the race stops). */

@@ -11,6 +11,7 @@ import {
   DataCorruptionError,
   InvalidArgumentError,
   NoSuchTransactionError,
+  quoteBounded,
   segmentName,
   txnLeaseMsMax,
   txnLeaseMsMin,
@@ -75,8 +76,8 @@ export function newTxnId(): string {
 
 /** Checks a transaction id from a caller; raises INVALID_ARGUMENT saying what an id looks like. */
 export function validateTxnId(txnId: string): string {
-  if (!txnIdPattern.test(txnId)) {
-    throw new InvalidArgumentError(`invalid transaction id ${JSON.stringify(txnId.slice(0, 64))}: expected 32 lower-case hex digits`);
+  if (typeof txnId !== "string" || txnId.length !== 32 || !txnIdPattern.test(txnId)) {
+    throw new InvalidArgumentError(`invalid transaction id ${quoteBounded(txnId)}: expected 32 lower-case hex digits`);
   }
   return txnId;
 }

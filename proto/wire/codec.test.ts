@@ -89,6 +89,8 @@ const samples: { [T in FrameType]: Extract<Frame, { type: T }> } = {
   LedgerFenced: { type: "LedgerFenced", requestId: 19, ledger: 7, lac: 41, lastEntryId: 42, fenced: true },
   DeleteLedger: { type: "DeleteLedger", requestId: 20, ledger: 8 },
   LedgerDeleted: { type: "LedgerDeleted", requestId: 21, ledger: 9 },
+  ReadNodeIdentity: { type: "ReadNodeIdentity", requestId: 22 },
+  NodeIdentity: { type: "NodeIdentity", requestId: 23, instanceId: "8f1c2a3e-5b6d-4e7f-8a9b-0c1d2e3f4a5b" },
 };
 
 /** Bytes of a frame's trailing `data` (one slice, or pieces for AddEntry); 0 for frames without. */

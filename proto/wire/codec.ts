@@ -19,6 +19,8 @@ const ledgerStateFenced = 0b01;
 const ledgerRequestBytes = u32Bytes + u32Bytes;
 const entryRequestBytes = ledgerRequestBytes + i64Bytes;
 const ledgerStateBytes = ledgerRequestBytes + 2 * i64Bytes + u8Bytes;
+/** Longest instance id a log node may answer (a UUID is 36 bytes). */
+const instanceIdBytesMax = 128;
 
 /**
  * Encodes `frame` as [header + fields] or, for frames that carry data, [header + fields, data].
@@ -184,6 +186,18 @@ export function encodeFrame(frame: Frame): Buffer[] {
       const w = new FieldWriter(type, ledgerRequestBytes, 0);
       w.u32("requestId", frame.requestId);
       w.u32("ledger", frame.ledger);
+      return w.finish();
+    }
+    case "ReadNodeIdentity": {
+      const w = new FieldWriter(type, u32Bytes, 0);
+      w.u32("requestId", frame.requestId);
+      return w.finish();
+    }
+    case "NodeIdentity": {
+      const id = stringBytes(type, "instanceId", frame.instanceId, instanceIdBytesMax);
+      const w = new FieldWriter(type, u32Bytes + u16Bytes + id, 0);
+      w.u32("requestId", frame.requestId);
+      w.string(frame.instanceId, id);
       return w.finish();
     }
     case "LedgerStateRead":
@@ -353,6 +367,12 @@ export function decodePayload(typeId: number, payload: Buffer): Frame {
     case "DeleteLedger":
     case "LedgerDeleted":
       frame = { type, requestId: r.u32("requestId"), ledger: r.u32("ledger") };
+      break;
+    case "ReadNodeIdentity":
+      frame = { type, requestId: r.u32("requestId") };
+      break;
+    case "NodeIdentity":
+      frame = { type, requestId: r.u32("requestId"), instanceId: r.string("instanceId", instanceIdBytesMax) };
       break;
     case "LedgerStateRead":
     case "LedgerFenced": {

@@ -4,9 +4,9 @@
  */
 import { errorFromWireId, type SluiceError, segmentNameBytesMax } from "../../common/index.js";
 import type { SealSegmentFrame, SegmentSealedFrame, TruncateSegmentFrame, SegmentTruncatedFrame, MergeSegmentsFrame, SegmentsMergedFrame, DeleteSegmentFrame, SegmentDeletedFrame, UpdateAttributesFrame, AttributesUpdatedFrame, GetAttributesFrame, AttributesReadFrame, GetChunksFrame, ChunksListedFrame } from "./segment-frames.js";
-import type { AddEntryFrame, EntryAddedFrame, ReadEntriesFrame, EntriesReadFrame, ReadLedgerStateFrame, LedgerStateReadFrame, FenceLedgerFrame, LedgerFencedFrame, DeleteLedgerFrame, LedgerDeletedFrame } from "./log-node-frames.js";
+import type { AddEntryFrame, EntryAddedFrame, ReadEntriesFrame, EntriesReadFrame, ReadLedgerStateFrame, LedgerStateReadFrame, FenceLedgerFrame, LedgerFencedFrame, DeleteLedgerFrame, LedgerDeletedFrame, ReadNodeIdentityFrame, NodeIdentityFrame } from "./log-node-frames.js";
 export type { SealSegmentFrame, SegmentSealedFrame, TruncateSegmentFrame, SegmentTruncatedFrame, MergeSegmentsFrame, SegmentsMergedFrame, DeleteSegmentFrame, SegmentDeletedFrame, AttributeUpdate, UpdateAttributesFrame, AttributesUpdatedFrame, GetAttributesFrame, AttributesReadFrame, GetChunksFrame, ListedChunk, ChunksListedFrame } from "./segment-frames.js";
-export type { AddEntryFrame, EntryAddedFrame, ReadEntriesFrame, EntriesReadFrame, ReadLedgerStateFrame, LedgerStateReadFrame, FenceLedgerFrame, LedgerFencedFrame, DeleteLedgerFrame, LedgerDeletedFrame } from "./log-node-frames.js";
+export type { AddEntryFrame, EntryAddedFrame, ReadEntriesFrame, EntriesReadFrame, ReadLedgerStateFrame, LedgerStateReadFrame, FenceLedgerFrame, LedgerFencedFrame, DeleteLedgerFrame, LedgerDeletedFrame, ReadNodeIdentityFrame, NodeIdentityFrame } from "./log-node-frames.js";
 
 /** The one protocol version this code speaks. */
 export const protocolVersion = 1;
@@ -58,6 +58,8 @@ export const frameTypeIds = {
   LedgerFenced: 57,
   DeleteLedger: 58,
   LedgerDeleted: 59,
+  ReadNodeIdentity: 60,
+  NodeIdentity: 61,
 } as const;
 
 export type FrameType = keyof typeof frameTypeIds;
@@ -236,7 +238,9 @@ export type Frame =
   | FenceLedgerFrame
   | LedgerFencedFrame
   | DeleteLedgerFrame
-  | LedgerDeletedFrame;
+  | LedgerDeletedFrame
+  | ReadNodeIdentityFrame
+  | NodeIdentityFrame;
 
 export type FrameOf<T extends Frame["type"]> = Extract<Frame, { type: T }>;
 

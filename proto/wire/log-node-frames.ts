@@ -88,3 +88,16 @@ export interface LedgerDeletedFrame {
   requestId: number;
   ledger: number;
 }
+
+/** Asks the node for the identity of the data it holds (LogNodeApi.instanceId). */
+export interface ReadNodeIdentityFrame {
+  type: "ReadNodeIdentity";
+  requestId: number;
+}
+
+export interface NodeIdentityFrame {
+  type: "NodeIdentity";
+  requestId: number;
+  /** The node's cookie: an instance id made at its first start, kept in its data directory. */
+  instanceId: string;
+}

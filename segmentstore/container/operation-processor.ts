@@ -22,8 +22,12 @@
  *
  * An error from the log stops the processor for good (fail-stop): nothing is acked after it and
  * every waiting operation is rejected. `stop` does the same on purpose (the container moved).
+ *
+ * A full disk under the log (the log's `storageFull`) is not an error yet: new operations are
+ * refused STORAGE_FULL at once (clients back off and retry) while the log holds what it has; if
+ * the log then fails STORAGE_FULL, the processor stops with that code, so clients learn why.
  */
-import { assert, toSluiceError, ContainerNotReadyError, OverloadedError, WrongHostError, type SluiceError, containerBatchBytesMax, containerInflightEntriesMax, containerQueueBytesMax, containerQueueOpsMax, logger } from "../../common/index.js";
+import { assert, toSluiceError, ContainerNotReadyError, OverloadedError, StorageFullError, WrongHostError, type SluiceError, containerBatchBytesMax, containerInflightEntriesMax, containerQueueBytesMax, containerQueueOpsMax, logger } from "../../common/index.js";
 import type { Clock, TimerHandle } from "../../common/index.js";
 import type { DurableDataLog } from "../tier1/durable-data-log.js";
 import type { ContainerState } from "./container-state.js";
@@ -32,7 +36,7 @@ import { encodeOperation, operationBytes, type Operation } from "./operations.js
 const log = logger("container");
 
 /** What a container writes through: appends, and truncation below what Tier-2 holds. */
-export type ContainerLog = Pick<DurableDataLog, "append" | "truncate">;
+export type ContainerLog = Pick<DurableDataLog, "append" | "truncate" | "storageFull">;
 
 /** Durable checkpoints remembered as truncation points (the newest ones). */
 const truncationPointsMax = 16;
@@ -97,10 +101,12 @@ export class OperationProcessor {
     return this.stopped;
   }
 
-  /** The error a new operation gets now, if any: stopped, recovering, or the queue bound. */
+  /** The error a new operation gets now, if any: stopped, recovering, the log's disk full, or the queue bound. */
   refusal(): SluiceError | undefined {
     if (this.stopped !== undefined) return this.stopped;
     if (this.log === undefined) return new ContainerNotReadyError(`container ${this.containerId} is recovering`);
+    const full = this.log.storageFull;
+    if (full !== undefined) return full;
     if (this.queue.length >= containerQueueOpsMax || this.queueBytes >= containerQueueBytesMax) {
       return new OverloadedError(`container ${this.containerId} has ${this.queue.length} operations (${this.queueBytes} bytes) queued`);
     }
@@ -271,7 +277,8 @@ export class OperationProcessor {
         this.flush();
       },
       (err: unknown) => {
-        this.stop(this.logFailure(toSluiceError(err)));
+        // Every entry in flight fails with the log; the first says why, once.
+        if (this.stopped === undefined) this.stop(this.logFailure(toSluiceError(err)));
         this.reject(batch);
       },
     );
@@ -282,6 +289,11 @@ export class OperationProcessor {
     if (err.code === "WRITER_NOT_PRIMARY" || err.code === "LEDGER_FENCED") {
       log.warn("container fenced: a newer owner opened its log", { container: this.containerId, reason: err.message });
       return new WrongHostError(`container ${this.containerId} was taken over by a newer owner; ask the controller where its segments are served now`, { cause: err });
+    }
+    if (err instanceof StorageFullError) {
+      // Retriable: the container is recovered once there is room; its clients keep the code.
+      log.warn("container stopped: its log's disk is full", { container: this.containerId, error: err.message });
+      return new StorageFullError(`container ${this.containerId} stopped: ${err.message}`, { cause: err });
     }
     log.error("container failed; it accepts no more operations", { container: this.containerId, error: err });
     return new ContainerNotReadyError(`container ${this.containerId} has failed: ${err.message}`, { cause: err });

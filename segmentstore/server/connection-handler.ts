@@ -12,10 +12,16 @@
  * dispatched once memory is freed; other requests go on. Other requests are bounded per
  * connection in number and in the bytes their reads may return; past either bound a request gets
  * OVERLOADED at once, so one client cannot take the store's memory or every tail-waiter slot.
+ *
+ * Idle timeout: once Hello is done, a connection that has received nothing and written nothing for
+ * `idleTimeoutMs`, and has nothing in flight or waiting (no request being served, a long-poll tail
+ * read included; no append unacknowledged or held; no reply in its write buffer; not paused for
+ * backpressure), is closed: an Error frame (requestId 0, CONNECTION_CLOSED, naming the timeout), then
+ * the close. So a connection that said Hello and went quiet does not hold a slot for good.
  */
 import type { Socket } from "node:net";
 import type { Clock, TimerHandle } from "../../common/index.js";
-import { InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionHeldAppendsMax, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
+import { ConnectionClosedError, InvalidArgumentError, MalformedFrameError, OverloadedError, toSluiceError, type SluiceError, UnsupportedVersionError, WriterNotSetUpError, connectionHeldAppendsMax, connectionReadBytesMax, connectionRequestsInflightMax, readBytesMax, helloTimeoutMs, writersPerConnectionMax, logger, parseSegmentName } from "../../common/index.js";
 import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents, type Frame, type FrameOf } from "../../proto/index.js";
 import type { AppendResult, SegmentContainer } from "../container/segment-container.js";
 import type { FlowParticipant, StoreFlow } from "./flow.js";
@@ -29,6 +35,13 @@ type HeldFrame = AppendFrame | FrameOf<"SetupAppend">;
 const fatalCloseGraceMs = 1_000;
 
 const log = logger("segmentstore");
+
+export interface ConnectionIdleOptions {
+  /** Close the connection once idle this long (see the module comment); 0: never. */
+  idleTimeoutMs: number;
+  /** Told of each idle close (the server logs them, rate-limited). */
+  onIdleClose?: (idleMs: number) => void;
+}
 
 /** Finds the container serving a segment here; raises WRONG_HOST or CONTAINER_NOT_READY. */
 export type ContainerLookup = (segment: string) => SegmentContainer;
@@ -52,6 +65,9 @@ export class ConnectionHandler implements FlowParticipant {
   private readonly helloTimer: TimerHandle;
   /** Writers set up on this connection, as `writerIdHex/segment`. */
   private readonly writers = new Set<string>();
+  /** When bytes last arrived or a reply was written (monotonic ms). */
+  private lastActivityMs: number;
+  private idleTimer: TimerHandle | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -59,7 +75,9 @@ export class ConnectionHandler implements FlowParticipant {
     private readonly onClosed: () => void,
     private readonly clock: Clock,
     private readonly flow: StoreFlow,
+    private readonly idle: ConnectionIdleOptions = { idleTimeoutMs: 0 },
   ) {
+    this.lastActivityMs = clock.monotonicMs();
     flow.join(this);
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
     socket.setNoDelay(true);
@@ -70,6 +88,7 @@ export class ConnectionHandler implements FlowParticipant {
     this.helloTimer = clock.setTimer(helloTimeoutMs, () => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)));
     socket.on("close", () => {
       this.helloTimer.cancel();
+      this.idleTimer?.cancel();
       this.closed = true;
       this.dropHeld();
       flow.leave(this);
@@ -79,6 +98,7 @@ export class ConnectionHandler implements FlowParticipant {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastActivityMs = this.clock.monotonicMs();
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -103,6 +123,7 @@ export class ConnectionHandler implements FlowParticipant {
 
   private write(frame: Frame): void {
     if (this.socket.destroyed) return;
+    this.lastActivityMs = this.clock.monotonicMs();
     const pieces = encodeFrame(frame);
     if (pieces.length === 1) {
       this.socket.write(pieces[0]!);
@@ -124,6 +145,7 @@ export class ConnectionHandler implements FlowParticipant {
       this.helloDone = true;
       this.helloTimer.cancel();
       this.write({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
+      if (this.idle.idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(this.idle.idleTimeoutMs, () => this.checkIdle());
       return;
     }
     switch (frame.type) {
@@ -280,6 +302,31 @@ export class ConnectionHandler implements FlowParticipant {
     }, Math.min(frame.maxBytes, readBytesMax));
   }
 
+  /** Whether anything is in flight or waiting on this connection: then it is not idle, however quiet. */
+  private get busy(): boolean {
+    return this.requestsInflight > 0 || this.inflightBytes > 0 || this.held.length > 0 || this.paused || this.socket.writableLength > 0;
+  }
+
+  /** The idle timer: closes the connection if it is idle, else looks again when it could first be. */
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    if (this.closed) return;
+    const timeoutMs = this.idle.idleTimeoutMs;
+    const quietMs = this.clock.monotonicMs() - this.lastActivityMs;
+    if (this.busy || quietMs < timeoutMs) {
+      this.idleTimer = this.clock.setTimer(this.busy ? timeoutMs : timeoutMs - quietMs, () => this.checkIdle());
+      return;
+    }
+    this.idle.onIdleClose?.(Math.round(quietMs));
+    log.debug("closing an idle connection", { remote: this.socket.remoteAddress, idleMs: Math.round(quietMs) });
+    this.closed = true;
+    this.flow.leave(this);
+    this.write(errorFrame(0, new ConnectionClosedError(`the segment store closed this connection after ${timeoutMs} ms without a request (--idle-timeout-ms)`)));
+    this.socket.end();
+    // Nothing is in flight; a peer that never reads is cut after a short grace.
+    this.clock.setTimer(fatalCloseGraceMs, () => this.socket.destroy());
+  }
+
   /** Dispatches held appends once allowed, then pauses or resumes the socket (flow.ts). */
   updateFlow(): void {
     if (this.closed) return;
@@ -306,6 +353,7 @@ export class ConnectionHandler implements FlowParticipant {
 
   close(): void {
     this.closed = true;
+    this.idleTimer?.cancel();
     this.dropHeld();
     this.flow.leave(this);
     this.socket.destroy();

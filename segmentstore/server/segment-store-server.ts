@@ -1,30 +1,49 @@
 /**
- * The segment store's TCP front end: accepts connections (bounded) and gives each a
- * ConnectionHandler.
+ * The segment store's TCP front end: accepts connections, admits them under the global and
+ * per-peer caps (connection-admission.ts: a refused client gets a typed TOO_MANY_CONNECTIONS Error
+ * frame, and the refusal is logged), and gives each admitted one a ConnectionHandler, which closes
+ * it once idle past the idle timeout.
  */
 import { createServer, type Server } from "node:net";
 import type { Clock } from "../../common/index.js";
-import { connectionsMax, logger } from "../../common/index.js";
+import { connectionIdleTimeoutMsDefault, connectionsMax, connectionsPerPeerMaxDefault, connectionsRefusingMax } from "../../common/index.js";
+import { ConnectionAdmission, type ConnectionLimits } from "./connection-admission.js";
 import { ConnectionHandler, type ContainerLookup } from "./connection-handler.js";
 import type { StoreFlow } from "./flow.js";
 
-const log = logger("segmentstore");
+export const connectionLimitsDefault: ConnectionLimits = {
+  connectionsMax,
+  connectionsPerPeerMax: connectionsPerPeerMaxDefault,
+  idleTimeoutMs: connectionIdleTimeoutMsDefault,
+};
 
 export class SegmentStoreServer {
   private readonly server: Server;
   private readonly connections = new Set<ConnectionHandler>();
+  readonly admission: ConnectionAdmission;
 
-  constructor(lookup: ContainerLookup, clock: Clock, flow: StoreFlow) {
+  /** Raises INVALID_CONFIG for connection limits out of range. */
+  constructor(lookup: ContainerLookup, clock: Clock, flow: StoreFlow, limits: Partial<ConnectionLimits> = {}) {
+    this.admission = new ConnectionAdmission("segment store", { ...connectionLimitsDefault, ...limits }, clock);
+    const idleTimeoutMs = this.admission.limits.idleTimeoutMs;
     this.server = createServer((socket) => {
-      if (this.connections.size >= connectionsMax) {
-        log.warn("refusing connection: at the connection bound", { connectionsMax });
-        socket.destroy();
-        return;
-      }
-      const handler: ConnectionHandler = new ConnectionHandler(socket, lookup, () => this.connections.delete(handler), clock, flow);
+      const release = this.admission.admit(socket);
+      if (release === undefined) return;
+      const handler: ConnectionHandler = new ConnectionHandler(
+        socket,
+        lookup,
+        () => {
+          release();
+          this.connections.delete(handler);
+        },
+        clock,
+        flow,
+        { idleTimeoutMs, onIdleClose: (idleMs) => this.admission.noteIdleClose(socket, idleMs) },
+      );
       this.connections.add(handler);
     });
-    this.server.maxConnections = connectionsMax;
+    // A backstop only: admission refuses with a typed frame well before the kernel-level cut.
+    this.server.maxConnections = this.admission.limits.connectionsMax + connectionsRefusingMax;
   }
 
   /** Resolves with the bound port (useful with port 0). */
@@ -41,6 +60,7 @@ export class SegmentStoreServer {
 
   close(): Promise<void> {
     for (const c of this.connections) c.close();
+    this.admission.close();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -2,6 +2,7 @@
  * DurableDataLog: a container's write-ahead log in Tier-1. The implementation is Tier1DataLog
  * (replicated ledgers on log nodes); a container sees only this interface.
  */
+import type { SluiceError } from "../../common/index.js";
 import type { Journal } from "./journal.js";
 
 /** One entry read back from a log. */
@@ -15,10 +16,16 @@ export interface DurableDataLog {
   /** The owner epoch the log was opened with; a newer owner has a higher one. */
   readonly epoch: number;
   /**
+   * STORAGE_FULL while the log's disks refuse its entries (it holds them and waits for room):
+   * new work is better refused with it than queued. Undefined otherwise (and for logs that cannot tell).
+   */
+  readonly storageFull?: SluiceError | undefined;
+  /**
    * Appends one entry made of `pieces` (not copied; they must not change until it settles).
    * Resolves with the entry's address once it is durable on the ack quorum. Entries resolve in
    * append order. A rejection means the log can no longer be used by this owner (fail-stop):
-   * WRITER_NOT_PRIMARY once a newer owner fenced it, CLOSED after close.
+   * WRITER_NOT_PRIMARY once a newer owner fenced it, CLOSED after close, STORAGE_FULL when its
+   * disks stayed full too long.
    */
   append(pieces: readonly Buffer[]): Promise<number>;
   /**

@@ -11,8 +11,15 @@
  *
  * Old files are removed from the front only (removeOldestFile), so the files held are always a
  * contiguous run of numbers, and a record never outlives a record written before it.
+ *
+ * A full disk is not a failure. A batch the disk refuses (ENOSPC) is cut off again by the record
+ * file, and it, every append queued behind it, and every append for the next journalFullRetryMs
+ * reject STORAGE_FULL at once, without touching the disk (so a full disk costs no I/O storm and
+ * holds no memory). After that the next append tries the disk again; `checkSpace` tells a caller
+ * that wants to know before writing (the log node's health probe) whether the disk has room
+ * again. Any other write or sync error fails the journal for good (fail-stop).
  */
-import { readdir, unlink } from "node:fs/promises";
+import { readdir, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   assert,
@@ -21,15 +28,22 @@ import {
   encodeRecord,
   InternalError,
   InvalidConfigError,
+  isDiskFull,
   journalBatchBytesMax,
   journalFileBytesMax,
+  journalFreeBytesResume,
+  journalFullRetryMs,
   journalQueueBytesMax,
   journalRecordHeaderBytes,
   logger,
   makeDurableDir,
   RecordFile,
+  removeSyncedMark,
   SluiceError,
+  StorageFullError,
   syncDirectory,
+  systemClock,
+  type Clock,
   type RecordFileDamage,
 } from "../../common/index.js";
 
@@ -56,6 +70,8 @@ export interface JournalOptions {
    * `skipDamaged`): for the log node, whose entries have replicas elsewhere. Default false.
    */
   skipDamaged?: boolean;
+  /** Times the pause after a full disk (the system clock by default). */
+  clock?: Clock;
 }
 
 /** Where a record landed: its journal file, the offset of its header there, and its length. */
@@ -131,6 +147,9 @@ export class Journal {
   private closing = false;
   private closed = false;
   private failure: SluiceError | undefined;
+  /** Set while the disk is full: the last refusal, and when to try the disk again (monotonic ms). */
+  private full: { error: StorageFullError; sinceMs: number; retryAtMs: number } | undefined;
+  private readonly clock: Clock;
 
   private constructor(
     dir: string,
@@ -140,7 +159,9 @@ export class Journal {
     recovery: JournalRecovery,
     fileBytesMax: number,
     queueBytesMax: number,
+    clock: Clock,
   ) {
+    this.clock = clock;
     this.dir = dir;
     this.file = file;
     this.fileNumber = fileNumber;
@@ -205,7 +226,7 @@ export class Journal {
       file = (await RecordFile.open(join(dir, journalFileName(fileNumber)), () => assert(false, "a new journal file is empty"), { create: true })).file;
     }
     if (recovery.files > 0) log.info("journal replayed", { dir, ...recovery, damaged: recovery.damaged.length });
-    return new Journal(dir, file, fileNumber, numbers[0] ?? fileNumber, recovery, fileBytesMax, queueBytesMax);
+    return new Journal(dir, file, fileNumber, numbers[0] ?? fileNumber, recovery, fileBytesMax, queueBytesMax, opts.clock ?? systemClock);
   }
 
   /** What open replayed. */
@@ -242,6 +263,8 @@ export class Journal {
       await unlink(join(this.dir, journalFileName(n)));
       // The name is gone: whatever happens next, it is not unlinked twice.
       this.oldestFileNumber = n + 1;
+      // Its synced mark goes too (a mark left behind only litters: file names are never reused).
+      await removeSyncedMark(join(this.dir, journalFileName(n)));
       await syncDirectory(this.dir);
     } catch (err) {
       this.fail(new InternalError(`${this.dir}: cannot remove journal file ${journalFileName(n)}`, { cause: err }), []);
@@ -263,6 +286,39 @@ export class Journal {
     return this.failure;
   }
 
+  /** The last STORAGE_FULL refusal while the disk is (or was last seen) full; undefined once a batch is written again. */
+  get storageFull(): StorageFullError | undefined {
+    return this.full?.error;
+  }
+
+  /**
+   * Whether the journal can take appends as far as space goes: resolves undefined when it is not
+   * known to be full, or when the disk has journalFreeBytesResume bytes free again (which ends the
+   * pause after a refusal, so the next append tries the disk); otherwise resolves the STORAGE_FULL
+   * error appends get. Looks at the disk (statfs) at most once per journalFullRetryMs. Never
+   * rejects: a statfs that fails counts as still full.
+   */
+  async checkSpace(): Promise<StorageFullError | undefined> {
+    const full = this.full;
+    if (full === undefined) return undefined;
+    if (this.clock.monotonicMs() < full.retryAtMs) return full.error;
+    full.retryAtMs = this.clock.monotonicMs() + journalFullRetryMs;
+    let freeBytes: number;
+    try {
+      const fs = await statfs(this.dir);
+      freeBytes = fs.bavail * fs.bsize;
+    } catch (err) {
+      log.warn("cannot tell the journal disk's free space", { dir: this.dir, error: err });
+      return full.error;
+    }
+    if (this.full !== full) return this.full?.error;
+    if (freeBytes < journalFreeBytesResume) return full.error;
+    // Room again: the next append goes to the disk, whose answer is the final word.
+    full.retryAtMs = 0;
+    log.info("the journal disk has room again", { dir: this.dir, freeBytes, fullForMs: Math.round(this.clock.monotonicMs() - full.sinceMs) });
+    return undefined;
+  }
+
   /**
    * Appends one entry. Resolves, with where the record landed, only once the entry is written and
    * fdatasync'd; entries appended
@@ -272,12 +328,15 @@ export class Journal {
    * The payload buffers must not change until the promise settles.
    *
    * Rejects with INVALID_ARGUMENT for a ledger that is not a u32, an entry id that is not a safe
-   * integer >= 0, or a payload above logEntryBytesMax; with CLOSED once close has begun; and with
-   * INTERNAL (cause: the I/O error) once a write or sync has failed, which fails the journal.
+   * integer >= 0, or a payload above logEntryBytesMax; with CLOSED once close has begun; with
+   * STORAGE_FULL when the disk refused its batch or one before it (then nothing of it was written:
+   * see the file comment); and with INTERNAL (cause: the I/O error) once a write or sync has
+   * failed otherwise, which fails the journal.
    */
   append(ledger: number, entryId: number, payload: Buffer | readonly Buffer[]): Promise<JournalLocation> {
     if (this.closing) return Promise.reject(new ClosedError(`${this.dir}: journal is closed`));
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.full !== undefined && this.clock.monotonicMs() < this.full.retryAtMs) return Promise.reject(this.full.error);
     let pieces: Buffer[];
     try {
       pieces = encodeRecord(ledger, entryId, payload);
@@ -355,8 +414,13 @@ export class Journal {
       position = this.file.sizeBytes;
       await this.file.appendBatch(pieces, batchBytes);
     } catch (err) {
-      this.fail(err, batch);
+      if (err instanceof StorageFullError && this.file.failed === undefined) this.refuseFull(err, batch);
+      else this.fail(err, batch);
       return;
+    }
+    if (this.full !== undefined) {
+      log.info("the journal writes again after a full disk", { dir: this.dir, fullForMs: Math.round(this.clock.monotonicMs() - this.full.sinceMs) });
+      this.full = undefined;
     }
     const fileNumber = this.fileNumber;
     this.counters.batches++;
@@ -376,15 +440,42 @@ export class Journal {
     }
   }
 
-  /** Closes the full file and begins the next; called between batches only. */
+  /**
+   * Begins the next file and closes the full one; called between batches only. The next file is
+   * opened first, so a disk too full to create it (STORAGE_FULL) leaves the journal on the old one.
+   */
   private async roll(): Promise<void> {
     const nextNumber = this.fileNumber + 1;
     if (nextNumber > fileNumberMax) throw new InternalError(`${this.dir}: journal file numbers are used up`);
+    let opened: Awaited<ReturnType<typeof RecordFile.open>>;
+    try {
+      opened = await RecordFile.open(join(this.dir, journalFileName(nextNumber)), () => {}, { create: true });
+    } catch (err) {
+      if (isDiskFull(err) || (err instanceof Error && isDiskFull(err.cause))) {
+        throw new StorageFullError(`${this.dir}: cannot begin journal file ${journalFileName(nextNumber)}: the disk is full`, { cause: err });
+      }
+      throw err;
+    }
     await this.file.close();
-    const opened = await RecordFile.open(join(this.dir, journalFileName(nextNumber)), () => {}, { create: true });
     this.file = opened.file;
     this.fileNumber = nextNumber;
     log.debug("journal rolled to a new file", { dir: this.dir, file: journalFileName(nextNumber) });
+  }
+
+  /**
+   * The disk refused a batch (the record file cut it off again and stays usable): the batch and
+   * everything queued or waiting behind it reject STORAGE_FULL, and so does every append for the
+   * next journalFullRetryMs. Rejecting what is queued keeps a ledger's entries on this node free of
+   * gaps a refused batch would leave before later ones, and frees their memory at once.
+   */
+  private refuseFull(err: StorageFullError, batch: readonly PendingRecord[]): void {
+    const nowMs = this.clock.monotonicMs();
+    const error = new StorageFullError(`${this.dir}: the journal disk is full; appends are refused until it has room (${err.message})`, { cause: err });
+    if (this.full === undefined) log.warn("the journal disk is full; appends are refused until it has room", { dir: this.dir, error: err.message });
+    this.full = { error, sinceMs: this.full?.sinceMs ?? nowMs, retryAtMs: nowMs + journalFullRetryMs };
+    const rejected = [...batch, ...this.queue.splice(0), ...this.waiting.splice(0)];
+    this.admittedBytes = 0;
+    for (const rec of rejected) rec.reject(error);
   }
 
   /** Fail-stop: every pending and later append rejects with the error; nothing is retried. */

@@ -17,6 +17,12 @@ export interface LedgerRecord {
   ackQuorum: number;
   /** Last entry of a closed ledger (-1: closed empty); null while the ledger is open. */
   lastEntryId: number | null;
+  /**
+   * The instance id (cookie) of each ensemble node when the ledger was made, in ensemble order;
+   * null where the node could not tell. A node answering another id later has lost the data it
+   * held (LogNodeApi.instanceId). Absent in logs written before cookies existed.
+   */
+  instances?: (string | null)[];
 }
 
 export interface LogState {
@@ -121,6 +127,10 @@ function parseLogState(value: Buffer, key: string): LogState {
     if (!Array.isArray(x) || x.length === 0 || !x.every((a) => typeof a === "string")) throw bad(`${what} is not a list of addresses`);
     return x;
   };
+  const instanceList = (x: unknown, length: number, what: string): (string | null)[] => {
+    if (!Array.isArray(x) || x.length !== length || !x.every((a) => a === null || typeof a === "string")) throw bad(`${what} is not a list of instance ids, one per ensemble node`);
+    return x as (string | null)[];
+  };
   const epoch = int(o.epoch, "epoch", 0);
   const nextSeq = int(o.nextSeq, "nextSeq", 1);
   if (!Array.isArray(o.ledgers) || !Array.isArray(o.deleting)) throw bad("ledgers or deleting is not a list");
@@ -133,6 +143,7 @@ function parseLogState(value: Buffer, key: string): LogState {
       writeQuorum: int(l.writeQuorum, `ledgers[${i}].writeQuorum`, 1),
       ackQuorum: int(l.ackQuorum, `ledgers[${i}].ackQuorum`, 1),
       lastEntryId: l.lastEntryId === null ? null : int(l.lastEntryId, `ledgers[${i}].lastEntryId`, -1),
+      ...(l.instances === undefined ? {} : { instances: instanceList(l.instances, Array.isArray(l.ensemble) ? l.ensemble.length : 0, `ledgers[${i}].instances`) }),
     };
   });
   const deleting = (o.deleting as unknown[]).map((x, i) => {

@@ -18,7 +18,11 @@ export interface LedgerState {
 }
 
 export interface LogNodeApi {
-  /** `host:port` of the node, or `local:DIR` for the in-process one; for messages and placement. */
+  /**
+   * `host:port` of the node, or `local:...` for an in-process one; for messages and placement. The
+   * name ledgers record the node under; it says where to reach the node, not which data it holds
+   * (that is `instanceId`).
+   */
   readonly address: string;
 
   /**
@@ -57,6 +61,16 @@ export interface LogNodeApi {
    * ledger resolves.
    */
   deleteLedger(ledger: number): Promise<void>;
+
+  /**
+   * The identity of the data the node holds (its cookie, lognode/node-cookie.ts): a random id made
+   * at the node's first start and kept in its data directory, so it survives restarts and moves of
+   * the directory, and changes when the directory is wiped, deleted or swapped. Ledger metadata
+   * records it per node; a node answering another id no longer holds what it held. Optional: a
+   * node that cannot tell (an older node) has no such method, and its identity is not checked.
+   * Rejects as readState does when the node cannot be reached.
+   */
+  instanceId?(): Promise<string>;
 
   /** Releases the connection or the storage. Later calls reject CLOSED. Idempotent. */
   close(): Promise<void>;

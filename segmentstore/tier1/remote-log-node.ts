@@ -127,6 +127,12 @@ export class RemoteLogNode implements LogNodeApi {
     this.expect(reply.ledger === ledger, reply, `ledger ${ledger}`);
   }
 
+  /** As LogNodeApi.instanceId: the node's cookie, asked afresh each time (a node may restart on other data). */
+  async instanceId(): Promise<string> {
+    const reply = await this.call((requestId) => ({ type: "ReadNodeIdentity", requestId }), "NodeIdentity");
+    return reply.instanceId;
+  }
+
   /** Closes the connection: pending calls reject CONNECTION_CLOSED, later calls CLOSED. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;

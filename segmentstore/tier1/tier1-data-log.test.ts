@@ -271,3 +271,26 @@ void t.test("close during a ledger switch that waits for a drain does not hang",
   t.same(await Promise.all(outcomes), ["CLOSED", "CLOSED", "CLOSED", "CLOSED"], "unacknowledged appends fail CLOSED");
   for (const n of f.nodes) n.resume();
 });
+
+void t.test("a full disk holds appends on one ledger switch, refuses new work STORAGE_FULL, and resumes once there is room", async (t) => {
+  const f = await fixture(t, 1);
+  const log = await f.tier1().openLog(0);
+  await appendAll(log, 0, 10);
+  const node = f.nodes[0]!;
+  node.fill();
+  let acked = 0;
+  const pending = Array.from({ length: 20 }, (_, k) => log.append(entry(10 + k)).then((a) => (acked++, a)));
+  await sleep(300);
+  t.equal(acked, 0, "nothing is acknowledged while the disk is full");
+  t.equal(log.storageFull?.code, "STORAGE_FULL", "the log says its disk is full (new work is refused with it)");
+  t.equal(log.ledgers.length, 1, "no new ledger while the node fails its health probe (30 probe rounds passed)");
+  node.makeRoom();
+  const addresses = await Promise.all(pending);
+  t.equal(acked, 20, "the held appends are acknowledged once there is room");
+  t.equal(log.storageFull, undefined, "and the log no longer says full");
+  t.same(addresses, [...addresses].sort((a, b) => a - b), "in order");
+  t.equal(log.ledgers.length, 2, "one new ledger for the whole episode");
+  await appendAll(log, 30, 40);
+  t.same(await readAll(log), range(0, 40), "no loss, no duplicate, no reordering");
+  await log.close();
+});

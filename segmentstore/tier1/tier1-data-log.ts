@@ -8,13 +8,27 @@
  * again, in order, to the new ledger), and when a ledger running on fewer nodes than its write
  * quorum can get a full ensemble back. An owner that a newer one fenced gets WRITER_NOT_PRIMARY and
  * never another ack.
+ *
+ * Identity: each ledger records the instance id (cookie) of its nodes; `open` asks them again
+ * before it changes anything, and a node that lost a ledger's data is refused (DATA_CORRUPTION when
+ * acknowledged entries may have been only there) or left out of that ledger (ledger-identity.ts).
+ *
+ * Full disks: a ledger that breaks because its log nodes refuse adds for lack of space (STORAGE_FULL)
+ * is replaced like any other, but a node whose disk is full fails the health probe until it has
+ * room again, so the new ledger waits for room instead of landing on the full node: one ledger per
+ * episode, never a storm of them. Meanwhile the log is `storageFull` (its container refuses new
+ * operations STORAGE_FULL) and holds what it has; if no entry is acknowledged within
+ * logStorageFullWaitMs, it fails them and itself STORAGE_FULL (fail-stop), and the container is
+ * recovered once there is room.
  */
-import { ClosedError, InvalidArgumentError, WriterNotPrimaryError, ledgerEntryBytesMax, logNodeReadBytesMax, logger, toSluiceError, type Clock, type SluiceError, type TimerHandle } from "../../common/index.js";
+import { ClosedError, InvalidArgumentError, StorageFullError, WriterNotPrimaryError, ledgerEntryBytesMax, logNodeReadBytesMax, logStorageFullWaitMs, logger, toSluiceError, type Clock, type SluiceError, type TimerHandle } from "../../common/index.js";
 import type { DurableDataLog, LogEntry } from "./durable-data-log.js";
+import { instanceIdOf, LostReplica, lostReplicas } from "./ledger-identity.js";
 import { LedgerWriter } from "./ledger/ledger-writer.js";
 import { readLedgerEntries } from "./ledger/ledger-reader.js";
 import { recoverLedger } from "./ledger/ledger-recovery.js";
 import { addressEntryId, addressSeq, allocateLedgerId, entriesPerLedgerMax, logAddress, readLogState, writeLogState, type LedgerRecord, type LogState } from "./log-metadata.js";
+import type { LogNodeApi } from "./log-node-api.js";
 import type { Tier1 } from "./tier1.js";
 
 const log = logger("tier1");
@@ -43,6 +57,10 @@ export class Tier1DataLog implements DurableDataLog {
   private readonly drainWaiters = new Set<() => void>();
   private healthTimer: TimerHandle | undefined;
   private nextRolloverTryMs = 0;
+  /** Per ledger id, the ensemble indexes of nodes that lost its data (see ledger-identity.ts). */
+  private lost = new Map<number, ReadonlySet<number>>();
+  /** Set while the log nodes refuse adds for a full disk: the error new operations get, and the timer that gives up. */
+  private full: { error: StorageFullError; sinceMs: number; timer: TimerHandle } | undefined;
 
   private constructor(
     private readonly tier1: Tier1,
@@ -61,6 +79,14 @@ export class Tier1DataLog implements DurableDataLog {
     return this.state.epoch;
   }
 
+  /**
+   * STORAGE_FULL while the log nodes refuse this log's entries for a full disk and no entry was
+   * acknowledged since: new work should be refused with it rather than queued. Undefined otherwise.
+   */
+  get storageFull(): StorageFullError | undefined {
+    return this.full?.error;
+  }
+
   /** The ledgers of the log as last written to the metadata store (for tests and tools). */
   get ledgers(): readonly LedgerRecord[] {
     return this.state.ledgers;
@@ -69,11 +95,19 @@ export class Tier1DataLog implements DurableDataLog {
   /**
    * Opens the container's log as its new owner: epoch + 1, recovery of ledgers left open, a new
    * ledger. Rejects WRITER_NOT_PRIMARY if another owner changes the log meanwhile, UNAVAILABLE if
-   * too few log nodes answer within the recovery deadline.
+   * too few log nodes answer within the recovery deadline, DATA_CORRUPTION (changing nothing) if a
+   * node holding a ledger answers with another instance id than the ledger recorded and
+   * acknowledged entries may have been only there.
    */
   static async open(tier1: Tier1, container: number): Promise<Tier1DataLog> {
     const store = tier1.metadata;
     let { state, version } = await readLogState(store, container);
+    // Before anything changes: a node whose data is gone must not answer for what it held.
+    const lost = new Map<number, ReadonlySet<number>>();
+    for (const l of state.ledgers) {
+      const nodes = await lostReplicas(l, l.ensemble.map((a) => tier1.nodeFor(a)), container, tier1.clock);
+      if (nodes.size > 0) lost.set(l.id, nodes);
+    }
     state = { ...state, epoch: state.epoch + 1 };
     version = await writeLogState(store, container, version, state);
     log.info("container log opened", { container, epoch: state.epoch, ledgers: state.ledgers.length });
@@ -84,7 +118,7 @@ export class Tier1DataLog implements DurableDataLog {
     for (const l of state.ledgers) {
       let lastEntryId = l.lastEntryId;
       if (lastEntryId === null) {
-        const target = { ledgerId: l.id, ensemble: l.ensemble.map((a) => tier1.nodeFor(a)), writeQuorum: l.writeQuorum, ackQuorum: l.ackQuorum };
+        const target = { ledgerId: l.id, ensemble: nodesOf(tier1, l, lost.get(l.id)), writeQuorum: l.writeQuorum, ackQuorum: l.ackQuorum };
         lastEntryId = await tier1.retryUntilDeadline(`recovery of ledger ${l.id} of container ${container}`, () => recoverLedger(target));
       }
       if (lastEntryId === -1) deleting.push({ id: l.id, ensemble: l.ensemble });
@@ -95,6 +129,7 @@ export class Tier1DataLog implements DurableDataLog {
     state = { ...state, nextSeq: state.nextSeq + 1, ledgers: [...ledgers, current], deleting };
     version = await writeLogState(store, container, version, state);
     const opened = new Tier1DataLog(tier1, container, state, version, current, tier1.clock);
+    opened.lost = lost;
     opened.collectDeleted();
     return opened;
   }
@@ -104,7 +139,8 @@ export class Tier1DataLog implements DurableDataLog {
    * with its address once durable on an ack quorum; entries resolve in append order. Waits (no
    * error) while logInflightBytesMax bytes are unacknowledged or no quorum of log nodes answers.
    * Rejects WRITER_NOT_PRIMARY once a newer owner has fenced this one, INVALID_ARGUMENT for an
-   * entry above ledgerEntryBytesMax, CLOSED after close.
+   * entry above ledgerEntryBytesMax, CLOSED after close, STORAGE_FULL once the log nodes' disks
+   * have refused its entries for logStorageFullWaitMs (the log has then failed).
    */
   append(pieces: readonly Buffer[]): Promise<number> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -135,7 +171,7 @@ export class Tier1DataLog implements DurableDataLog {
       const l = this.state.ledgers.find((x) => x.seq >= seq);
       if (l === undefined) return;
       if (l.seq !== seq) entryId = 0;
-      const target = { ledgerId: l.id, ensemble: l.ensemble.map((a) => this.tier1.nodeFor(a)), writeQuorum: l.writeQuorum };
+      const target = { ledgerId: l.id, ensemble: nodesOf(this.tier1, l, this.lost.get(l.id)), writeQuorum: l.writeQuorum };
       const lastOf = (): number => {
         const live = this.state.ledgers.find((x) => x.seq === l.seq);
         if (live?.lastEntryId != null) return live.lastEntryId;
@@ -187,6 +223,7 @@ export class Tier1DataLog implements DurableDataLog {
     if (this.closed) return;
     this.closed = true;
     this.healthTimer?.cancel();
+    this.full?.timer.cancel();
     const closedError = new ClosedError(`container ${this.container}: Tier-1 log closed before the entry was acknowledged`);
     for (const a of this.waiting.splice(0)) a.reject(closedError);
     await this.waitForDrain(this.tier1.closeWaitMs);
@@ -229,6 +266,11 @@ export class Tier1DataLog implements DurableDataLog {
   }
 
   private acked(lac: number): void {
+    if (this.full !== undefined) {
+      log.info("container log writes again after a full disk", { container: this.container, fullForMs: Math.round(this.clock.monotonicMs() - this.full.sinceMs) });
+      this.full.timer.cancel();
+      this.full = undefined;
+    }
     const seq = this.current.seq;
     for (;;) {
       const head = this.sent[0];
@@ -247,8 +289,25 @@ export class Tier1DataLog implements DurableDataLog {
       this.fail(new WriterNotPrimaryError(`container ${this.container}: a newer owner fenced this log (epoch ${this.epoch}): ${err.message}`, { cause: err }));
       return;
     }
-    log.warn("ledger cannot reach an ack quorum; moving to a new ledger", { container: this.container, ledger: this.writer.ledgerId, error: err.message });
+    if (err instanceof StorageFullError) this.noteFull(err);
+    else log.warn("ledger cannot reach an ack quorum; moving to a new ledger", { container: this.container, ledger: this.writer.ledgerId, error: err.message });
     this.startSwitch("replace");
+  }
+
+  /**
+   * The log nodes refused entries for a full disk: from now until an entry is acknowledged the log
+   * is `storageFull`, and after logStorageFullWaitMs of it the log fails STORAGE_FULL.
+   */
+  private noteFull(err: StorageFullError): void {
+    if (this.full !== undefined) return;
+    const sinceMs = this.clock.monotonicMs();
+    log.warn("the log nodes' disks are full; holding appends and waiting for room", { container: this.container, ledger: this.writer.ledgerId, waitMs: logStorageFullWaitMs, error: err.message });
+    const error = new StorageFullError(`container ${this.container}: its Tier-1 log nodes' disks are full; retry once there is room`, { cause: err });
+    const timer = this.clock.setTimer(logStorageFullWaitMs, () => {
+      if (this.full?.timer !== timer) return;
+      this.fail(new StorageFullError(`container ${this.container}: its Tier-1 log nodes' disks were full for ${logStorageFullWaitMs} ms; the entries waiting were not acknowledged`, { cause: err }));
+    });
+    this.full = { error, sinceMs, timer };
   }
 
   /**
@@ -334,6 +393,7 @@ export class Tier1DataLog implements DurableDataLog {
     if (this.failure !== undefined) return;
     this.failure = err;
     this.healthTimer?.cancel();
+    this.full?.timer.cancel();
     this.writer.abandon();
     if (err instanceof WriterNotPrimaryError) log.warn("container log fenced by a newer owner", { container: this.container, error: err.message });
     else log.error("container log failed", { container: this.container, error: err });
@@ -367,6 +427,14 @@ export class Tier1DataLog implements DurableDataLog {
 
 async function newLedgerRecord(tier1: Tier1, seq: number, ensemble: string[]): Promise<LedgerRecord> {
   const id = await allocateLedgerId(tier1.metadata);
-  return { seq, id, ensemble, writeQuorum: tier1.quorum.writeQuorum, ackQuorum: tier1.quorum.ackQuorum, lastEntryId: null };
+  // The nodes' cookies, so that a later open can tell a node that lost this ledger's data.
+  const instances = await Promise.all(ensemble.map((a) => instanceIdOf(tier1.nodeFor(a), tier1.clock)));
+  const record: LedgerRecord = { seq, id, ensemble, writeQuorum: tier1.quorum.writeQuorum, ackQuorum: tier1.quorum.ackQuorum, lastEntryId: null };
+  return instances.some((x) => x !== null) ? { ...record, instances } : record;
+}
+
+/** The clients of a ledger's ensemble, with a stand-in for each node that lost its data. */
+function nodesOf(tier1: Tier1, l: LedgerRecord, lost: ReadonlySet<number> | undefined): LogNodeApi[] {
+  return l.ensemble.map((a, i) => (lost?.has(i) === true ? new LostReplica(tier1.nodeFor(a), l.id) : tier1.nodeFor(a)));
 }
 

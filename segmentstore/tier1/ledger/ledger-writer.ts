@@ -5,9 +5,11 @@
  * every entry can still reach Qa the ledger goes on "degraded". When it cannot, or when a node
  * answers LEDGER_FENCED (a newer owner is recovering the ledger), the writer is broken: it takes no
  * more adds, acknowledges nothing more, and reports it once through `onBroken`. The owner then
- * closes the ledger at `lac` and re-sends what was not acknowledged to a new ledger.
+ * closes the ledger at `lac` and re-sends what was not acknowledged to a new ledger. When every node
+ * dropped refused for a full disk, the writer breaks with STORAGE_FULL (not UNAVAILABLE), so the
+ * owner knows to wait for room rather than for nodes.
  */
-import { assert, LedgerFencedError, UnavailableError, logger, toSluiceError, type SluiceError } from "../../../common/index.js";
+import { assert, LedgerFencedError, StorageFullError, UnavailableError, logger, toSluiceError, type SluiceError } from "../../../common/index.js";
 import type { LogNodeApi } from "../log-node-api.js";
 import { quorumReachable, writeSet } from "./quorum.js";
 
@@ -32,6 +34,8 @@ export class LedgerWriter {
   private readonly pending: PendingAdd[] = [];
   /** Ensemble indexes of nodes dropped for this ledger. */
   private readonly down = new Set<number>();
+  /** Dropped nodes whose failure was a full disk (STORAGE_FULL). */
+  private readonly full = new Set<number>();
   private broken: SluiceError | undefined;
   private abandoned = false;
   private dataBytes = 0;
@@ -132,6 +136,7 @@ export class LedgerWriter {
     if (!this.down.has(index)) {
       log.warn("log node dropped from ledger", { ledger: this.ledgerId, node: address, error: err.message });
       this.down.add(index);
+      if (err instanceof StorageFullError) this.full.add(index);
     }
     this.checkReachable();
   }
@@ -140,7 +145,12 @@ export class LedgerWriter {
     if (this.broken !== undefined || this.abandoned) return;
     if (this.pending.length === 0 && this.down.size === 0) return;
     if (!quorumReachable(this.ensemble.length, this.writeQuorum, this.ackQuorum, this.down)) {
-      this.break(new UnavailableError(`ledger ${this.ledgerId}: too few log nodes left for an ack quorum of ${this.ackQuorum} (down: ${this.downNodes.join(", ")})`));
+      const why = `too few log nodes left for an ack quorum of ${this.ackQuorum} (down: ${this.downNodes.join(", ")})`;
+      this.break(
+        this.full.size === this.down.size
+          ? new StorageFullError(`ledger ${this.ledgerId}: the disks of its log nodes are full: ${why}`)
+          : new UnavailableError(`ledger ${this.ledgerId}: ${why}`),
+      );
     }
   }
 

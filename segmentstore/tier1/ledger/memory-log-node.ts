@@ -1,10 +1,12 @@
 /**
  * An in-memory LogNodeApi for unit tests of the ledger client, with faults to inject: a node that
  * is down (every call fails UNAVAILABLE), one that is stopped (calls wait until it is continued,
- * like SIGSTOP), and damaged entries (reads fail DATA_CORRUPTION). Not a storage path: process
- * tests use real log nodes.
+ * like SIGSTOP), damaged entries (reads fail DATA_CORRUPTION), and a full disk (adds and fences
+ * fail STORAGE_FULL, and so does the health probe, as LedgerStorage's do). Not a storage path:
+ * process tests use real log nodes.
  */
-import { ClosedError, DataCorruptionError, LedgerFencedError, NoSuchEntryError, UnavailableError } from "../../../common/index.js";
+import { ClosedError, DataCorruptionError, LedgerFencedError, NoSuchEntryError, StorageFullError, UnavailableError } from "../../../common/index.js";
+import { probeLedgerId } from "../log-metadata.js";
 import type { LedgerState, LogNodeApi } from "../log-node-api.js";
 
 interface MemoryLedger {
@@ -19,6 +21,7 @@ export class MemoryLogNode implements LogNodeApi {
   /** Calls made, by kind (for assertions). */
   readonly calls = { add: 0, read: 0, fence: 0, delete: 0, state: 0 };
   private down = false;
+  private full = false;
   private stoppedCalls: (() => void)[] | undefined;
   private closed = false;
 
@@ -44,6 +47,15 @@ export class MemoryLogNode implements LogNodeApi {
     for (const run of calls) run();
   }
 
+  /** Adds, fences and the health probe fail STORAGE_FULL until `makeRoom()`. */
+  fill(): void {
+    this.full = true;
+  }
+
+  makeRoom(): void {
+    this.full = false;
+  }
+
   damage(ledger: number, entryId: number): void {
     this.damaged.add(`${ledger}/${entryId}`);
   }
@@ -52,6 +64,7 @@ export class MemoryLogNode implements LogNodeApi {
     this.calls.add++;
     const copy = Buffer.concat(data);
     return this.run(() => {
+      if (this.full) throw new StorageFullError(`${this.address}: the disk is full`);
       if (this.deleted.has(ledger)) throw new LedgerFencedError(`ledger ${ledger} is deleted`);
       const l = this.ledger(ledger);
       if (l.fenced && !recovery) throw new LedgerFencedError(`ledger ${ledger} is fenced`);
@@ -82,12 +95,16 @@ export class MemoryLogNode implements LogNodeApi {
 
   readState(ledger: number): Promise<LedgerState> {
     this.calls.state++;
-    return this.run(() => this.state(ledger));
+    return this.run(() => {
+      if (this.full && ledger === probeLedgerId) throw new StorageFullError(`${this.address}: the disk is full`);
+      return this.state(ledger);
+    });
   }
 
   fence(ledger: number): Promise<LedgerState> {
     this.calls.fence++;
     return this.run(() => {
+      if (this.full) throw new StorageFullError(`${this.address}: the disk is full`);
       this.ledger(ledger).fenced = true;
       return this.state(ledger);
     });

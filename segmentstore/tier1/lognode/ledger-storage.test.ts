@@ -1,9 +1,9 @@
 // Proves the log node's storage keeps, serves, fences and deletes ledger entries durably, and finds damage, on real journal files in temp dirs.
 import t, { type Test } from "tap";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { journalRecordHeaderBytes, KiB, ledgerEntryBytesMax, ledgerEntryHeaderBytes, logNodeReadHandlesMax, RecordFile, type SluiceError } from "../../../common/index.js";
+import { journalRecordHeaderBytes, KiB, ledgerEntryBytesMax, ledgerEntryHeaderBytes, logNodeReadHandlesMax, RecordFile, syncedMarkPath, type SluiceError } from "../../../common/index.js";
 import { entryPayload } from "../fixtures/payload.js";
 import { journalFileName } from "../journal.js";
 import type { JournalReader } from "./journal-reader.js";
@@ -257,6 +257,8 @@ void t.test("a torn tail is cut at open and the torn entry can be added again", 
   const bytes = readFileSync(path);
   // Past the batch marker into the last entry's payload.
   writeFileSync(path, bytes.subarray(0, bytes.length - journalRecordHeaderBytes - 5));
+  // As a crash leaves it: after a clean close the synced mark covers the whole file (common/record-synced-mark.ts).
+  rmSync(syncedMarkPath(path));
 
   const again = await openStorage(t, dir);
   t.ok(again.recovery.truncatedBytes > 0, "the torn bytes were cut");

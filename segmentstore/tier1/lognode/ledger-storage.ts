@@ -15,6 +15,11 @@
  * its oldest file and every later one. Deleted ledger ids are remembered (adds to them refused)
  * while some remaining file holds a record of them.
  *
+ * Full disk: an add, fence or delete whose journal batch the disk refused rejects STORAGE_FULL and
+ * wrote nothing (journal.ts); the node goes on, and takes writes again once there is room. While
+ * its journal is known full, the health probe (readState of probeLedgerId) answers STORAGE_FULL, so
+ * writers place no new ledger here until statfs shows room again (BookKeeper's read-only bookie).
+ *
  * Damage: open skips damaged records that are not a torn tail (RecordFile `skipDamaged`), logs and
  * lists them; from then on an entry this node does not hold answers DATA_CORRUPTION, not
  * NO_SUCH_ENTRY, since it may have been among them. Which ledger a damaged record belonged to is
@@ -22,12 +27,14 @@
  * removed: removing it would turn that DATA_CORRUPTION into a NO_SUCH_ENTRY after the next restart,
  * which a recovering writer may take for proof that the entry was never written.
  */
+import { readdir } from "node:fs/promises";
 import {
   ClosedError,
   DataCorruptionError,
   journalRecordHeaderBytes,
   LedgerFencedError,
   ledgerEntryHeaderBytes,
+  lockDir,
   logger,
   logNodeEntriesMax,
   logNodeLedgersMax,
@@ -36,11 +43,14 @@ import {
   NoSuchEntryError,
   StorageFullError,
   toSluiceError,
+  type DirLock,
   type SluiceError,
 } from "../../../common/index.js";
+import { probeLedgerId } from "../log-metadata.js";
 import { Journal, journalFileName, type JournalDamage, type JournalLocation, type JournalRecovery, type JournalStats } from "../journal.js";
 import type { LedgerState, LogNodeApi } from "../log-node-api.js";
 import { readEntryRecords } from "./entry-reads.js";
+import { loadOrCreateCookie } from "./node-cookie.js";
 import { JournalReader } from "./journal-reader.js";
 import { FileLedgers, LedgerEntries, LedgerInfo, type EntryLocation } from "./ledger-index.js";
 import { checkEntryData, checkEntryId, checkLac, checkLedgerId, checkMaxBytes, controlPayload, controlTag, deleteSeq, entryHeader, fenceSeq } from "./ledger-records.js";
@@ -49,6 +59,12 @@ import { ledgerReplay } from "./ledger-replay.js";
 const log = logger("lognode");
 
 export interface LedgerStorageOptions {
+  /**
+   * The node's address in ledger ensembles (LogNodeApi.address); `local:DIR` by default. The
+   * in-process node of a standalone passes a name without the path, so a moved data directory
+   * still finds its ledgers.
+   */
+  address?: string;
   /** Journal file roll size (journalFileBytesMax by default). */
   fileBytesMax?: number;
   /** Journal bytes admitted and not yet durable before adds wait (journalQueueBytesMax by default). */
@@ -83,14 +99,18 @@ export class LedgerStorage implements LogNodeApi {
   /** The first journal file with damage: it and later files are kept (see the module comment). */
   private readonly damagedFileMin: number;
   private closing: Promise<void> | undefined;
+  /** The journal directory's lock (common/dir-lock.ts), released after the journal is closed. */
+  private lock: DirLock | undefined;
 
   private constructor(
     private readonly dir: string,
     private readonly journal: Journal,
     private readonly ledgers: Map<number, LedgerInfo>,
     private readonly fileLedgers: FileLedgers,
+    address: string,
+    private readonly cookieInstanceId: string,
   ) {
-    this.address = `local:${dir}`;
+    this.address = address;
     this.reader = new JournalReader(dir);
     this.newestFile = journal.fileNumbers.current;
     for (const info of ledgers.values()) this.entriesHeld += info.entries?.size ?? 0;
@@ -102,13 +122,31 @@ export class LedgerStorage implements LogNodeApi {
    * Opens (creating if needed) the storage in `dir`: replays the journal into the index, skipping
    * (and listing in `recovery.damaged`) damaged records, then removes the journal files that are
    * no longer needed. Rejects with INVALID_CONFIG for bad options, and DATA_CORRUPTION for damage
-   * it cannot step over (see Journal.open) or a crc-good record that makes no sense.
+   * it cannot step over (see Journal.open) or a crc-good record that makes no sense, and
+   * DATA_DIR_LOCKED, having read nothing, while another live process has `dir` open.
    */
   static async open(dir: string, opts: LedgerStorageOptions = {}): Promise<LedgerStorage> {
+    // One process writes a journal directory: a second is refused (DATA_DIR_LOCKED) before anything is read or cut.
+    const lock = await lockDir(dir, "log node");
+    try {
+      const storage = await LedgerStorage.openLocked(dir, opts);
+      storage.lock = lock;
+      return storage;
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async openLocked(dir: string, opts: LedgerStorageOptions): Promise<LedgerStorage> {
     const ledgers = new Map<number, LedgerInfo>();
     const fileLedgers = new FileLedgers();
+    // The cookie first: a directory whose journal is gone (deleted, wiped) gets a new identity,
+    // which the segment stores compare with the one their ledgers recorded (node-cookie.ts).
+    const hadData = (await readdir(dir)).some((name) => name.startsWith("journal-"));
+    const instanceId = await loadOrCreateCookie(dir, hadData);
     const journal = await Journal.open(dir, ledgerReplay(dir, ledgers, fileLedgers), { ...opts, skipDamaged: true });
-    const storage = new LedgerStorage(dir, journal, ledgers, fileLedgers);
+    const storage = new LedgerStorage(dir, journal, ledgers, fileLedgers, opts.address ?? `local:${dir}`, instanceId);
     if (ledgers.size > logNodeLedgersMax || storage.entriesHeld > logNodeEntriesMax) {
       log.warn("the journal holds more than the node's bounds; adds of new entries fail STORAGE_FULL until deletes make room", {
         dir,
@@ -130,6 +168,11 @@ export class LedgerStorage implements LogNodeApi {
       throw failed;
     }
     return storage;
+  }
+
+  /** The identity of the data in this node's directory (its cookie, node-cookie.ts). */
+  instanceId(): Promise<string> {
+    return Promise.resolve(this.cookieInstanceId);
   }
 
   /** What open replayed: journal files, records, torn bytes cut, damaged records skipped. */
@@ -212,10 +255,17 @@ export class LedgerStorage implements LogNodeApi {
     });
   }
 
+  /** As LogNodeApi.readState; for the health probe's ledger id, rejects STORAGE_FULL while the journal disk is full (see the module comment). */
   readState(ledger: number): Promise<LedgerState> {
     return settle(() => {
       this.checkOpen();
       checkLedgerId(ledger);
+      if (ledger === probeLedgerId && this.journal.storageFull !== undefined) {
+        return this.journal.checkSpace().then((full) => {
+          if (full !== undefined) throw full;
+          return this.stateOf(this.ledgers.get(ledger));
+        });
+      }
       return Promise.resolve(this.stateOf(this.ledgers.get(ledger)));
     });
   }
@@ -236,6 +286,11 @@ export class LedgerStorage implements LogNodeApi {
           info.fencing = undefined;
         },
         (err: unknown) => {
+          // Not durable (a full disk, say): the ledger was not fenced before this record (else
+          // nothing would have been written), and the fencer learns it failed, so it is unfenced
+          // again and the next fence writes the record anew.
+          info.fencing = undefined;
+          info.fenced = false;
           throw asError(err);
         },
       );
@@ -288,6 +343,7 @@ export class LedgerStorage implements LogNodeApi {
     await this.journal.close();
     await Promise.allSettled([...this.readsInFlight]);
     await this.reader.close();
+    await this.lock?.release();
   }
 
   private checkOpen(): void {

@@ -16,9 +16,16 @@
  * the socket's write buffer, are above logNodeInflightBytesHigh, the socket is paused; it resumes
  * below logNodeInflightBytesLow. Requests outstanding per connection, and the bytes their reads may
  * return, are bounded; past either bound a request gets OVERLOADED at once.
+ *
+ * Connections: admitted under a global and a per-peer cap, a refusal answered with a typed
+ * TOO_MANY_CONNECTIONS Error frame and logged (rate-limited), as at the segment store
+ * (segmentstore/server/connection-admission.ts). An optional idle timeout (off by default:
+ * logNodeIdleTimeoutMsDefault says why) closes a connection with nothing outstanding that sent
+ * nothing for that long.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import {
+  ConnectionClosedError,
   InternalError,
   MalformedFrameError,
   OverloadedError,
@@ -28,6 +35,9 @@ import {
   frameHeaderBytes,
   helloTimeoutMs,
   logNodeConnectionsMax,
+  logNodeConnectionsPerPeerMaxDefault,
+  logNodeIdleTimeoutMsDefault,
+  connectionsRefusingMax,
   logNodeInflightBytesHigh,
   logNodeInflightBytesLow,
   logNodeReadBytesInflightMax,
@@ -41,6 +51,7 @@ import {
 } from "../../../common/index.js";
 import { FrameDecoder, FrameWriter, errorFrame, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "../../../proto/index.js";
 import type { LedgerState, LogNodeApi } from "../log-node-api.js";
+import { ConnectionAdmission, writeConnectionError, type ConnectionLimits } from "../../server/connection-admission.js";
 
 const log = logger("lognode");
 
@@ -49,6 +60,14 @@ const entryLengthBytes = 4;
 /** Room for EntriesRead's fixed fields (20 bytes) with a margin; the entries get the rest of a frame. */
 const entriesReadFieldsBytes = 64;
 const entriesReadEntryBytesMax = frameBytesMax - frameHeaderBytes - entriesReadFieldsBytes;
+/** How long a connection closed as idle may take to read its Error frame before it is cut. */
+const idleCloseGraceMs = 1_000;
+
+export const logNodeConnectionLimitsDefault: ConnectionLimits = {
+  connectionsMax: logNodeConnectionsMax,
+  connectionsPerPeerMax: logNodeConnectionsPerPeerMaxDefault,
+  idleTimeoutMs: logNodeIdleTimeoutMsDefault,
+};
 
 export class LogNodeServer {
   private closing: Promise<void> | null = null;
@@ -58,24 +77,28 @@ export class LogNodeServer {
     private readonly connections: Set<LogNodeConnection>,
     /** The bound port (the real one when listen was given port 0). */
     readonly port: number,
+    readonly admission: ConnectionAdmission,
   ) {}
 
   /**
    * Listens on host:port and serves `storage` there. Resolves once listening; rejects with the
-   * listen error (for example EADDRINUSE). The storage stays the caller's: close() does not close it.
+   * listen error (for example EADDRINUSE), INVALID_CONFIG for limits out of range. The storage
+   * stays the caller's: close() does not close it.
    */
-  static async listen(storage: LogNodeApi, host: string, port: number, clock: Clock = systemClock): Promise<LogNodeServer> {
+  static async listen(storage: LogNodeApi, host: string, port: number, clock: Clock = systemClock, limits: Partial<ConnectionLimits> = {}): Promise<LogNodeServer> {
     const connections = new Set<LogNodeConnection>();
+    const admission = new ConnectionAdmission("log node", { ...logNodeConnectionLimitsDefault, ...limits }, clock);
     const server = createServer((socket) => {
-      if (connections.size >= logNodeConnectionsMax) {
-        log.warn("refusing connection: at the connection bound", { logNodeConnectionsMax });
-        socket.destroy();
-        return;
-      }
-      const connection: LogNodeConnection = new LogNodeConnection(socket, storage, clock, () => connections.delete(connection));
+      const release = admission.admit(socket);
+      if (release === undefined) return;
+      const connection: LogNodeConnection = new LogNodeConnection(socket, storage, clock, admission, () => {
+        release();
+        connections.delete(connection);
+      });
       connections.add(connection);
     });
-    server.maxConnections = logNodeConnectionsMax;
+    // A backstop only: admission refuses with a typed frame well before the kernel-level cut.
+    server.maxConnections = admission.limits.connectionsMax + connectionsRefusingMax;
     const bound = await new Promise<number>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => {
@@ -84,7 +107,7 @@ export class LogNodeServer {
         resolve(typeof address === "object" && address !== null ? address.port : port);
       });
     });
-    return new LogNodeServer(server, connections, bound);
+    return new LogNodeServer(server, connections, bound, admission);
   }
 
   /** Connections open now. */
@@ -100,6 +123,7 @@ export class LogNodeServer {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const connection of this.connections) connection.close();
+      this.admission.close();
     });
     return this.closing;
   }
@@ -118,13 +142,18 @@ class LogNodeConnection {
   /** Requests handed to the storage and not yet answered, and the bytes their reads may return. */
   private requestsInflight = 0;
   private readBytesInflight = 0;
+  /** When bytes last arrived or a reply was sent (monotonic ms), for the idle timeout. */
+  private lastActivityMs: number;
+  private idleTimer: TimerHandle | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly storage: LogNodeApi,
-    clock: Clock,
+    private readonly clock: Clock,
+    private readonly admission: ConnectionAdmission,
     private readonly onClosed: () => void,
   ) {
+    this.lastActivityMs = clock.monotonicMs();
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
     this.writer = new FrameWriter(socket);
     socket.setNoDelay(true);
@@ -135,6 +164,7 @@ class LogNodeConnection {
     this.helloTimer = clock.setTimer(helloTimeoutMs, () => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)));
     socket.on("close", () => {
       this.helloTimer.cancel();
+      this.idleTimer?.cancel();
       this.closed = true;
       this.onClosed();
     });
@@ -142,11 +172,31 @@ class LogNodeConnection {
 
   close(): void {
     this.closed = true;
+    this.idleTimer?.cancel();
     this.socket.destroy();
+  }
+
+  /** The idle timer: closes the connection if nothing is outstanding and it was quiet for the timeout. */
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    if (this.closed) return;
+    const timeoutMs = this.admission.limits.idleTimeoutMs;
+    const quietMs = this.clock.monotonicMs() - this.lastActivityMs;
+    const busy = this.requestsInflight > 0 || this.paused || this.socket.writableLength > 0;
+    if (busy || quietMs < timeoutMs) {
+      this.idleTimer = this.clock.setTimer(busy ? timeoutMs : timeoutMs - quietMs, () => this.checkIdle());
+      return;
+    }
+    this.admission.noteIdleClose(this.socket, Math.round(quietMs));
+    this.closed = true;
+    writeConnectionError(this.socket, new ConnectionClosedError(`the log node closed this connection after ${timeoutMs} ms without a request (--idle-timeout-ms)`));
+    this.socket.end();
+    this.clock.setTimer(idleCloseGraceMs, () => this.socket.destroy());
   }
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastActivityMs = this.clock.monotonicMs();
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -174,6 +224,8 @@ class LogNodeConnection {
       this.helloDone = true;
       this.helloTimer.cancel();
       this.send({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
+      const idleTimeoutMs = this.admission.limits.idleTimeoutMs;
+      if (idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(idleTimeoutMs, () => this.checkIdle());
       return;
     }
     switch (frame.type) {
@@ -191,6 +243,11 @@ class LogNodeConnection {
         return this.serve(frame.requestId, 0, 0, async () => {
           await this.storage.deleteLedger(frame.ledger);
           return { type: "LedgerDeleted", requestId: frame.requestId, ledger: frame.ledger };
+        });
+      case "ReadNodeIdentity":
+        return this.serve(frame.requestId, 0, 0, async () => {
+          if (this.storage.instanceId === undefined) throw new MalformedFrameError("this log node keeps no identity (cookie)");
+          return { type: "NodeIdentity", requestId: frame.requestId, instanceId: await this.storage.instanceId() };
         });
       default:
         // Replies, Hello again, and segment-store frames.
@@ -254,6 +311,7 @@ class LogNodeConnection {
 
   private send(frame: Frame): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.lastActivityMs = this.clock.monotonicMs();
     // Replies completed in one tick (a journal batch acks many adds at once) leave in one writev.
     this.writer.write(frame);
     this.updateFlow();
