@@ -9,7 +9,7 @@ import { Sluice, type Checkpoint, type EventReader, type ReaderGroup } from "../
 import { StateSynchronizer } from "../client/reader/state-synchronizer.js";
 import { ConnectionPool } from "../proto/index.js";
 import { startStandalone } from "../bin/standalone.js";
-import { parseTestEvent, testEvent } from "./support/events.js";
+import { parseTestEvent, writeKeyedEvents as write } from "./support/events.js";
 
 function args(dir: string): string[] {
   return ["--data-dir", dir, "--controller-port", "0", "--segmentstore-port", "0"];
@@ -22,15 +22,6 @@ async function setup(t: Test): Promise<Sluice> {
   t.teardown(() => sluice.close());
   await sluice.admin.createScope("shop");
   return sluice;
-}
-
-/** Writes `count` events per key for `keys` keys, sequences from `first`, with a new writer (writers do not follow scaling yet). */
-async function write(sluice: Sluice, stream: string, keys: number, count: number, first = 0): Promise<void> {
-  const w = sluice.writer(stream);
-  const writes: Promise<void>[] = [];
-  for (let seq = first; seq < first + count; seq++) for (let k = 0; k < keys; k++) writes.push(w.write(testEvent(`k${k}`, seq), { routingKey: `k${k}` }));
-  await Promise.all(writes);
-  await w.close();
 }
 
 interface Read {

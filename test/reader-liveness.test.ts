@@ -12,7 +12,7 @@ import { createInterface } from "node:readline";
 import t, { type Test } from "tap";
 import { Sluice, type EventReader } from "../client/index.js";
 import { startStandaloneProcess, tsNodeArgs } from "../perf/support/standalone-process.js";
-import { parseTestEvent, testEvent } from "./support/events.js";
+import { parseTestEvent, writeKeyedEvents as write } from "./support/events.js";
 
 const childScript = fileURLToPath(new URL("./support/group-reader-child.ts", import.meta.url));
 const leaseMs = 3_000;
@@ -24,15 +24,6 @@ async function setup(t: Test): Promise<{ sluice: Sluice; uri: string }> {
   t.teardown(() => sluice.close());
   await sluice.admin.createScope("shop");
   return { sluice, uri: standalone.controllerUri };
-}
-
-/** Writes seq `first`..`first+count-1` for keys k0..k(keys-1). */
-async function write(sluice: Sluice, stream: string, keys: number, count: number, first = 0): Promise<void> {
-  const w = sluice.writer(stream);
-  const writes: Promise<void>[] = [];
-  for (let seq = first; seq < first + count; seq++) for (let k = 0; k < keys; k++) writes.push(w.write(testEvent(`k${k}`, seq), { routingKey: `k${k}` }));
-  await Promise.all(writes);
-  await w.close();
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

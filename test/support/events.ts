@@ -26,3 +26,12 @@ export async function readAllByKey(sluice: Sluice, stream: string): Promise<{ to
   }
   return { total, byKey };
 }
+
+/** Writes seq `first`..`first+count-1` for keys k0..k(keys-1) (routing key = key), with a new writer, and closes it. */
+export async function writeKeyedEvents(sluice: Sluice, stream: string, keys: number, count: number, first = 0): Promise<void> {
+  const w = sluice.writer(stream);
+  const writes: Promise<void>[] = [];
+  for (let seq = first; seq < first + count; seq++) for (let k = 0; k < keys; k++) writes.push(w.write(testEvent(`k${k}`, seq), { routingKey: `k${k}` }));
+  await Promise.all(writes);
+  await w.close();
+}
