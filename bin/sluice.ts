@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The `sluice` command: roles (standalone) and client commands. */
-import { SluiceError } from "../common/index.js";
+import { setDirLockLostHandler, SluiceError } from "../common/index.js";
 import { containerCommand, scopeCommand, streamCommand, writeCommand } from "./cli.js";
 import { readCommand } from "./read-cli.js";
 import { readerGroupCommand } from "./readergroup-cli.js";
@@ -49,6 +49,9 @@ async function main(argv: string[]): Promise<void> {
         process.stdout.write(role.help + "\n");
         return;
       }
+      // A role whose data-directory lock was taken over may share the directory with another writer now:
+      // it stops at once (fail-stop; common/dir-lock.ts logged why) rather than write beside it.
+      setDirLockLostHandler(() => process.exit(1));
       const s = await role.start(rest);
       const stop = () => {
         s.close().then(

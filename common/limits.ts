@@ -152,6 +152,14 @@ export const metadataWatchHistoryBytesMax = 64 * MiB;
 /** Embedded metadata store: log records written between snapshots (the log is then restarted). */
 export const metadataSnapshotEveryRecords = 10_000;
 
+/** Data-directory lock (common/dir-lock.ts): how often its holder touches the lock file (mtime) and checks it is still its own. */
+export const dirLockRefreshMs = 3_000;
+/**
+ * Data-directory lock: a holder this host cannot check (another pid namespace, host or boot) counts as gone once its
+ * lock has not been refreshed for this long (several refreshes, so a busy holder is not taken for dead).
+ */
+export const dirLockStaleAfterMs = 15_000;
+
 assert(eventBytesMax + eventHeaderBytes <= appendBlockBytesMax, "an event fits one block");
 assert(readBytesMax + frameFieldsBytesMax <= frameBytesMax, "a read fits one frame");
 assert(writerBlockBytesMax <= appendBlockBytesMax, "a writer block fits one frame");
@@ -318,6 +326,14 @@ assert(
 export const journalFullRetryMs = 500;
 export const journalFreeBytesResume = journalBatchBytesMax;
 /**
+ * A journal whose disk refuses again right after it resumed (statfs showed room, but a quota
+ * (EDQUOT), no free inodes or root-reserved blocks still refuse writes) doubles its pause at each
+ * such resume, from journalFullRetryMs up to this, so such a disk costs a failed write and a new
+ * ledger upstream every few seconds, not twice a second. A batch written ends the episode.
+ */
+export const journalFullRetryMsMax = 8_000;
+assert(journalFullRetryMs <= journalFullRetryMsMax, "the journal's full-disk pause starts below its bound");
+/**
  * Tier-1: how long a container log holds its appends while its log nodes refuse them for a full
  * disk (new operations are refused STORAGE_FULL meanwhile) before it fails them STORAGE_FULL; the
  * container is then recovered by its segment store once there is room again.
@@ -340,3 +356,4 @@ export const grpcStatusDetailsCharsMax = 1_000;
 
 assert(loadReportSegmentsMax * (segmentNameBytesMax + 2 * (8 * 8 + 3) + 16) + 64 * KiB <= controllerRequestBytesMax, "the largest load report fits one controller request");
 assert(grpcStatusDetailsCharsMax * 9 + 1 * KiB <= 16 * KiB, "a status message fits the trailers a gRPC peer accepts");
+assert(dirLockStaleAfterMs >= 4 * dirLockRefreshMs, "a lock is stale only after several missed refreshes");

@@ -255,7 +255,11 @@ export class RecordFile {
    * be serialised by the caller. A batch may be at most `tornWindowBytes` long, which holds when it
    * is at most journalBatchBytesMax or a single record; recovery relies on it. Rejects with CLOSED
    * after close; with STORAGE_FULL (cause: the ENOSPC or EDQUOT error) when the disk is full, which
-   * leaves the file at its last good length and usable (see the class comment); and with INTERNAL
+   * leaves the file at its last good length and usable (see the class comment). STORAGE_FULL is an
+   * unknown outcome for the refused batch, as a timeout is: when the writev went through and the
+   * fdatasync was refused, the cut back is synced only afterwards, and a crash before that sync
+   * may leave the whole batch in the file, replayed at the next open. Callers must not take it
+   * for "not written"; it is "not acknowledged". With INTERNAL
    * (cause: the I/O error) when the write or sync fails otherwise, which fails the file for good.
    */
   async appendBatch(pieces: readonly Buffer[], totalBytes: number): Promise<void> {
@@ -309,7 +313,7 @@ export class RecordFile {
       return this.failure;
     }
     const code = err instanceof SluiceError ? err.code : (err as NodeJS.ErrnoException).code;
-    return new StorageFullError(`${this.path}: the disk is full (${code}); the batch at byte ${position} was not written, the file is unchanged`, {
+    return new StorageFullError(`${this.path}: the disk is full (${code}); the batch at byte ${position} may not have been written (it was cut off again, but a crash before that cut was synced can bring it back)`, {
       cause: err,
     });
   }

@@ -105,12 +105,20 @@ export class SyncedMarkWriter {
   private timer: TimerHandle | undefined;
   private failing = false;
   private closed = false;
+  /**
+   * Set when this writer created the side file and its directory has not been fsync'd since: kept
+   * across writes, so that a first write that fails after the create leaves the fsync to the next
+   * write that succeeds (else the side file's name could vanish in a crash while it marks data).
+   */
+  private dirNeedsSync = false;
 
   constructor(
     private readonly recordPath: string,
     start: SyncedMarkValue | undefined,
     private readonly intervalMs: number = syncedMarkIntervalMs,
     private readonly clock: Clock = systemClock,
+    /** fsyncs a directory (a stand-in in tests, to see that it happens). */
+    private readonly syncDirectory: (dir: string) => Promise<void> = syncDir,
   ) {
     this.counter = start?.counter ?? 0;
     this.written = start?.lengthBytes ?? 0;
@@ -184,14 +192,13 @@ export class SyncedMarkWriter {
   private async writeNow(lengthBytes: number): Promise<void> {
     const file = syncedMarkPath(this.recordPath);
     try {
-      let created = false;
       if (this.handle === undefined) {
         try {
           this.handle = await openFile(file, fsConstants.O_RDWR);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
           this.handle = await openFile(file, fsConstants.O_RDWR | fsConstants.O_CREAT);
-          created = true;
+          this.dirNeedsSync = true;
         }
       }
       const counter = this.counter + 1;
@@ -205,7 +212,10 @@ export class SyncedMarkWriter {
       const { bytesWritten } = await this.handle.write(slot, 0, slotBytes, (counter % 2) * slotBytes);
       if (bytesWritten !== slotBytes) throw new Error(`short write of ${bytesWritten} of ${slotBytes} bytes`);
       await this.handle.datasync();
-      if (created) await syncDir(dirname(file));
+      if (this.dirNeedsSync) {
+        await this.syncDirectory(dirname(file));
+        this.dirNeedsSync = false;
+      }
       this.counter = counter;
       this.written = lengthBytes;
       if (this.failing) log.info("the synced mark is written again", { file, lengthBytes });

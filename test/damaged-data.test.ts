@@ -2,12 +2,15 @@
 // Real processes: 3,000 events are acknowledged, the standalone is stopped (SIGTERM, or SIGKILL after the synced-mark
 // interval), then a journal file or the metadata log is cut in half, or the log node's folder is deleted; the restart
 // refuses (naming the file) or the container answers DATA_CORRUPTION naming the node and both instance ids, and never
-// serves 0 events as if nothing had been written.
+// serves 0 events as if nothing had been written. Also (SIGTERM only, to keep it short): the newest of several journal
+// files deleted (the rest still numbered without a gap), and the newest metadata snapshot deleted: refused, naming it.
 import t, { type Test } from "tap";
 import { readdir, rm, stat, truncate } from "node:fs/promises";
 import { join } from "node:path";
 import { Sluice } from "../client/index.js";
-import { syncedMarkIntervalMs } from "../common/index.js";
+import { KiB, syncedMarkIntervalMs } from "../common/index.js";
+import { FileMetadataStore } from "../controller/store/index.js";
+import { LedgerStorage } from "../segmentstore/tier1/lognode/ledger-storage.js";
 import { freePorts, startStandaloneProcess, type StandaloneProcess } from "../perf/support/standalone-process.js";
 import { readAllByKey, testEvent } from "./support/events.js";
 
@@ -112,3 +115,43 @@ for (const how of ["stop", "kill"] as const) {
     );
   });
 }
+
+void t.test("(SIGTERM) the newest of several journal files deleted: the restart is refused, naming it", { timeout: 90_000 }, async (t) => {
+  const dir = t.testdir();
+  const ports = await standalonePorts();
+  // A node that has run a while has several journal files: a first run makes the node, then its
+  // journal is rolled offline (small files, entries of a ledger nobody uses), so that the events
+  // of the next run land in a later file.
+  const first = await startStandaloneProcess(dir, ports);
+  await first.stop();
+  const lognode = join(dir, "lognode");
+  const storage = await LedgerStorage.open(lognode, { address: "local:lognode", fileBytesMax: 4 * KiB });
+  for (let i = 0; i < 8; i++) await storage.addEntry(0x7fff_0000, i, i - 1, [Buffer.alloc(KiB, i)], false);
+  await storage.close();
+  await writeAndStop(t, dir, "stop", ports);
+  const journals = (await readdir(lognode)).filter((f) => /^journal-\d+\.log$/.test(f)).sort();
+  t.ok(journals.length >= 2, `${journals.length} journal files`);
+  const newest = journals.at(-1)!;
+  t.ok((await stat(join(lognode, newest))).size > (200 * total) / 2, `the events are in ${newest}`);
+  await rm(join(lognode, newest));
+  const why = await refusedStart(dir, ports);
+  t.match(why, new RegExp(`journal file ${newest} is missing \\(it was the newest\\)`), "named");
+  t.match(why, /DATA_CORRUPTION/, "typed");
+});
+
+void t.test("(SIGTERM) the newest metadata snapshot deleted: the restart is refused, naming it, not served empty", { timeout: 90_000 }, async (t) => {
+  const dir = t.testdir();
+  const ports = await standalonePorts();
+  await writeAndStop(t, dir, "stop", ports);
+  // A store that has run a while has snapshotted: one snapshot is taken offline (after one write).
+  const controller = join(dir, "controller");
+  const store = await FileMetadataStore.open(controller, { snapshotEveryRecords: 1 });
+  await store.put("test/damaged-data/snapshot", Buffer.from("x"));
+  await store.close();
+  const snapshot = (await readdir(controller)).filter((f) => /^snapshot-\d+$/.test(f)).sort().at(-1);
+  t.ok(snapshot !== undefined, `a snapshot: ${snapshot}`);
+  await rm(join(controller, snapshot!));
+  const why = await refusedStart(dir, ports);
+  t.match(why, new RegExp(`${snapshot} is missing`), "named");
+  t.match(why, /DATA_CORRUPTION/, "typed");
+});

@@ -2,7 +2,7 @@
 // what only the embedded store does: reopen keeps everything, snapshots and log restarts, torn-tail cut,
 // corruption reported, leases restarted with a full TTL, and the byte bound.
 import t from "tap";
-import { open, readdir, rm, stat } from "node:fs/promises";
+import { open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeRecord, ManualClock, RecordFile, syncedMarkPath } from "../../common/index.js";
 import { FileMetadataStore } from "./file-metadata-store.js";
@@ -216,5 +216,31 @@ void t.test("a data directory of the foundation's format (metadata.log) is carri
   t.same((await readdir(dir)).sort(), [".log-1.synced", "log-1", "snapshot-1"], "the old file became a snapshot");
   const r = await FileMetadataStore.open(dir);
   t.equal((await listAll(r, "scopes/")).length, 2);
+  await r.close();
+});
+
+void t.test("the newest snapshot deleted while stopped: DATA_CORRUPTION, not an empty store; a snapshot switch's crash windows still open", async (t) => {
+  const dir = t.testdir();
+  const s = await FileMetadataStore.open(dir, { snapshotEveryRecords: 5 });
+  for (let i = 0; i < 12; i++) await s.put(`k/${i}`, b(`v${i}`));
+  await s.close();
+  t.same((await readdir(dir)).filter((n) => n.startsWith("snapshot-")), ["snapshot-2"]);
+  const snapshotBytes = await readFile(join(dir, "snapshot-2"));
+  await rm(join(dir, "snapshot-2"));
+  const err = await FileMetadataStore.open(dir).then(
+    () => undefined,
+    (e: unknown) => e as { code?: string; message?: string },
+  );
+  t.equal(err?.code, "DATA_CORRUPTION");
+  t.match(err?.message ?? "", /snapshot-2 is missing/);
+  await t.rejects(FileMetadataStore.open(dir, { readOnly: true }), { code: "DATA_CORRUPTION" }, "read-only too");
+
+  // A crash after the new snapshot was renamed into place, before its log was created: no log of
+  // that generation yet, which opens as an empty one.
+  await writeFile(join(dir, "snapshot-2"), snapshotBytes);
+  await rm(join(dir, "log-2"));
+  await rm(join(dir, ".log-2.synced"));
+  const r = await FileMetadataStore.open(dir, { snapshotEveryRecords: 5 });
+  t.equal((await listAll(r, "k/")).length, 10, "the snapshot's keys (the lost log held the last two, unsynced as a crash leaves them)");
   await r.close();
 });

@@ -22,6 +22,7 @@ import {
   assert,
   ClosedError,
   ConditionalCheckFailedError,
+  DataCorruptionError,
   InternalError,
   InvalidConfigError,
   journalBatchBytesMax,
@@ -215,6 +216,8 @@ export class FileMetadataStore implements MetadataStore {
     const generations = (prefix: string) =>
       names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
     const snapshot = Math.max(0, ...generations("snapshot"));
+    // (A race with the owner's snapshot switch cannot show this either; open reads again if it did.)
+    refuseLogsAboveSnapshot(this.dir, names, snapshot);
     this.generation = snapshot;
     if (snapshot > 0) {
       let ended = false;
@@ -241,6 +244,7 @@ export class FileMetadataStore implements MetadataStore {
     const generations = (prefix: string) =>
       names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
     const snapshot = Math.max(0, ...generations("snapshot"));
+    refuseLogsAboveSnapshot(this.dir, names, snapshot);
     this.generation = snapshot;
     if (snapshot > 0) {
       let ended = false;
@@ -524,6 +528,9 @@ export class FileMetadataStore implements MetadataStore {
     }
     const staged = new Map<string, { version: number; bytes: number } | null>();
     const accepted: { write: PendingWrite; changes: Change[]; revision: number; deleted: number }[] = [];
+    // Writes whose checks failed against the state the earlier writes of this batch leave: told
+    // only once that state is durable, since a disk that refuses the batch undoes it.
+    const refused: { write: PendingWrite; err: Error }[] = [];
     const pieces: Buffer[] = [];
     let batchBytes = 0;
     let revision = this.currentRevision;
@@ -544,7 +551,7 @@ export class FileMetadataStore implements MetadataStore {
         }
         accepted.push({ write, changes, revision, deleted });
       } catch (err) {
-        write.reject(asError(err));
+        refused.push({ write, err: asError(err) });
       }
     }
     if (this.pendingWrites.length > 0) this.scheduleFlush();
@@ -554,21 +561,38 @@ export class FileMetadataStore implements MetadataStore {
       } catch (err) {
         if (err instanceof StorageFullError && this.file.failed === undefined) {
           // A full disk: the record file cut the batch off again and stays usable, and nothing of
-          // the batch was applied, so these writes failed whole and later ones may succeed.
+          // the batch was applied, so later writes may succeed. For these the outcome is unknown,
+          // as for a timeout: a crash before the cut was synced can bring the batch back at the
+          // next open (see RecordFile.appendBatch).
           this.noteFull(err);
           for (const a of accepted) a.write.reject(err);
+          // A refused write is checked again against the durable state alone: one that failed only
+          // because of an earlier write of this batch is STORAGE_FULL like that write.
+          for (const r of refused) r.write.reject(this.recheck(r.write) ?? err);
           return;
         }
         // The log file is failed for good (an fsync that failed leaves the disk state unknown).
         this.failure = asError(err);
         for (const a of accepted) a.write.reject(this.failure);
+        for (const r of refused) r.write.reject(this.failure);
         return;
       }
       this.noteRoom();
     }
     for (const a of accepted) if (a.changes.length > 0) this.applyDurable(a.changes, a.revision);
     for (const a of accepted) a.write.resolve({ revision: a.revision, deleted: a.deleted });
+    for (const r of refused) r.write.reject(r.err);
     await this.maybeSnapshot();
+  }
+
+  /** The error `write` gets against the durable state alone, or undefined when it would pass there. */
+  private recheck(write: PendingWrite): Error | undefined {
+    try {
+      this.stage(write, new Map(), this.currentRevision + 1, this.storedBytes);
+      return undefined;
+    } catch (err) {
+      return asError(err);
+    }
   }
 
   /**
@@ -860,6 +884,25 @@ export class FileMetadataStore implements MetadataStore {
   private sorted(): string[] {
     this.sortedKeys ??= [...this.entries.keys()].sort((a, b) => Buffer.compare(this.entries.get(a)!.keyBytes, this.entries.get(b)!.keyBytes));
     return this.sortedKeys;
+  }
+}
+
+/**
+ * Refuses (DATA_CORRUPTION) a directory whose newest snapshot is gone: a log of a generation above
+ * the newest snapshot left. A snapshot switch (snapshot()) renames snapshot-<g+1> into place and
+ * syncs the directory before it creates log-<g+1> (and its synced mark), and removes generation g
+ * only after that, so no crash leaves a log above the newest snapshot; one there means
+ * snapshot-<g+1> was deleted while the store was stopped, and the state it held (everything before
+ * that log) would otherwise be served as an empty store.
+ */
+function refuseLogsAboveSnapshot(dir: string, names: readonly string[], snapshot: number): void {
+  for (const name of names) {
+    const m = /^\.?log-(\d+)(?:\.synced)?$/.exec(name);
+    if (m === null || Number(m[1]) <= snapshot) continue;
+    throw new DataCorruptionError(
+      `${dir}: ${name} belongs to generation ${m[1]}, but snapshot-${m[1]} is missing (the newest snapshot is ${snapshot === 0 ? "none" : `snapshot-${snapshot}`}): ` +
+        `it was deleted while the store was stopped, and the metadata it held is gone`,
+    );
   }
 }
 

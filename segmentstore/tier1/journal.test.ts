@@ -416,3 +416,53 @@ void t.test("with skipDamaged, damaged records are listed and skipped instead of
   t.equal(third.journal.recovery.damaged.length, 2);
   await third.journal.close();
 });
+
+void t.test("a journal file deleted while stopped, its synced mark left: DATA_CORRUPTION naming it; a mark left by a removal's crash is cleared", async (t) => {
+  const fileBytesMax = 4 * KiB;
+  async function filled(dir: string): Promise<string[]> {
+    const { journal } = await openCollecting(dir, { fileBytesMax });
+    const next = [0, 0];
+    for (let wave = 0; wave < 20; wave++) await Promise.all(appendMany(journal, next, 4));
+    await journal.close();
+    return journalFiles(dir);
+  }
+  await t.test("the newest file: the rest are still numbered without a gap", async (t) => {
+    const dir = t.testdir();
+    const files = await filled(dir);
+    t.ok(files.length >= 3, `${files.length} files`);
+    const newest = files.at(-1)!;
+    rmSync(join(dir, newest));
+    const err = await rejection(openCollecting(dir, { fileBytesMax }));
+    t.equal((err as SluiceError).code, "DATA_CORRUPTION");
+    t.match((err as Error).message, newest, "the error names the file");
+  });
+  await t.test("every file (rm journal-*): marks kept", async (t) => {
+    const dir = t.testdir();
+    await filled(dir);
+    // As on a node that ran a while: the first file was removed (with its mark) long ago.
+    const { journal } = await openCollecting(dir, { fileBytesMax });
+    t.equal(await journal.removeOldestFile(), 1);
+    await journal.close();
+    for (const f of journalFiles(dir)) rmSync(join(dir, f));
+    await t.rejects(openCollecting(dir, { fileBytesMax }), { code: "DATA_CORRUPTION" });
+    t.same(journalFiles(dir), [], "no new empty journal was started");
+  });
+  await t.test("a crash in removeOldestFile after the unlink of the file, before that of its mark", async (t) => {
+    const dir = t.testdir();
+    const { journal } = await openCollecting(dir, { fileBytesMax });
+    const next = [0, 0];
+    for (let wave = 0; wave < 20; wave++) await Promise.all(appendMany(journal, next, 4));
+    const oldest = join(dir, journalFileName(1));
+    const mark = readFileSync(syncedMarkPath(oldest));
+    t.equal(await journal.removeOldestFile(), 1);
+    await journal.close();
+    writeFileSync(syncedMarkPath(oldest), mark);
+    const again = await openCollecting(dir, { fileBytesMax });
+    t.notOk(readdirSync(dir).includes(`.${journalFileName(1)}.synced`), "the leftover mark is removed");
+    await again.journal.close();
+    // A second file gone below it is not what a crash leaves.
+    writeFileSync(syncedMarkPath(oldest), mark);
+    rmSync(join(dir, journalFileName(2)));
+    await t.rejects(openCollecting(dir, { fileBytesMax }), { code: "DATA_CORRUPTION" });
+  });
+});

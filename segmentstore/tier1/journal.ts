@@ -33,10 +33,12 @@ import {
   journalFileBytesMax,
   journalFreeBytesResume,
   journalFullRetryMs,
+  journalFullRetryMsMax,
   journalQueueBytesMax,
   journalRecordHeaderBytes,
   logger,
   makeDurableDir,
+  readSyncedMark,
   RecordFile,
   removeSyncedMark,
   SluiceError,
@@ -51,6 +53,8 @@ const log = logger("journal");
 
 /** Journal file names carry a zero-padded sequence number so that they sort in write order. */
 const fileNamePattern = /^journal-(\d{10})\.log$/;
+/** The synced mark beside a journal file (common/record-synced-mark.ts `syncedMarkPath`). */
+const markNamePattern = /^\.journal-(\d{10})\.log\.synced$/;
 const fileNumberDigits = 10;
 const fileNumberMax = 10 ** fileNumberDigits - 1;
 /** Largest fileBytesMax a caller may configure (1 TiB); far above any sensible journal file. */
@@ -72,6 +76,13 @@ export interface JournalOptions {
   skipDamaged?: boolean;
   /** Times the pause after a full disk (the system clock by default). */
   clock?: Clock;
+  /** Free bytes of the journal's disk, for checkSpace (statfs by default; tests stand in a disk that claims room). */
+  freeBytes?: (dir: string) => Promise<number>;
+}
+
+async function statfsFreeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir);
+  return fs.bavail * fs.bsize;
 }
 
 /** Where a record landed: its journal file, the offset of its header there, and its length. */
@@ -147,9 +158,13 @@ export class Journal {
   private closing = false;
   private closed = false;
   private failure: SluiceError | undefined;
-  /** Set while the disk is full: the last refusal, and when to try the disk again (monotonic ms). */
-  private full: { error: StorageFullError; sinceMs: number; retryAtMs: number } | undefined;
+  /**
+   * Set while the disk is full: the last refusal, when to try the disk again (monotonic ms), the
+   * pause that set it, and whether checkSpace has since seen room (a resume).
+   */
+  private full: { error: StorageFullError; sinceMs: number; retryAtMs: number; pauseMs: number; resumed: boolean } | undefined;
   private readonly clock: Clock;
+  private freeBytes: (dir: string) => Promise<number> = statfsFreeBytes;
 
   private constructor(
     dir: string,
@@ -178,6 +193,15 @@ export class Journal {
    * the last file, where it is cut off; a gap in the file numbers rejects with DATA_CORRUPTION, and
    * so does a bad record anywhere else unless `skipDamaged` (then it is listed in
    * `recovery.damaged`). Bad options reject with INVALID_CONFIG naming the option and its range.
+   *
+   * Before any file is replayed, the synced marks are checked against the files: a mark whose
+   * file is gone means the file held synced, so acknowledged, entries, unless the mark is what a
+   * crash in removeOldestFile leaves (the mark of the file just below the oldest one held: the file
+   * is unlinked before its mark, and removals go one at a time with a directory fsync between) or
+   * marks nothing. Those are removed; any other (the newest file deleted, every file deleted while
+   * the marks and the node's cookie stayed, several oldest files deleted) rejects DATA_CORRUPTION
+   * naming the file, since the node would otherwise answer "I do not hold it" for entries it
+   * acknowledged.
    */
   static async open(dir: string, onEntry: JournalEntryHandler, opts: JournalOptions = {}): Promise<Journal> {
     const fileBytesMax = checkOption("fileBytesMax", opts.fileBytesMax ?? journalFileBytesMax, 1, fileBytesMaxLimit);
@@ -195,6 +219,7 @@ export class Journal {
         throw new DataCorruptionError(`${dir}: journal file ${journalFileName((numbers[i - 1] ?? 0) + 1)} is missing`);
       }
     }
+    await checkMarksWithoutFiles(dir, numbers);
 
     const recovery: JournalRecovery = { files: 0, records: 0, truncatedBytes: 0, damaged: [] };
     const skipDamaged = opts.skipDamaged ?? false;
@@ -226,7 +251,9 @@ export class Journal {
       file = (await RecordFile.open(join(dir, journalFileName(fileNumber)), () => assert(false, "a new journal file is empty"), { create: true })).file;
     }
     if (recovery.files > 0) log.info("journal replayed", { dir, ...recovery, damaged: recovery.damaged.length });
-    return new Journal(dir, file, fileNumber, numbers[0] ?? fileNumber, recovery, fileBytesMax, queueBytesMax, opts.clock ?? systemClock);
+    const journal = new Journal(dir, file, fileNumber, numbers[0] ?? fileNumber, recovery, fileBytesMax, queueBytesMax, opts.clock ?? systemClock);
+    if (opts.freeBytes !== undefined) journal.freeBytes = opts.freeBytes;
+    return journal;
   }
 
   /** What open replayed. */
@@ -295,7 +322,8 @@ export class Journal {
    * Whether the journal can take appends as far as space goes: resolves undefined when it is not
    * known to be full, or when the disk has journalFreeBytesResume bytes free again (which ends the
    * pause after a refusal, so the next append tries the disk); otherwise resolves the STORAGE_FULL
-   * error appends get. Looks at the disk (statfs) at most once per journalFullRetryMs. Never
+   * error appends get. Looks at the disk (statfs) at most once per pause (journalFullRetryMs, more
+   * after resumes the disk refused again: see refuseFull). Never
    * rejects: a statfs that fails counts as still full.
    */
   async checkSpace(): Promise<StorageFullError | undefined> {
@@ -305,8 +333,7 @@ export class Journal {
     full.retryAtMs = this.clock.monotonicMs() + journalFullRetryMs;
     let freeBytes: number;
     try {
-      const fs = await statfs(this.dir);
-      freeBytes = fs.bavail * fs.bsize;
+      freeBytes = await this.freeBytes(this.dir);
     } catch (err) {
       log.warn("cannot tell the journal disk's free space", { dir: this.dir, error: err });
       return full.error;
@@ -315,6 +342,7 @@ export class Journal {
     if (freeBytes < journalFreeBytesResume) return full.error;
     // Room again: the next append goes to the disk, whose answer is the final word.
     full.retryAtMs = 0;
+    full.resumed = true;
     log.info("the journal disk has room again", { dir: this.dir, freeBytes, fullForMs: Math.round(this.clock.monotonicMs() - full.sinceMs) });
     return undefined;
   }
@@ -329,8 +357,10 @@ export class Journal {
    *
    * Rejects with INVALID_ARGUMENT for a ledger that is not a u32, an entry id that is not a safe
    * integer >= 0, or a payload above logEntryBytesMax; with CLOSED once close has begun; with
-   * STORAGE_FULL when the disk refused its batch or one before it (then nothing of it was written:
-   * see the file comment); and with INTERNAL (cause: the I/O error) once a write or sync has
+   * STORAGE_FULL when the disk refused its batch or one before it (the batch is cut off again, see
+   * the file comment; its outcome is nonetheless unknown, as for a timeout: a crash before the cut
+   * is synced can bring the entry back at the next open, where it is replayed like any entry the
+   * node stored but never acknowledged); and with INTERNAL (cause: the I/O error) once a write or sync has
    * failed otherwise, which fails the journal.
    */
   append(ledger: number, entryId: number, payload: Buffer | readonly Buffer[]): Promise<JournalLocation> {
@@ -465,14 +495,21 @@ export class Journal {
   /**
    * The disk refused a batch (the record file cut it off again and stays usable): the batch and
    * everything queued or waiting behind it reject STORAGE_FULL, and so does every append for the
-   * next journalFullRetryMs. Rejecting what is queued keeps a ledger's entries on this node free of
+   * next journalFullRetryMs, doubled (up to journalFullRetryMsMax) for each refusal that follows a
+   * resume (checkSpace saw room) with no batch written between. Rejecting what is queued keeps a ledger's entries on this node free of
    * gaps a refused batch would leave before later ones, and frees their memory at once.
    */
   private refuseFull(err: StorageFullError, batch: readonly PendingRecord[]): void {
     const nowMs = this.clock.monotonicMs();
     const error = new StorageFullError(`${this.dir}: the journal disk is full; appends are refused until it has room (${err.message})`, { cause: err });
     if (this.full === undefined) log.warn("the journal disk is full; appends are refused until it has room", { dir: this.dir, error: err.message });
-    this.full = { error, sinceMs: this.full?.sinceMs ?? nowMs, retryAtMs: nowMs + journalFullRetryMs };
+    // Refused again, before any batch went through, after checkSpace saw room: statfs shows room
+    // the writes do not get (a quota, no inodes, reserved blocks), and each such resume would
+    // place a new ledger here (the health probe passes) only for it to fail. So the pause doubles,
+    // to a bound. A refusal without such a resume keeps the pause it had.
+    const last = this.full;
+    const pauseMs = last === undefined ? journalFullRetryMs : last.resumed ? Math.min(2 * last.pauseMs, journalFullRetryMsMax) : last.pauseMs;
+    this.full = { error, sinceMs: last?.sinceMs ?? nowMs, retryAtMs: nowMs + pauseMs, pauseMs, resumed: false };
     const rejected = [...batch, ...this.queue.splice(0), ...this.waiting.splice(0)];
     this.admittedBytes = 0;
     for (const rec of rejected) rec.reject(error);
@@ -497,3 +534,30 @@ function checkOption(name: string, value: number, min: number, max: number): num
   return value;
 }
 
+/** See the comment above Journal.open: refuses a journal whose synced marks name files that are gone. */
+async function checkMarksWithoutFiles(dir: string, numbers: readonly number[]): Promise<void> {
+  const held = new Set(numbers);
+  const oldest = numbers[0];
+  const orphans = (await readdir(dir))
+    .map((name) => markNamePattern.exec(name)?.[1])
+    .filter((digits): digits is string => digits !== undefined)
+    .map(Number)
+    .filter((n) => !held.has(n))
+    .sort((a, b) => a - b);
+  if (orphans.length === 0) return;
+  for (const n of orphans) {
+    const path = join(dir, journalFileName(n));
+    const leftOverFromRemoval = oldest !== undefined && n === oldest - 1;
+    const markedBytes = (await readSyncedMark(path))?.lengthBytes ?? 0;
+    if (!leftOverFromRemoval && markedBytes > 0) {
+      const where = oldest === undefined ? "no journal file is left" : n > (numbers[numbers.length - 1] ?? 0) ? "it was the newest" : "older files are gone too";
+      throw new DataCorruptionError(
+        `${dir}: journal file ${journalFileName(n)} is missing (${where}), but its synced mark says ${markedBytes} bytes were synced to it: ` +
+          `it was deleted while the node was stopped, and acknowledged entries are gone`,
+      );
+    }
+    log.info("removing the synced mark of a journal file that is gone", { dir, file: journalFileName(n), markedBytes });
+    await removeSyncedMark(path);
+  }
+  await syncDirectory(dir);
+}

@@ -128,3 +128,70 @@ void t.test("a node that cannot tell its identity (unreachable now) is not taken
   for await (const e of log.read()) read.push(e.data.toString());
   t.equal(read.length, 10);
 });
+
+/** Makes `node`'s identity probe hang for its first `hangs` asks (a node restarting or slow), then answer `id`. */
+function hangFirst(node: IdentifiedNode, hangs: number, id: string): { asks: () => number } {
+  let asks = 0;
+  node.instanceId = () => {
+    asks++;
+    return asks <= hangs ? new Promise<string>(() => undefined) : Promise.resolve(id);
+  };
+  return { asks: () => asks };
+}
+
+async function openError(t1: Tier1): Promise<{ code?: string; message?: string } | undefined> {
+  return t1.openLog(0).then(
+    async (log) => {
+      await log.close();
+      return undefined;
+    },
+    (e: unknown) => e as { code?: string; message?: string },
+  );
+}
+
+void t.test("a wiped node that does not answer its identity at first is never believed: no short close, then DATA_CORRUPTION", async (t) => {
+  const metadata = await metadataStore(t);
+  // A standalone's single node: every acknowledged entry lives only there.
+  await writeLog([new IdentifiedNode("local:lognode", "id-a")], metadata, 10);
+  const before = await readLogState(metadata, 0);
+  const wiped = new IdentifiedNode("local:lognode", "id-b");
+  hangFirst(wiped, 1, "id-b");
+  const first = await openError(tier1([wiped], metadata));
+  t.equal(first?.code, "UNAVAILABLE", "recovery treats the unverified node as down, then as lost, and gives up");
+  const mid = await readLogState(metadata, 0);
+  t.same(
+    mid.state.ledgers.map((l) => l.id),
+    before.state.ledgers.map((l) => l.id),
+    "the ledger was neither closed short nor dropped as empty",
+  );
+  const second = await openError(tier1([wiped], metadata));
+  t.equal(second?.code, "DATA_CORRUPTION", "once it answers, the wiped node is refused");
+});
+
+void t.test("an intact node that answers its identity late is used once verified", async (t) => {
+  const metadata = await metadataStore(t);
+  const node = new IdentifiedNode("local:lognode", "id-a");
+  await writeLog([node], metadata, 10);
+  const late = hangFirst(node, 1, "id-a");
+  const log = await tier1([node], metadata).openLog(0);
+  t.teardown(() => log.close());
+  const read: string[] = [];
+  for await (const e of log.read()) read.push(e.data.toString());
+  t.same(read, Array.from({ length: 10 }, (_, i) => `entry-${i}`), "every acknowledged entry");
+  t.ok(late.asks() >= 2, "asked again after the first probe timed out");
+});
+
+void t.test("a hung node is asked once per open, not once per ledger", async (t) => {
+  const metadata = await metadataStore(t);
+  const nodes = [0, 1, 2].map((i) => new IdentifiedNode(`node-${i}`, `id-${i}`));
+  // Many ledgers: each open of the log leaves one behind.
+  for (let i = 0; i < 30; i++) await writeLog(nodes, metadata, 1);
+  t.ok((await readLogState(metadata, 0)).state.ledgers.length >= 30);
+  const hung = hangFirst(nodes[2]!, Number.MAX_SAFE_INTEGER, "id-2");
+  const log = await tier1(nodes, metadata).openLog(0);
+  t.teardown(() => log.close());
+  t.ok(hung.asks() <= 10, `asked ${hung.asks()} times over 30 ledgers`);
+  const read: string[] = [];
+  for await (const e of log.read()) read.push(e.data.toString());
+  t.equal(read.length, 30, "read from the verified replicas");
+});

@@ -10,8 +10,10 @@
  * never another ack.
  *
  * Identity: each ledger records the instance id (cookie) of its nodes; `open` asks them again
- * before it changes anything, and a node that lost a ledger's data is refused (DATA_CORRUPTION when
- * acknowledged entries may have been only there) or left out of that ledger (ledger-identity.ts).
+ * (each node once, all at once) before it changes anything, and a node that lost a ledger's data is
+ * refused (DATA_CORRUPTION when acknowledged entries may have been only there) or left out of that
+ * ledger; a node that does not answer is not trusted for the ledgers that recorded it until it
+ * answers with the recorded id (a down node meanwhile), see ledger-identity.ts.
  *
  * Full disks: a ledger that breaks because its log nodes refuse adds for lack of space (STORAGE_FULL)
  * is replaced like any other, but a node whose disk is full fails the health probe until it has
@@ -23,7 +25,7 @@
  */
 import { ClosedError, InvalidArgumentError, StorageFullError, WriterNotPrimaryError, ledgerEntryBytesMax, logNodeReadBytesMax, logStorageFullWaitMs, logger, toSluiceError, type Clock, type SluiceError, type TimerHandle } from "../../common/index.js";
 import type { DurableDataLog, LogEntry } from "./durable-data-log.js";
-import { instanceIdOf, LostReplica, lostReplicas } from "./ledger-identity.js";
+import { IdentityCache, instanceIdOf, LostReplica, recordedAddresses, replicaTrust, UnverifiedReplica } from "./ledger-identity.js";
 import { LedgerWriter } from "./ledger/ledger-writer.js";
 import { readLedgerEntries } from "./ledger/ledger-reader.js";
 import { recoverLedger } from "./ledger/ledger-recovery.js";
@@ -57,8 +59,8 @@ export class Tier1DataLog implements DurableDataLog {
   private readonly drainWaiters = new Set<() => void>();
   private healthTimer: TimerHandle | undefined;
   private nextRolloverTryMs = 0;
-  /** Per ledger id, the ensemble indexes of nodes that lost its data (see ledger-identity.ts). */
-  private lost = new Map<number, ReadonlySet<number>>();
+  /** Per ledger id, stand-ins by ensemble index for nodes not to be believed about it (see ledger-identity.ts). */
+  private standIns = new Map<number, ReadonlyMap<number, LogNodeApi>>();
   /** Set while the log nodes refuse adds for a full disk: the error new operations get, and the timer that gives up. */
   private full: { error: StorageFullError; sinceMs: number; timer: TimerHandle } | undefined;
 
@@ -102,11 +104,18 @@ export class Tier1DataLog implements DurableDataLog {
   static async open(tier1: Tier1, container: number): Promise<Tier1DataLog> {
     const store = tier1.metadata;
     let { state, version } = await readLogState(store, container);
-    // Before anything changes: a node whose data is gone must not answer for what it held.
-    const lost = new Map<number, ReadonlySet<number>>();
+    // Before anything changes: a node whose data is gone must not answer for what it held, nor
+    // one that cannot tell now. Each node is asked once, all at once (a hung node costs one probe
+    // timeout per open, not one per ledger).
+    const identities = new IdentityCache((a) => tier1.nodeFor(a), tier1.clock, tier1.probeTimeoutMs);
+    const answers = await identities.askAll(state.ledgers.flatMap(recordedAddresses));
+    const standIns = new Map<number, ReadonlyMap<number, LogNodeApi>>();
     for (const l of state.ledgers) {
-      const nodes = await lostReplicas(l, l.ensemble.map((a) => tier1.nodeFor(a)), container, tier1.clock);
-      if (nodes.size > 0) lost.set(l.id, nodes);
+      const trust = replicaTrust(l, answers, container);
+      const these = new Map<number, LogNodeApi>();
+      for (const i of trust.lost) these.set(i, new LostReplica(tier1.nodeFor(l.ensemble[i]!), l.id));
+      for (const i of trust.unverified) these.set(i, new UnverifiedReplica(tier1.nodeFor(l.ensemble[i]!), l.id, l.instances![i]!, identities));
+      if (these.size > 0) standIns.set(l.id, these);
     }
     state = { ...state, epoch: state.epoch + 1 };
     version = await writeLogState(store, container, version, state);
@@ -118,7 +127,7 @@ export class Tier1DataLog implements DurableDataLog {
     for (const l of state.ledgers) {
       let lastEntryId = l.lastEntryId;
       if (lastEntryId === null) {
-        const target = { ledgerId: l.id, ensemble: nodesOf(tier1, l, lost.get(l.id)), writeQuorum: l.writeQuorum, ackQuorum: l.ackQuorum };
+        const target = { ledgerId: l.id, ensemble: nodesOf(tier1, l, standIns.get(l.id)), writeQuorum: l.writeQuorum, ackQuorum: l.ackQuorum };
         lastEntryId = await tier1.retryUntilDeadline(`recovery of ledger ${l.id} of container ${container}`, () => recoverLedger(target));
       }
       if (lastEntryId === -1) deleting.push({ id: l.id, ensemble: l.ensemble });
@@ -129,7 +138,7 @@ export class Tier1DataLog implements DurableDataLog {
     state = { ...state, nextSeq: state.nextSeq + 1, ledgers: [...ledgers, current], deleting };
     version = await writeLogState(store, container, version, state);
     const opened = new Tier1DataLog(tier1, container, state, version, current, tier1.clock);
-    opened.lost = lost;
+    opened.standIns = standIns;
     opened.collectDeleted();
     return opened;
   }
@@ -171,7 +180,7 @@ export class Tier1DataLog implements DurableDataLog {
       const l = this.state.ledgers.find((x) => x.seq >= seq);
       if (l === undefined) return;
       if (l.seq !== seq) entryId = 0;
-      const target = { ledgerId: l.id, ensemble: nodesOf(this.tier1, l, this.lost.get(l.id)), writeQuorum: l.writeQuorum };
+      const target = { ledgerId: l.id, ensemble: nodesOf(this.tier1, l, this.standIns.get(l.id)), writeQuorum: l.writeQuorum };
       const lastOf = (): number => {
         const live = this.state.ledgers.find((x) => x.seq === l.seq);
         if (live?.lastEntryId != null) return live.lastEntryId;
@@ -427,14 +436,16 @@ export class Tier1DataLog implements DurableDataLog {
 
 async function newLedgerRecord(tier1: Tier1, seq: number, ensemble: string[]): Promise<LedgerRecord> {
   const id = await allocateLedgerId(tier1.metadata);
-  // The nodes' cookies, so that a later open can tell a node that lost this ledger's data.
-  const instances = await Promise.all(ensemble.map((a) => instanceIdOf(tier1.nodeFor(a), tier1.clock)));
+  // The nodes' cookies, so that a later open can tell a node that lost this ledger's data. Asked
+  // afresh (all at once), not from an open's cache: the id recorded must be the one of the data
+  // that takes this ledger's entries.
+  const instances = await Promise.all(ensemble.map((a) => instanceIdOf(tier1.nodeFor(a), tier1.clock, tier1.probeTimeoutMs)));
   const record: LedgerRecord = { seq, id, ensemble, writeQuorum: tier1.quorum.writeQuorum, ackQuorum: tier1.quorum.ackQuorum, lastEntryId: null };
   return instances.some((x) => x !== null) ? { ...record, instances } : record;
 }
 
-/** The clients of a ledger's ensemble, with a stand-in for each node that lost its data. */
-function nodesOf(tier1: Tier1, l: LedgerRecord, lost: ReadonlySet<number> | undefined): LogNodeApi[] {
-  return l.ensemble.map((a, i) => (lost?.has(i) === true ? new LostReplica(tier1.nodeFor(a), l.id) : tier1.nodeFor(a)));
+/** The clients of a ledger's ensemble, with its stand-in for each node not to be believed about it. */
+function nodesOf(tier1: Tier1, l: LedgerRecord, standIns: ReadonlyMap<number, LogNodeApi> | undefined): LogNodeApi[] {
+  return l.ensemble.map((a, i) => standIns?.get(i) ?? tier1.nodeFor(a));
 }
 

@@ -41,7 +41,8 @@ export class Tier1 {
   readonly inflightBytesMax: number;
   readonly retryMs: number;
   readonly closeWaitMs: number;
-  private readonly probeTimeoutMs: number;
+  /** How long a health or identity probe of a log node may take before the node counts as down. */
+  readonly probeTimeoutMs: number;
   private readonly openDeadlineMs: number;
   private readonly nodes: readonly LogNodeApi[];
   private readonly byAddress = new Map<string, LogNodeApi>();

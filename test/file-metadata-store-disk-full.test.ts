@@ -2,13 +2,14 @@
  * The embedded metadata store on a full disk (a small tmpfs filled by a filler file): writes are
  * refused STORAGE_FULL and change nothing, a snapshot the disk has no room for is put off instead
  * of stopping the store, writes succeed again once the filler is removed, and a reopen finds
- * exactly the writes that were acknowledged.
+ * exactly the writes that were acknowledged. A write of a refused batch whose compare failed only
+ * because of an earlier write of that batch is STORAGE_FULL too, not CONDITIONAL_CHECK_FAILED.
  */
 import t from "tap";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { fillDisk, mountTmpfs } from "../../test/support/tmpfs.js";
-import { FileMetadataStore } from "./file-metadata-store.js";
+import { fillDisk, mountTmpfs } from "./support/tmpfs.js";
+import { FileMetadataStore } from "../controller/store/file-metadata-store.js";
 
 void t.test("STORAGE_FULL while full, a snapshot put off, writes again once there is room, nothing acknowledged lost", async (t) => {
   const { dir, cleanup } = await mountTmpfs(2);
@@ -37,6 +38,19 @@ void t.test("STORAGE_FULL while full, a snapshot put off, writes again once ther
   await t.rejects(store.put("refused", Buffer.alloc(100, 0x62)), { code: "STORAGE_FULL" }, "and the next one too: the store is not failed, and refuses for space");
   t.equal(await store.revision(), revision, "a refused write changes nothing");
   t.equal(await store.get("refused"), undefined);
+  // Three creates in one group commit: the second key's compare fails only because of the first
+  // write of the batch, which the disk refuses; the third fails against the durable state alone.
+  const outcomes = await Promise.allSettled([
+    store.compareAndSet("race", 0, Buffer.alloc(100, 0x63)),
+    store.compareAndSet("race", 0, Buffer.alloc(100, 0x64)),
+    store.compareAndSet("k0", 0, Buffer.alloc(100, 0x65)),
+  ]);
+  t.same(
+    outcomes.map((o) => (o.status === "rejected" ? (o.reason as { code?: string }).code : "written")),
+    ["STORAGE_FULL", "STORAGE_FULL", "CONDITIONAL_CHECK_FAILED"],
+    "nobody is told a compare failed because of a write that never happened",
+  );
+  t.equal(await store.get("race"), undefined);
 
   await rm(join(dir, "filler"));
   for (let i = 0; i < 40; i++) {

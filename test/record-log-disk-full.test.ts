@@ -6,8 +6,8 @@
 import t from "tap";
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fillDisk, mountTmpfs } from "../test/support/tmpfs.js";
-import { encodeRecord, RecordFile } from "./record-log.js";
+import { fillDisk, mountTmpfs } from "./support/tmpfs.js";
+import { encodeRecord, RecordFile } from "../common/record-log.js";
 
 const record = (seq: number): Buffer[] => encodeRecord(1, seq, Buffer.alloc(64 * 1024, seq % 251));
 const bytesOf = (pieces: Buffer[]): number => pieces.reduce((n, b) => n + b.length, 0);
