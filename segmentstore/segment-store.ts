@@ -209,13 +209,18 @@ export class SegmentStore {
   private lookup(segment: string): SegmentContainer {
     const c = containerOf(segment, this.options.containerCount);
     const slot = this.slots.get(c);
-    const full = this.assignments.get(c) === this.id ? (this.corrupt.get(c) ?? this.storageFull.get(c)) : undefined;
+    if (slot?.serving === true) return slot.container;
+    const refused = this.refusal(c);
     if (slot === undefined) {
-      if (full !== undefined) throw full;
+      if (refused !== undefined) throw refused;
       throw new WrongHostError(`segment ${segment} (container ${c}) is not served by segment store ${this.id}; ask the controller for its endpoint`);
     }
-    if (!slot.serving) throw full ?? new ContainerNotReadyError(`container ${c} of ${segment} is being recovered; retry shortly`);
-    return slot.container;
+    throw refused ?? new ContainerNotReadyError(`container ${c} of ${segment} is being recovered; retry shortly`);
+  }
+
+  /** Why an assigned container is not served, when its last takeover said (DATA_CORRUPTION, STORAGE_FULL). */
+  private refusal(c: number): SluiceError | undefined {
+    return this.assignments.get(c) === this.id ? (this.corrupt.get(c) ?? this.storageFull.get(c)) : undefined;
   }
 
   private async watchAssignments(fromRevision: number): Promise<void> {

@@ -213,11 +213,8 @@ export class FileMetadataStore implements MetadataStore {
       throw err;
     }
     const holder = await liveDirLockHolder(this.dir);
-    const generations = (prefix: string) =>
-      names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
-    const snapshot = Math.max(0, ...generations("snapshot"));
-    // (A race with the owner's snapshot switch cannot show this either; open reads again if it did.)
-    refuseLogsAboveSnapshot(this.dir, names, snapshot);
+    // (A race with the owner's snapshot switch cannot show a log above the snapshot either; open reads again if it did.)
+    const snapshot = newestSnapshot(this.dir, names);
     this.generation = snapshot;
     if (snapshot > 0) {
       let ended = false;
@@ -241,10 +238,7 @@ export class FileMetadataStore implements MetadataStore {
   private async recover(): Promise<void> {
     const names = await readdir(this.dir);
     const legacy = names.includes(legacyLogName);
-    const generations = (prefix: string) =>
-      names.flatMap((n) => (new RegExp(`^${prefix}-(\\d+)$`).exec(n) ? [Number(n.slice(prefix.length + 1))] : []));
-    const snapshot = Math.max(0, ...generations("snapshot"));
-    refuseLogsAboveSnapshot(this.dir, names, snapshot);
+    const snapshot = newestSnapshot(this.dir, names);
     this.generation = snapshot;
     if (snapshot > 0) {
       let ended = false;
@@ -895,6 +889,16 @@ export class FileMetadataStore implements MetadataStore {
  * snapshot-<g+1> was deleted while the store was stopped, and the state it held (everything before
  * that log) would otherwise be served as an empty store.
  */
+/**
+ * The newest snapshot generation among `names` (0: none), after refusing a log of a later generation
+ * (its snapshot was deleted while the store was stopped).
+ */
+function newestSnapshot(dir: string, names: readonly string[]): number {
+  const snapshot = Math.max(0, ...names.flatMap((n) => (/^snapshot-(\d+)$/.test(n) ? [Number(n.slice("snapshot-".length))] : [])));
+  refuseLogsAboveSnapshot(dir, names, snapshot);
+  return snapshot;
+}
+
 function refuseLogsAboveSnapshot(dir: string, names: readonly string[], snapshot: number): void {
   for (const name of names) {
     const m = /^\.?log-(\d+)(?:\.synced)?$/.exec(name);

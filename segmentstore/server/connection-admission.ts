@@ -24,6 +24,7 @@ import {
   TooManyConnectionsError,
   type Clock,
   type SluiceError,
+  type TimerHandle,
 } from "../../common/index.js";
 import { encodeFrame, errorFrame } from "../../proto/index.js";
 
@@ -167,5 +168,55 @@ export class ConnectionAdmission {
   close(): void {
     for (const s of this.refusing) s.destroy();
     this.refusing.clear();
+  }
+}
+
+/**
+ * The idle timeout of one connection, shared by both servers. Once started, it calls `onIdle` (once)
+ * when nothing arrived or was written for `timeoutMs` (`touch()` marks activity) and `busy()` says
+ * nothing is in flight or waiting; while busy it looks again a timeout later. 0: never idle.
+ */
+export class IdleWatch {
+  private lastActivityMs: number;
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly timeoutMs: number,
+    private readonly busy: () => boolean,
+    private readonly onIdle: (quietMs: number) => void,
+  ) {
+    this.lastActivityMs = clock.monotonicMs();
+  }
+
+  /** Bytes arrived or a reply was written. */
+  touch(): void {
+    this.lastActivityMs = this.clock.monotonicMs();
+  }
+
+  /** Starts watching (after Hello). */
+  start(): void {
+    if (this.timeoutMs > 0 && !this.stopped) this.timer = this.clock.setTimer(this.timeoutMs, () => this.check());
+  }
+
+  /** Stops for good (the connection closes). Idempotent. */
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    if (this.stopped) return;
+    const quietMs = this.clock.monotonicMs() - this.lastActivityMs;
+    const busy = this.busy();
+    if (busy || quietMs < this.timeoutMs) {
+      this.timer = this.clock.setTimer(busy ? this.timeoutMs : this.timeoutMs - quietMs, () => this.check());
+      return;
+    }
+    this.stopped = true;
+    this.onIdle(Math.round(quietMs));
   }
 }

@@ -26,6 +26,7 @@ import { encodeFrame, errorFrame, FrameDecoder, protocolVersion, validateEvents,
 import type { AppendResult, SegmentContainer } from "../container/segment-container.js";
 import type { FlowParticipant, StoreFlow } from "./flow.js";
 import { segmentOf, serveManagement, type ManagementFrame } from "./segment-requests.js";
+import { IdleWatch } from "./connection-admission.js";
 
 type AppendFrame = FrameOf<"AppendBlock" | "ConditionalAppend">;
 /** Frames that wait behind held appends: the appends, and set-ups (which must not overtake them). */
@@ -65,9 +66,7 @@ export class ConnectionHandler implements FlowParticipant {
   private readonly helloTimer: TimerHandle;
   /** Writers set up on this connection, as `writerIdHex/segment`. */
   private readonly writers = new Set<string>();
-  /** When bytes last arrived or a reply was written (monotonic ms). */
-  private lastActivityMs: number;
-  private idleTimer: TimerHandle | undefined;
+  private readonly idleWatch: IdleWatch;
 
   constructor(
     private readonly socket: Socket,
@@ -77,7 +76,7 @@ export class ConnectionHandler implements FlowParticipant {
     private readonly flow: StoreFlow,
     private readonly idle: ConnectionIdleOptions = { idleTimeoutMs: 0 },
   ) {
-    this.lastActivityMs = clock.monotonicMs();
+    this.idleWatch = new IdleWatch(clock, idle.idleTimeoutMs, () => this.busy, (quietMs) => this.closeIdle(quietMs));
     flow.join(this);
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
     socket.setNoDelay(true);
@@ -88,7 +87,7 @@ export class ConnectionHandler implements FlowParticipant {
     this.helloTimer = clock.setTimer(helloTimeoutMs, () => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)));
     socket.on("close", () => {
       this.helloTimer.cancel();
-      this.idleTimer?.cancel();
+      this.idleWatch.stop();
       this.closed = true;
       this.dropHeld();
       flow.leave(this);
@@ -98,7 +97,7 @@ export class ConnectionHandler implements FlowParticipant {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    this.lastActivityMs = this.clock.monotonicMs();
+    this.idleWatch.touch();
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -123,7 +122,7 @@ export class ConnectionHandler implements FlowParticipant {
 
   private write(frame: Frame): void {
     if (this.socket.destroyed) return;
-    this.lastActivityMs = this.clock.monotonicMs();
+    this.idleWatch.touch();
     const pieces = encodeFrame(frame);
     if (pieces.length === 1) {
       this.socket.write(pieces[0]!);
@@ -145,7 +144,7 @@ export class ConnectionHandler implements FlowParticipant {
       this.helloDone = true;
       this.helloTimer.cancel();
       this.write({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
-      if (this.idle.idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(this.idle.idleTimeoutMs, () => this.checkIdle());
+      this.idleWatch.start();
       return;
     }
     switch (frame.type) {
@@ -307,18 +306,12 @@ export class ConnectionHandler implements FlowParticipant {
     return this.requestsInflight > 0 || this.inflightBytes > 0 || this.held.length > 0 || this.paused || this.socket.writableLength > 0;
   }
 
-  /** The idle timer: closes the connection if it is idle, else looks again when it could first be. */
-  private checkIdle(): void {
-    this.idleTimer = undefined;
+  /** Closes the connection the idle watch found quiet for its timeout with nothing in flight. */
+  private closeIdle(quietMs: number): void {
     if (this.closed) return;
     const timeoutMs = this.idle.idleTimeoutMs;
-    const quietMs = this.clock.monotonicMs() - this.lastActivityMs;
-    if (this.busy || quietMs < timeoutMs) {
-      this.idleTimer = this.clock.setTimer(this.busy ? timeoutMs : timeoutMs - quietMs, () => this.checkIdle());
-      return;
-    }
-    this.idle.onIdleClose?.(Math.round(quietMs));
-    log.debug("closing an idle connection", { remote: this.socket.remoteAddress, idleMs: Math.round(quietMs) });
+    this.idle.onIdleClose?.(quietMs);
+    log.debug("closing an idle connection", { remote: this.socket.remoteAddress, idleMs: quietMs });
     this.closed = true;
     this.flow.leave(this);
     this.write(errorFrame(0, new ConnectionClosedError(`the segment store closed this connection after ${timeoutMs} ms without a request (--idle-timeout-ms)`)));
@@ -353,7 +346,7 @@ export class ConnectionHandler implements FlowParticipant {
 
   close(): void {
     this.closed = true;
-    this.idleTimer?.cancel();
+    this.idleWatch.stop();
     this.dropHeld();
     this.flow.leave(this);
     this.socket.destroy();

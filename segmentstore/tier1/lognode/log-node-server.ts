@@ -51,7 +51,7 @@ import {
 } from "../../../common/index.js";
 import { FrameDecoder, FrameWriter, errorFrame, protocolVersion, type Frame, type FrameOf, type RequestFrame } from "../../../proto/index.js";
 import type { LedgerState, LogNodeApi } from "../log-node-api.js";
-import { ConnectionAdmission, writeConnectionError, type ConnectionLimits } from "../../server/connection-admission.js";
+import { ConnectionAdmission, IdleWatch, writeConnectionError, type ConnectionLimits } from "../../server/connection-admission.js";
 
 const log = logger("lognode");
 
@@ -142,9 +142,7 @@ class LogNodeConnection {
   /** Requests handed to the storage and not yet answered, and the bytes their reads may return. */
   private requestsInflight = 0;
   private readBytesInflight = 0;
-  /** When bytes last arrived or a reply was sent (monotonic ms), for the idle timeout. */
-  private lastActivityMs: number;
-  private idleTimer: TimerHandle | undefined;
+  private readonly idle: IdleWatch;
 
   constructor(
     private readonly socket: Socket,
@@ -153,7 +151,7 @@ class LogNodeConnection {
     private readonly admission: ConnectionAdmission,
     private readonly onClosed: () => void,
   ) {
-    this.lastActivityMs = clock.monotonicMs();
+    this.idle = new IdleWatch(clock, admission.limits.idleTimeoutMs, () => this.requestsInflight > 0 || this.paused || this.socket.writableLength > 0, (quietMs) => this.closeIdle(quietMs));
     this.decoder = new FrameDecoder((frame) => this.dispatch(frame));
     this.writer = new FrameWriter(socket);
     socket.setNoDelay(true);
@@ -164,7 +162,7 @@ class LogNodeConnection {
     this.helloTimer = clock.setTimer(helloTimeoutMs, () => this.fatal(new MalformedFrameError(`no Hello within ${helloTimeoutMs} ms`)));
     socket.on("close", () => {
       this.helloTimer.cancel();
-      this.idleTimer?.cancel();
+      this.idle.stop();
       this.closed = true;
       this.onClosed();
     });
@@ -172,31 +170,23 @@ class LogNodeConnection {
 
   close(): void {
     this.closed = true;
-    this.idleTimer?.cancel();
+    this.idle.stop();
     this.socket.destroy();
   }
 
-  /** The idle timer: closes the connection if nothing is outstanding and it was quiet for the timeout. */
-  private checkIdle(): void {
-    this.idleTimer = undefined;
+  /** Closes the connection the idle watch found quiet for its timeout with nothing outstanding. */
+  private closeIdle(quietMs: number): void {
     if (this.closed) return;
-    const timeoutMs = this.admission.limits.idleTimeoutMs;
-    const quietMs = this.clock.monotonicMs() - this.lastActivityMs;
-    const busy = this.requestsInflight > 0 || this.paused || this.socket.writableLength > 0;
-    if (busy || quietMs < timeoutMs) {
-      this.idleTimer = this.clock.setTimer(busy ? timeoutMs : timeoutMs - quietMs, () => this.checkIdle());
-      return;
-    }
-    this.admission.noteIdleClose(this.socket, Math.round(quietMs));
+    this.admission.noteIdleClose(this.socket, quietMs);
     this.closed = true;
-    writeConnectionError(this.socket, new ConnectionClosedError(`the log node closed this connection after ${timeoutMs} ms without a request (--idle-timeout-ms)`));
+    writeConnectionError(this.socket, new ConnectionClosedError(`the log node closed this connection after ${this.idle.timeoutMs} ms without a request (--idle-timeout-ms)`));
     this.socket.end();
     this.clock.setTimer(idleCloseGraceMs, () => this.socket.destroy());
   }
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    this.lastActivityMs = this.clock.monotonicMs();
+    this.idle.touch();
     try {
       this.decoder.push(chunk);
     } catch (err) {
@@ -224,8 +214,7 @@ class LogNodeConnection {
       this.helloDone = true;
       this.helloTimer.cancel();
       this.send({ type: "Hello", highVersion: protocolVersion, lowVersion: protocolVersion });
-      const idleTimeoutMs = this.admission.limits.idleTimeoutMs;
-      if (idleTimeoutMs > 0) this.idleTimer = this.clock.setTimer(idleTimeoutMs, () => this.checkIdle());
+      this.idle.start();
       return;
     }
     switch (frame.type) {
@@ -311,7 +300,7 @@ class LogNodeConnection {
 
   private send(frame: Frame): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    this.lastActivityMs = this.clock.monotonicMs();
+    this.idle.touch();
     // Replies completed in one tick (a journal batch acks many adds at once) leave in one writev.
     this.writer.write(frame);
     this.updateFlow();
