@@ -1,0 +1,151 @@
+package io.sluice.flink.source;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sluice.client.ClientConfig;
+import io.sluice.client.PositionedSegment;
+import io.sluice.client.SegmentSpan;
+import io.sluice.client.Successor;
+import java.util.List;
+import org.apache.flink.api.connector.source.SourceEvent;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Proves the enumerator's handling of finished reports across checkpoints and restores, with a
+ * scripted controller and context: successors are assigned exactly once, only after the fence, a
+ * re-reported marker is acknowledged, and nothing stalls.
+ */
+class SluiceSplitEnumeratorTest {
+  static final String A = "sc/s/0.#epoch.0";
+  static final String B = "sc/s/1.#epoch.1";
+  static final String C = "sc/s/2.#epoch.1";
+
+  static SluiceSourceSettings settings(StreamPosition stop, OrderingMode mode) {
+    return new SluiceSourceSettings("tcp://127.0.0.1:1", List.of("sc/s"), StreamPosition.head(), stop, mode, ClientConfig.defaults(), 1000, 100);
+  }
+
+  static ScriptedMetadata splitGraph() {
+    ScriptedMetadata m = new ScriptedMetadata();
+    m.head.add(new PositionedSegment(ScriptedMetadata.range(A, 0, 1), 0));
+    m.successors.put(A, List.of(new Successor(ScriptedMetadata.range(B, 0, 0.5), List.of(A)), new Successor(ScriptedMetadata.range(C, 0.5, 1), List.of(A))));
+    return m;
+  }
+
+  static SluiceSplitEnumerator start(ScriptedEnumeratorContext ctx, SluiceSourceSettings s, SluiceEnumeratorState state, ScriptedMetadata meta) {
+    ctx.registerReader(0);
+    ctx.registerReader(1);
+    SluiceSplitEnumerator e = new SluiceSplitEnumerator(ctx, s, state, x -> meta);
+    e.start();
+    ctx.runAsync();
+    e.addReader(0);
+    e.addReader(1);
+    return e;
+  }
+
+  static SluiceEnumeratorState roundTrip(SluiceEnumeratorState s) throws Exception {
+    SluiceEnumeratorStateSerializer ser = SluiceEnumeratorStateSerializer.INSTANCE;
+    return ser.deserialize(ser.getVersion(), ser.serialize(s));
+  }
+
+  static boolean acked(ScriptedEnumeratorContext ctx, int reader, String segment) {
+    for (SourceEvent e : ctx.events.getOrDefault(reader, List.of())) {
+      if (e instanceof SourceEvents.FinishedAcknowledged a && a.segments().contains(segment)) return true;
+    }
+    return false;
+  }
+
+  @Test
+  void finishThenCheckpointBeforeTheAckThenRestoreOfBoth() throws Exception {
+    ScriptedMetadata meta = splitGraph();
+    SluiceSourceSettings s = settings(null, OrderingMode.CHECKPOINTED);
+    ScriptedEnumeratorContext ctx1 = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e1 = start(ctx1, s, SluiceEnumeratorState.initial(), meta);
+    assertEquals(List.of(A), ctx1.assignedSegments(), "the head segment is assigned once");
+
+    e1.handleSourceEvent(0, new SourceEvents.SegmentsFinished(List.of(A), List.of(100L)));
+    ctx1.runAsync();
+    assertEquals(List.of(A), ctx1.assignedSegments(), "no successor before a checkpoint covers the report");
+    SluiceEnumeratorState checkpoint1 = roundTrip(e1.snapshotState(1));
+    // The reader's state of checkpoint 1 still holds its marker: the ack was never sent or never arrived.
+    e1.notifyCheckpointComplete(1);
+    assertEquals(List.of(A, B, C), ctx1.assignedSegments(), "successors after the checkpoint completed");
+    e1.close();
+
+    // Failure: restore the enumerator (and the reader, with its marker) from checkpoint 1.
+    ScriptedEnumeratorContext ctx2 = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e2 = start(ctx2, s, checkpoint1, meta);
+    assertEquals(List.of(B, C), ctx2.assignedSegments().stream().sorted().toList(), "the restored graph releases the successors");
+    e2.handleSourceEvent(1, new SourceEvents.SegmentsFinished(List.of(A), List.of(100L)));
+    ctx2.runAsync();
+    assertTrue(acked(ctx2, 1, A), "a re-reported marker already covered is acknowledged at once");
+    for (int i = 0; i < 3; i++) ctx2.tick();
+    e2.notifyCheckpointComplete(2);
+    assertEquals(2, ctx2.assignedSegments().size(), "each successor assigned exactly once: " + ctx2.assignedSegments());
+  }
+
+  @Test
+  void aMarkerTheEnumeratorNeverSawIsReReportedAndReleasedAfterTheNextCheckpoint() throws Exception {
+    ScriptedMetadata meta = splitGraph();
+    SluiceSourceSettings s = settings(null, OrderingMode.CHECKPOINTED);
+    ScriptedEnumeratorContext ctx1 = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e1 = start(ctx1, s, SluiceEnumeratorState.initial(), meta);
+    // The enumerator snapshots first; the reader finishes A before its own snapshot of the same checkpoint.
+    SluiceEnumeratorState checkpoint1 = roundTrip(e1.snapshotState(1));
+    e1.close();
+
+    ScriptedEnumeratorContext ctx2 = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e2 = start(ctx2, s, checkpoint1, meta);
+    assertEquals(List.of(), ctx2.assignedSegments(), "A lives in the reader's state, not re-assigned");
+    e2.handleSourceEvent(0, new SourceEvents.SegmentsFinished(List.of(A), List.of(100L)));
+    ctx2.runAsync();
+    assertEquals(List.of(), ctx2.assignedSegments(), "fenced: nothing before the next checkpoint");
+    assertTrue(!acked(ctx2, 0, A), "not acknowledged before a checkpoint holds it");
+    e2.snapshotState(2);
+    e2.notifyCheckpointComplete(2);
+    assertEquals(List.of(B, C), ctx2.assignedSegments().stream().sorted().toList());
+    assertTrue(acked(ctx2, 0, A), "acknowledged once covered");
+  }
+
+  @Test
+  void relaxedReleasesAtTheReport() {
+    ScriptedMetadata meta = splitGraph();
+    ScriptedEnumeratorContext ctx = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e = start(ctx, settings(null, OrderingMode.RELAXED), SluiceEnumeratorState.initial(), meta);
+    e.handleSourceEvent(0, new SourceEvents.SegmentsFinished(List.of(A), List.of(10L)));
+    ctx.runAsync();
+    assertEquals(List.of(A, B, C), ctx.assignedSegments());
+  }
+
+  @Test
+  void aLookupThatFindsNoSuccessorYetIsRetriedOnTheNextTick() {
+    ScriptedMetadata meta = splitGraph();
+    List<Successor> later = meta.successors.remove(A);
+    ScriptedEnumeratorContext ctx = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e = start(ctx, settings(null, OrderingMode.RELAXED), SluiceEnumeratorState.initial(), meta);
+    e.handleSourceEvent(0, new SourceEvents.SegmentsFinished(List.of(A), List.of(10L)));
+    ctx.runAsync();
+    assertEquals(List.of(A), ctx.assignedSegments(), "sealed, scale not committed yet");
+    meta.successors.put(A, later);
+    ctx.tick();
+    assertEquals(List.of(A, B, C), ctx.assignedSegments());
+  }
+
+  @Test
+  void aBoundedSourceSignalsNoMoreSplitsOnceEverySegmentBetweenItsCutsIsRead() {
+    ScriptedMetadata meta = splitGraph();
+    meta.spans.add(new SegmentSpan(ScriptedMetadata.range(A, 0, 1), 0, -1));
+    meta.spans.add(new SegmentSpan(ScriptedMetadata.range(B, 0, 0.5), 0, 40));
+    meta.spans.add(new SegmentSpan(ScriptedMetadata.range(C, 0.5, 1), 0, 70));
+    ScriptedEnumeratorContext ctx = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e = start(ctx, settings(StreamPosition.tail(), OrderingMode.RELAXED), SluiceEnumeratorState.initial(), meta);
+    e.handleSourceEvent(0, new SourceEvents.SegmentsFinished(List.of(A), List.of(10L)));
+    ctx.runAsync();
+    long endB = ctx.assigned.values().stream().flatMap(List::stream).filter(x -> x.segment().equals(B)).findFirst().orElseThrow().endOffset();
+    assertEquals(40, endB, "a successor stops at the stop cut");
+    assertEquals(List.of(), ctx.noMoreSplits);
+    e.handleSourceEvent(1, new SourceEvents.SegmentsFinished(List.of(B, C), List.of(40L, 70L)));
+    ctx.runAsync();
+    assertEquals(List.of(0, 1), ctx.noMoreSplits.stream().sorted().toList());
+  }
+}
