@@ -116,6 +116,20 @@ public final class SegmentReader implements AutoCloseable {
     return new ReadBatch(events, reply.atTail(), finished);
   }
 
+  /**
+   * The segment's length now (GetSegmentInfo), for lag: bytes between {@link #offset()} and it are
+   * still to be read. Follows the same endpoint and retry rules as {@link #read}; fails as it does.
+   * May be called while a read is outstanding.
+   */
+  public CompletableFuture<Long> length() {
+    if (closed) return CompletableFuture.failedFuture(new SluiceException(ErrorCode.CLOSED, "reader of " + segment + " is closed"));
+    return connector
+        .request("asking the length of " + segment,
+            conn -> conn.call(id -> new Frame.GetSegmentInfo(id, segment), Frame.SegmentInfo.class, config.requestTimeoutMs()),
+            () -> closed ? new SluiceException(ErrorCode.CLOSED, "reader of " + segment + " is closed") : null)
+        .thenApply(Frame.SegmentInfo::length);
+  }
+
   /** Stops the reader: an outstanding read fails CLOSED (or completes if its answer came first); no read is sent after. */
   @Override
   public void close() {

@@ -5,7 +5,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.api.connector.source.ReaderOutput;
 import org.apache.flink.api.connector.source.SourceEvent;
+import org.apache.flink.core.io.InputStatus;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.source.reader.SourceReaderBase;
@@ -26,11 +28,30 @@ final class SluiceSourceReader<T> extends SourceReaderBase<ReadEvent, T, SluiceS
   private static final Logger LOG = LoggerFactory.getLogger(SluiceSourceReader.class);
 
   private final Map<String, SluiceSplit> markers = new LinkedHashMap<>();
+  private boolean idle;
   private final AutoCloseable resources;
 
   SluiceSourceReader(SingleThreadFetcherManager<ReadEvent, SluiceSplit> fetchers, SluiceRecordEmitter<T> emitter, Configuration config, SourceReaderContext context, AutoCloseable resources) {
     super(fetchers, emitter, config, context);
     this.resources = resources;
+  }
+
+  /**
+   * A reader with no split marks its output idle, so downstream watermarks do not wait for it (a
+   * stream has fewer segments than the job has subtasks, or a scale took its segments away); it is
+   * active again as soon as it has a split.
+   */
+  @Override
+  public InputStatus pollNext(ReaderOutput<T> output) throws Exception {
+    boolean none = getNumberOfCurrentlyAssignedSplits() == 0;
+    if (none && !idle) {
+      output.markIdle();
+      idle = true;
+    } else if (!none && idle) {
+      output.markActive();
+      idle = false;
+    }
+    return super.pollNext(output);
   }
 
   @Override

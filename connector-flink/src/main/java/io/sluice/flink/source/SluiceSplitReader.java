@@ -25,7 +25,8 @@ import org.apache.flink.connector.base.source.reader.splitreader.SplitsRemoval;
 
 /**
  * Reads the segments assigned to one source reader, on Flink's fetcher thread. Every segment has at
- * most one read outstanding (a long poll at its tail), all on the store connections of one pool;
+ * most one read outstanding (a long poll at its tail), all on the store connections of one pool; the
+ * next read of a segment is sent as soon as the previous one is taken, so it overlaps the emitting;
  * {@link #fetch} returns what the first reads to answer brought, so a quiet segment never holds up
  * a busy one. Memory is bounded by the read size times the segments assigned, times the few batches
  * Flink's element queue holds.
@@ -43,11 +44,17 @@ final class SluiceSplitReader implements SplitReader<ReadEvent, SluiceSplit> {
   private final Map<String, Reading> readings = new LinkedHashMap<>();
   private final AtomicLong pendingBytes;
   private volatile CompletableFuture<Void> wakeup = new CompletableFuture<>();
+  /** How often the lengths of unbounded segments are asked, for the pending-bytes gauge. */
+  static final long LENGTH_ASK_INTERVAL_MS = 5_000;
+  private long lengthAskedNs = System.nanoTime() - TimeUnit.MILLISECONDS.toNanos(LENGTH_ASK_INTERVAL_MS);
 
   private static final class Reading {
     final SluiceSplit split;
     final SegmentReader reader;
     CompletableFuture<ReadBatch> pending;
+    /** The segment's length when last asked (-1: not known yet), for the pending-bytes gauge. */
+    volatile long knownLength = -1;
+    CompletableFuture<Long> lengthAsk;
 
     Reading(SluiceSplit split, SegmentReader reader) {
       this.split = split;
@@ -103,9 +110,24 @@ final class SluiceSplitReader implements SplitReader<ReadEvent, SluiceSplit> {
         out.addFinishedSplit(r.split.splitId());
         r.reader.close();
         it.remove();
+      } else {
+        // Ask for the next bytes now, so the store answers while Flink emits this batch.
+        r.pending = r.reader.read(readWaitMs);
       }
     }
-    for (Reading r : readings.values()) if (r.split.endOffset() != SluiceSplit.NO_END) pending += Math.max(0, r.split.endOffset() - r.reader.offset());
+    boolean ask = System.nanoTime() - lengthAskedNs > TimeUnit.MILLISECONDS.toNanos(LENGTH_ASK_INTERVAL_MS);
+    for (Reading r : readings.values()) {
+      long end = r.split.endOffset() != SluiceSplit.NO_END ? r.split.endOffset() : r.knownLength;
+      if (end >= 0) pending += Math.max(0, end - r.reader.offset());
+      if (ask && r.split.endOffset() == SluiceSplit.NO_END && (r.lengthAsk == null || r.lengthAsk.isDone())) {
+        Reading target = r;
+        // Only for the gauge: a failed ask keeps the last known length and is asked again later.
+        r.lengthAsk = r.reader.length().whenComplete((len, err) -> {
+          if (err == null) target.knownLength = len;
+        });
+      }
+    }
+    if (ask) lengthAskedNs = System.nanoTime();
     pendingBytes.set(pending);
     return out.build();
   }
