@@ -13,8 +13,11 @@ public enum OrderingMode {
    * A successor is read only when every predecessor was read to its end and a completed checkpoint
    * covered those ends: the predecessors' last records have passed every operator of the job. Per
    * key order holds end to end. Costs up to one checkpoint interval of delay per scaling event for
-   * the keys of the new segments. Needs checkpointing in STREAMING mode (without checkpoints the
-   * successors would never be read; the builder asks for {@link #RELAXED} for a job without them).
+   * the keys of the new segments. Needs checkpointing in STREAMING mode: without checkpoints the
+   * successors are never read (the enumerator logs a warning after 60 s of waiting). The fence
+   * relies on aligned checkpoints: with unaligned checkpoints (or aligned ones that time out into
+   * unaligned) a checkpoint can complete with the predecessors' last records still in an
+   * operator's input buffers, and per-key order may break around a scaling event.
    */
   CHECKPOINTED,
   /**

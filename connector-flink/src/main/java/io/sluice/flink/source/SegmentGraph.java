@@ -35,6 +35,9 @@ import java.util.function.Predicate;
  *       can no longer lose the report.
  *   <li>Every report in a snapshot is covered by the checkpoint of that snapshot; a graph restored
  *       from it treats all its reports as covered.
+ *   <li>A report not yet covered is forgotten when the reader that made it fails ({@link
+ *       #forgetUncoveredReportsOf}): that reader restores from a checkpoint before the report and reads
+ *       the segment's end again, so its successors must wait for the new report.
  * </ol>
  *
  * <p>Bound: the graph keeps one name per segment it ever released (and per finished segment), so
@@ -65,6 +68,8 @@ final class SegmentGraph {
   private final Set<String> released;
   /** Reported, not yet covered: segment -> id of the first checkpoint whose snapshot holds it. */
   private final Map<String, Long> uncovered = new LinkedHashMap<>();
+  /** Reported, not yet covered: segment -> the subtask that reported it last. */
+  private final Map<String, Integer> reporters = new HashMap<>();
   private final Set<String> covered;
   private final Set<String> successorsKnown;
   private final Map<String, Successor> waiting;
@@ -92,13 +97,52 @@ final class SegmentGraph {
     return released.contains(segment);
   }
 
-  /** Records that {@code segment} was read to its end. A report of a segment never released is taken as released. */
-  Report finish(String segment) {
+  /**
+   * Records that subtask {@code reporter} read {@code segment} to its end. A report of a segment never
+   * released is taken as released.
+   */
+  Report finish(String segment, int reporter) {
     if (covered.contains(segment)) return Report.COVERED;
-    if (uncovered.containsKey(segment)) return Report.REPEATED;
+    if (uncovered.containsKey(segment)) {
+      reporters.put(segment, reporter);
+      return Report.REPEATED;
+    }
     released.add(segment);
     uncovered.put(segment, NOT_SNAPSHOTTED);
+    reporters.put(segment, reporter);
     return Report.NEW;
+  }
+
+  /** Rule 5: subtask {@code reporter} failed; its reports not yet covered no longer count. Returns them. */
+  List<String> forgetUncoveredReportsOf(int reporter) {
+    List<String> forgotten = new ArrayList<>();
+    for (Iterator<Map.Entry<String, Long>> it = uncovered.entrySet().iterator(); it.hasNext(); ) {
+      String segment = it.next().getKey();
+      if (reporters.get(segment) == reporter) {
+        it.remove();
+        reporters.remove(segment);
+        forgotten.add(segment);
+      }
+    }
+    return forgotten;
+  }
+
+  /**
+   * Whether some successor has every predecessor reported and waits only for a checkpoint to cover
+   * the reports (with {@link Fence#CHECKPOINT}): a job without checkpoints would wait forever.
+   */
+  boolean waitingForCheckpoint() {
+    if (fence != Fence.CHECKPOINT || uncovered.isEmpty()) return false;
+    for (Successor s : waiting.values()) {
+      boolean allReported = true;
+      boolean someUncovered = false;
+      for (String p : s.predecessors()) {
+        if (uncovered.containsKey(p)) someUncovered = true;
+        else if (!covered.contains(p)) allReported = false;
+      }
+      if (allReported && someUncovered) return true;
+    }
+    return false;
   }
 
   /** Whether {@code segment} was reported finished (covered or not). */
@@ -161,6 +205,7 @@ final class SegmentGraph {
       Map.Entry<String, Long> e = it.next();
       if (e.getValue() <= checkpointId) {
         it.remove();
+        reporters.remove(e.getKey());
         covered.add(e.getKey());
         now.add(e.getKey());
       }

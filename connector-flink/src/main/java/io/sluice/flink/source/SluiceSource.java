@@ -81,7 +81,7 @@ public final class SluiceSource<T> implements Source<T, SluiceSplit, SluiceEnume
       } finally {
         controller.close();
       }
-    });
+    }, settings.ordering() == OrderingMode.RELAXED);
   }
 
   @Override

@@ -29,21 +29,26 @@ final class SluiceSourceReader<T> extends SourceReaderBase<ReadEvent, T, SluiceS
 
   private final Map<String, SluiceSplit> markers = new LinkedHashMap<>();
   private boolean idle;
+  /** With the checkpoint fence, a reader whose segments were just sealed is not idle until acknowledged. */
+  private final boolean idleWithMarkers;
   private final AutoCloseable resources;
 
-  SluiceSourceReader(SingleThreadFetcherManager<ReadEvent, SluiceSplit> fetchers, SluiceRecordEmitter<T> emitter, Configuration config, SourceReaderContext context, AutoCloseable resources) {
+  SluiceSourceReader(SingleThreadFetcherManager<ReadEvent, SluiceSplit> fetchers, SluiceRecordEmitter<T> emitter, Configuration config, SourceReaderContext context, AutoCloseable resources, boolean idleWithMarkers) {
     super(fetchers, emitter, config, context);
     this.resources = resources;
+    this.idleWithMarkers = idleWithMarkers;
   }
 
   /**
    * A reader with no split marks its output idle, so downstream watermarks do not wait for it (a
    * stream has fewer segments than the job has subtasks, or a scale took its segments away); it is
-   * active again as soon as it has a split.
+   * active again as soon as it has a split. With the checkpoint fence it stays active while it holds
+   * unacknowledged markers: the successors of its segments are about to be read elsewhere, and an
+   * idle reader would let the watermark run ahead of their first events (late for event-time windows).
    */
   @Override
   public InputStatus pollNext(ReaderOutput<T> output) throws Exception {
-    boolean none = getNumberOfCurrentlyAssignedSplits() == 0;
+    boolean none = getNumberOfCurrentlyAssignedSplits() == 0 && (idleWithMarkers || markers.isEmpty());
     if (none && !idle) {
       output.markIdle();
       idle = true;

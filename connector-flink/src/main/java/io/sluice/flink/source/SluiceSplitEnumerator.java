@@ -2,6 +2,7 @@ package io.sluice.flink.source;
 
 import io.sluice.client.PositionedSegment;
 import io.sluice.client.SegmentSpan;
+import io.sluice.client.SluiceException;
 import io.sluice.client.StreamCut;
 import io.sluice.client.StreamInfo;
 import io.sluice.client.Successor;
@@ -47,6 +48,10 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
   private final Map<Integer, Integer> splitsPerReader = new HashMap<>();
   private final Set<String> lookupsInFlight = new HashSet<>();
   private final Set<Integer> toldNoMoreSplits = new HashSet<>();
+  /** Splits a failed reader gave back, kept for that subtask's next attempt. */
+  private final Map<Integer, List<SluiceSplit>> returned = new HashMap<>();
+  private long lastSnapshotNs = System.nanoTime();
+  private boolean warnedNoCheckpoint;
   private Map<String, Long> bounds;
   private boolean initialized;
   private boolean discovering;
@@ -81,6 +86,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     context.callAsync(this::resolveStart, (result, error) -> {
       discovering = false;
       if (error != null) {
+        failIfFinal("resolving the start position of " + settings.streams(), error);
         LOG.warn("Sluice source: resolving the start position of {} failed; retrying: {}", settings.streams(), error.toString());
         return; // tick() tries again
       }
@@ -106,9 +112,6 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
       List<PositionedSegment> at = await(controller.segmentsAtCut(sc[0], sc[1], from));
       if (spans != null) {
         StreamCut to = settings.stop().kind() == StreamPosition.Kind.TAIL ? info.tail() : settings.stop().cutOf(stream);
-        if (settings.stop().kind() == StreamPosition.Kind.HEAD) {
-          throw new IllegalArgumentException("a source cannot stop at the head");
-        }
         for (SegmentSpan span : await(controller.segmentsBetween(sc[0], sc[1], from, to))) {
           spans.put(span.range().segment(), span.endOffset());
         }
@@ -146,20 +149,70 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
       return;
     }
     for (String segment : graph.successorsNeeded()) lookUpSuccessors(segment);
+    if (!warnedNoCheckpoint && graph.waitingForCheckpoint() && System.nanoTime() - lastSnapshotNs > TimeUnit.MILLISECONDS.toNanos(NO_CHECKPOINT_WARN_MS)) {
+      warnedNoCheckpoint = true;
+      LOG.warn("Sluice source: successors of {} wait for a checkpoint (OrderingMode.CHECKPOINTED), but none was taken for {} s: "
+          + "enable checkpointing (env.enableCheckpointing) or build the source with OrderingMode.RELAXED", settings.streams(), NO_CHECKPOINT_WARN_MS / 1000);
+    }
   }
+
+  /** How long successors may wait for a checkpoint before the enumerator warns that none is being taken. */
+  static final long NO_CHECKPOINT_WARN_MS = 60_000;
 
   private void lookUpSuccessors(String segment) {
     if (!lookupsInFlight.add(segment)) return;
     context.callAsync(() -> await(controller.successors(segment)), (successors, error) -> {
       lookupsInFlight.remove(segment);
       if (error != null) {
+        failIfFinal("looking up the successors of " + segment, error);
         LOG.warn("Sluice source: successors of {} not found yet; retrying: {}", segment, error.toString());
         return;
       }
-      if (successors.isEmpty() && bounds == null) return; // sealed but the scale is not committed yet (or the stream was sealed): ask again later
+      if (successors.isEmpty() && bounds == null) {
+        // Sealed by a scale not committed yet (ask again), or the whole stream was sealed (stop asking).
+        checkStreamSealed(segment);
+        return;
+      }
       graph.addSuccessors(segment, successors, bounds == null ? name -> true : bounds::containsKey);
       releaseReady();
     });
+  }
+
+  private void checkStreamSealed(String segment) {
+    if (!lookupsInFlight.add(segment)) return;
+    String[] sc = streamOf(segment).split("/", 2);
+    context.callAsync(() -> await(controller.streamInfo(sc[0], sc[1])), (info, error) -> {
+      lookupsInFlight.remove(segment);
+      if (error != null) {
+        failIfFinal("reading stream " + sc[0] + "/" + sc[1], error);
+        return;
+      }
+      if (info.sealed()) {
+        LOG.info("Sluice source: {} ends {}: the stream is sealed", segment, info.scope() + "/" + info.stream());
+        graph.addSuccessors(segment, List.of(), name -> true);
+      }
+    });
+  }
+
+  /**
+   * An error no retry can fix (the stream was deleted, a cut does not fit it, a name is invalid)
+   * fails the job: thrown from a callAsync handler, Flink fails the job with it.
+   */
+  private static void failIfFinal(String what, Throwable error) {
+    Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+    boolean retriable = cause instanceof SluiceException se ? se.retriable() : cause instanceof TimeoutException || cause instanceof java.io.IOException;
+    if (!retriable) {
+      throw new SluiceSourceException("Sluice source: " + what + " failed: " + cause.getMessage(), cause);
+    }
+  }
+
+  /** The error a source fails its job with when the controller says something no retry can fix. */
+  static final class SluiceSourceException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    SluiceSourceException(String message, Throwable cause) {
+      super(message, cause);
+    }
   }
 
   private void releaseReady() {
@@ -180,10 +233,10 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
   }
 
   private void assignPending() {
-    if (context.registeredReaders().isEmpty()) return;
     while (!unassigned.isEmpty()) {
-      SluiceSplit split = unassigned.poll();
       int reader = leastLoadedReader();
+      if (reader < 0) return; // no reader to take it yet
+      SluiceSplit split = unassigned.poll();
       splitsPerReader.merge(reader, 1, Integer::sum);
       context.assignSplit(split, reader);
     }
@@ -193,6 +246,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     int best = -1;
     int bestLoad = Integer.MAX_VALUE;
     for (int r : context.registeredReaders().keySet()) {
+      if (toldNoMoreSplits.contains(r)) continue; // it may have finished: a split sent now would be lost
       int load = splitsPerReader.getOrDefault(r, 0);
       if (load < bestLoad || (load == bestLoad && r < best)) {
         best = r;
@@ -203,7 +257,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
   }
 
   private void checkNoMoreSplits() {
-    if (bounds == null || !initialized || !unassigned.isEmpty() || graph.waitingCount() > 0) return;
+    if (bounds == null || !initialized || !unassigned.isEmpty() || !returned.isEmpty() || graph.waitingCount() > 0) return;
     for (String name : bounds.keySet()) if (!graph.isFinished(name)) return;
     for (int r : context.registeredReaders().keySet()) {
       if (toldNoMoreSplits.add(r)) context.signalNoMoreSplits(r);
@@ -215,23 +269,40 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     // Splits are pushed as they become ready; readers never need to ask.
   }
 
+  /**
+   * Splits of a failed reader come back here (those assigned after its last checkpoint). They wait
+   * for that subtask's next attempt, as in Flink's Kafka source: another reader may already have
+   * been told that no more splits come. The failed reader's reports not yet covered by a checkpoint
+   * no longer count (SegmentGraph rule 5): it re-reads those segments' ends from its checkpoint.
+   */
   @Override
   public void addSplitsBack(List<SluiceSplit> splits, int subtaskId) {
-    splitsPerReader.merge(subtaskId, -splits.size(), Integer::sum);
+    List<String> forgotten = graph.forgetUncoveredReportsOf(subtaskId);
+    if (!forgotten.isEmpty()) LOG.info("Sluice source: reader {} failed before a checkpoint covered its reports of {}; waiting for them again", subtaskId, forgotten);
+    splitsPerReader.put(subtaskId, 0);
     for (SluiceSplit s : splits) {
-      if (s.finished()) continue;
-      unassigned.add(s);
+      if (!s.finished()) returned.computeIfAbsent(subtaskId, k -> new ArrayList<>()).add(s);
     }
     toldNoMoreSplits.remove(subtaskId);
-    assignPending();
+    if (context.registeredReaders().containsKey(subtaskId)) assignReturned(subtaskId);
   }
 
   @Override
   public void addReader(int subtaskId) {
     splitsPerReader.putIfAbsent(subtaskId, 0);
     toldNoMoreSplits.remove(subtaskId);
+    assignReturned(subtaskId);
     assignPending();
     checkNoMoreSplits();
+  }
+
+  private void assignReturned(int subtaskId) {
+    List<SluiceSplit> back = returned.remove(subtaskId);
+    if (back == null) return;
+    for (SluiceSplit s : back) {
+      splitsPerReader.merge(subtaskId, 1, Integer::sum);
+      context.assignSplit(s, subtaskId);
+    }
   }
 
   @Override
@@ -242,9 +313,9 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     }
     List<String> ackNow = new ArrayList<>();
     for (String segment : finished.segments()) {
-      switch (graph.finish(segment)) {
+      switch (graph.finish(segment, subtaskId)) {
         case NEW -> {
-          splitsPerReader.merge(subtaskId, -1, (a, b) -> Math.max(0, a + b));
+          splitsPerReader.computeIfPresent(subtaskId, (r, n) -> Math.max(0, n - 1));
           lookUpSuccessors(segment);
         }
         case REPEATED -> { }
@@ -257,8 +328,13 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
 
   @Override
   public SluiceEnumeratorState snapshotState(long checkpointId) {
+    lastSnapshotNs = System.nanoTime();
+    warnedNoCheckpoint = false;
     graph.snapshot(checkpointId);
-    return new SluiceEnumeratorState(initialized, new ArrayList<>(unassigned), new ArrayList<>(graph.released()), graph.finished(), new ArrayList<>(graph.successorsKnown()), new ArrayList<>(graph.waiting()), bounds);
+    // Splits kept for a failed reader's next attempt are released splits not yet handed out.
+    List<SluiceSplit> pending = new ArrayList<>(unassigned);
+    for (List<SluiceSplit> back : returned.values()) pending.addAll(back);
+    return new SluiceEnumeratorState(initialized, pending, new ArrayList<>(graph.released()), graph.finished(), new ArrayList<>(graph.successorsKnown()), new ArrayList<>(graph.waiting()), bounds);
   }
 
   @Override

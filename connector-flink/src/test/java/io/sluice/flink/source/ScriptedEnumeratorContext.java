@@ -32,6 +32,10 @@ final class ScriptedEnumeratorContext implements SplitEnumeratorContext<SluiceSp
     readers.put(subtask, new ReaderInfo(subtask, "localhost"));
   }
 
+  void unregisterReader(int subtask) {
+    readers.remove(subtask);
+  }
+
   /** Runs queued async calls (and what they queue) until none is left. */
   void runAsync() {
     while (!async.isEmpty()) async.poll().run();

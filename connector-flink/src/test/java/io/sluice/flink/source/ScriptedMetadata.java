@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /** A controller whose segment graph a test writes: initial segments, successors, and (bounded) spans. */
-final class ScriptedMetadata implements StreamMetadata {
+class ScriptedMetadata implements StreamMetadata {
   final List<PositionedSegment> head = new ArrayList<>();
   final Map<String, List<Successor>> successors = new HashMap<>();
   final List<SegmentSpan> spans = new ArrayList<>();

@@ -68,7 +68,7 @@ class SegmentGraphTest {
         case "start" -> {
           for (int i = 1; i < w.length; i++) assertEquals(true, g.release(w[i]), "step " + step);
         }
-        case "finish" -> g.finish(w[1]);
+        case "finish" -> g.finish(w[1], 0);
         case "succ" -> g.addSuccessors(w[1], parseSuccessors(s.substring(s.indexOf('>') + 1)), x -> true);
         case "snap" -> g.snapshot(Long.parseLong(w[1]));
         case "done" -> g.checkpointComplete(Long.parseLong(w[1]));

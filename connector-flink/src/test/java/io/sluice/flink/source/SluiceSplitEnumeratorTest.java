@@ -148,4 +148,73 @@ class SluiceSplitEnumeratorTest {
     ctx.runAsync();
     assertEquals(List.of(0, 1), ctx.noMoreSplits.stream().sorted().toList());
   }
+
+  @Test
+  void aReaderThatFailsBeforeACheckpointCoveredItsReportMustReportAgain() {
+    ScriptedMetadata meta = splitGraph();
+    ScriptedEnumeratorContext ctx = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e = start(ctx, settings(null, OrderingMode.CHECKPOINTED), SluiceEnumeratorState.initial(), meta);
+    int owner = ctx.assigned.keySet().iterator().next();
+    e.handleSourceEvent(owner, new SourceEvents.SegmentsFinished(List.of(A), List.of(100L)));
+    ctx.runAsync();
+    // The reader fails before checkpoint 2 completes (a regional restart: the enumerator is kept).
+    ctx.unregisterReader(owner);
+    e.addSplitsBack(List.of(), owner);
+    e.snapshotState(2);
+    e.notifyCheckpointComplete(2);
+    assertEquals(List.of(A), ctx.assignedSegments(), "no successor while A is read again from its checkpoint");
+    assertTrue(!acked(ctx, owner, A) && !acked(ctx, 1 - owner, A), "A not acknowledged");
+    ctx.registerReader(owner);
+    e.addReader(owner);
+    e.handleSourceEvent(owner, new SourceEvents.SegmentsFinished(List.of(A), List.of(100L)));
+    ctx.runAsync();
+    e.snapshotState(3);
+    e.notifyCheckpointComplete(3);
+    assertEquals(List.of(A, B, C), ctx.assignedSegments().stream().sorted().toList(), "released once A was reported again and covered");
+  }
+
+  @Test
+  void splitsOfAFailedReaderWaitForItsNextAttemptNotForAFinishedReader() {
+    ScriptedMetadata meta = new ScriptedMetadata();
+    meta.head.add(new PositionedSegment(ScriptedMetadata.range(A, 0, 0.5), 0));
+    meta.head.add(new PositionedSegment(ScriptedMetadata.range(B, 0.5, 1), 0));
+    meta.spans.add(new SegmentSpan(ScriptedMetadata.range(A, 0, 0.5), 0, 10));
+    meta.spans.add(new SegmentSpan(ScriptedMetadata.range(B, 0.5, 1), 0, 10));
+    ScriptedEnumeratorContext ctx = new ScriptedEnumeratorContext();
+    SluiceSplitEnumerator e = start(ctx, settings(StreamPosition.tail(), OrderingMode.RELAXED), SluiceEnumeratorState.initial(), meta);
+    assertEquals(2, ctx.assignedSegments().size());
+    int readerOfA = ctx.assigned.entrySet().stream().filter(x -> x.getValue().stream().anyMatch(s -> s.segment().equals(A))).findFirst().orElseThrow().getKey();
+    int other = 1 - readerOfA;
+    e.handleSourceEvent(readerOfA, new SourceEvents.SegmentsFinished(List.of(A), List.of(10L)));
+    e.handleSourceEvent(other, new SourceEvents.SegmentsFinished(List.of(B), List.of(10L)));
+    ctx.runAsync();
+    assertEquals(List.of(0, 1), ctx.noMoreSplits.stream().sorted().toList(), "both read everything");
+    // BATCH mode: the reader of A fails; its output is gone, so A comes back (no checkpoint ever covered it).
+    ctx.unregisterReader(readerOfA);
+    e.addSplitsBack(List.of(SluiceSplit.of("sc/s", ScriptedMetadata.range(A, 0, 0.5), 0, 10)), readerOfA);
+    assertEquals(1, ctx.assigned.get(other).size(), "never handed to the reader that was told no more splits");
+    ctx.registerReader(readerOfA);
+    e.addReader(readerOfA);
+    assertEquals(2, ctx.assigned.get(readerOfA).size(), "A goes to the failed reader's next attempt");
+    assertEquals(2, ctx.noMoreSplits.size(), "no second 'no more splits' before A is read again");
+    e.handleSourceEvent(readerOfA, new SourceEvents.SegmentsFinished(List.of(A), List.of(10L)));
+    ctx.runAsync();
+    assertEquals(3, ctx.noMoreSplits.size(), "the job may finish once A is read again");
+  }
+
+  @Test
+  void anErrorNoRetryCanFixFailsTheJob() {
+    ScriptedMetadata meta = new ScriptedMetadata() {
+      @Override
+      public java.util.concurrent.CompletableFuture<List<PositionedSegment>> segmentsAtCut(String scope, String stream, io.sluice.client.StreamCut cut) {
+        return java.util.concurrent.CompletableFuture.failedFuture(new io.sluice.client.SluiceException(io.sluice.client.ErrorCode.NO_SUCH_STREAM, "stream sc/s does not exist"));
+      }
+    };
+    ScriptedEnumeratorContext ctx = new ScriptedEnumeratorContext();
+    ctx.registerReader(0);
+    SluiceSplitEnumerator e = new SluiceSplitEnumerator(ctx, settings(null, OrderingMode.CHECKPOINTED), SluiceEnumeratorState.initial(), x -> meta);
+    e.start();
+    RuntimeException thrown = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, ctx::runAsync);
+    assertTrue(thrown.getMessage().contains("does not exist"), thrown.getMessage());
+  }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.sluice.client.ControllerClient;
 import io.sluice.client.StreamCut;
-import io.sluice.testing.SluiceStandalone;
+import io.sluice.testing.SluiceStandaloneExtension;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +17,6 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.CloseableIterator;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -34,29 +33,24 @@ class SourceBoundedReadTest {
 
   static final int KEYS = 1_000;
   static final int PER_KEY = 100;
-  static SluiceStandalone sluice;
+  @RegisterExtension
+  static final SluiceStandaloneExtension SLUICE = new SluiceStandaloneExtension();
   static StreamCut tail;
 
   @BeforeAll
   static void writeHistory() throws Exception {
-    sluice = SluiceStandalone.start();
-    try (ControllerClient c = ControllerClient.connect(sluice.controllerUri(), SourceItSupport.clientConfig())) {
+    try (ControllerClient c = ControllerClient.connect(SLUICE.get().controllerUri(), SourceItSupport.clientConfig())) {
       SourceItSupport.createStream(c, "it", "bounded", 4);
-      SourceItSupport.writeEvents(sluice.controllerUri(), "it", "bounded", KEYS, PER_KEY, 0);
+      SourceItSupport.writeEvents(SLUICE.get().controllerUri(), "it", "bounded", KEYS, PER_KEY, 0);
       tail = c.streamInfo("it", "bounded").get(30, TimeUnit.SECONDS).tail();
     }
     // Written after the cut: a bounded read must not see them.
-    SourceItSupport.writeEvents(sluice.controllerUri(), "it", "bounded", 10, 5, PER_KEY);
-  }
-
-  @AfterAll
-  static void stopSluice() {
-    if (sluice != null) sluice.close();
+    SourceItSupport.writeEvents(SLUICE.get().controllerUri(), "it", "bounded", 10, 5, PER_KEY);
   }
 
   static SluiceSource<String> source() {
     return SluiceSource.<String>builder()
-        .setControllerUri(sluice.controllerUri())
+        .setControllerUri(SLUICE.get().controllerUri())
         .setStreams("it/bounded")
         .setStartingPosition(StreamPosition.head())
         .setBounded(StreamPosition.cuts(tail))

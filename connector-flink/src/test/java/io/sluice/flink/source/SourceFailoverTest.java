@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sluice.client.ControllerClient;
-import io.sluice.testing.SluiceStandalone;
+import io.sluice.testing.SluiceStandaloneExtension;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -15,7 +15,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.RichMapFunction;
-import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.api.common.state.CheckpointListener;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
@@ -23,8 +22,6 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -39,17 +36,8 @@ class SourceFailoverTest {
   @RegisterExtension
   static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
 
-  static SluiceStandalone sluice;
-
-  @BeforeAll
-  static void startSluice() throws Exception {
-    sluice = SluiceStandalone.start();
-  }
-
-  @AfterAll
-  static void stopSluice() {
-    if (sluice != null) sluice.close();
-  }
+  @RegisterExtension
+  static final SluiceStandaloneExtension SLUICE = new SluiceStandaloneExtension();
 
   static final AtomicBoolean THROWN = new AtomicBoolean();
   static final AtomicLong SEEN_AT_THROW = new AtomicLong();
@@ -86,10 +74,10 @@ class SourceFailoverTest {
   void aFailedTaskRestoresFromItsCheckpointWithNoGapAndBoundedRepeats() throws Exception {
     int keys = 100;
     int perKey = 200;
-    try (ControllerClient c = ControllerClient.connect(sluice.controllerUri(), SourceItSupport.clientConfig())) {
+    try (ControllerClient c = ControllerClient.connect(SLUICE.get().controllerUri(), SourceItSupport.clientConfig())) {
       SourceItSupport.createStream(c, "it", "failover", 3);
     }
-    SourceItSupport.writeEvents(sluice.controllerUri(), "it", "failover", keys, perKey, 0);
+    SourceItSupport.writeEvents(SLUICE.get().controllerUri(), "it", "failover", keys, perKey, 0);
 
     Configuration conf = new Configuration();
     conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
@@ -98,11 +86,7 @@ class SourceFailoverTest {
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
     env.setParallelism(2);
     env.enableCheckpointing(200);
-    SluiceSource<String> source = SluiceSource.<String>builder()
-        .setControllerUri(sluice.controllerUri())
-        .setStreams("it/failover")
-        .setValueOnlyDeserializer(new SimpleStringSchema())
-        .setReadWaitMs(200)
+    SluiceSource<String> source = SourceItSupport.liveSource(SLUICE.get().controllerUri(), "it/failover")
         .build();
     env.fromSource(source, WatermarkStrategy.noWatermarks(), "sluice")
         .map(new ThrowOnce(keys * perKey / 4))
@@ -134,31 +118,24 @@ class SourceFailoverTest {
   @Test
   void aKilledAndRestartedSluiceLosesNothingForARunningJob() throws Exception {
     int keys = 50;
-    try (ControllerClient c = ControllerClient.connect(sluice.controllerUri(), SourceItSupport.clientConfig())) {
+    try (ControllerClient c = ControllerClient.connect(SLUICE.get().controllerUri(), SourceItSupport.clientConfig())) {
       SourceItSupport.createStream(c, "it", "restart", 2);
     }
-    SourceItSupport.writeEvents(sluice.controllerUri(), "it", "restart", keys, 100, 0);
+    SourceItSupport.writeEvents(SLUICE.get().controllerUri(), "it", "restart", keys, 100, 0);
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
     env.setParallelism(2);
     env.enableCheckpointing(300);
-    SluiceSource<String> source = SluiceSource.<String>builder()
-        .setControllerUri(sluice.controllerUri())
-        .setStreams("it/restart")
-        .setValueOnlyDeserializer(new SimpleStringSchema())
-        .setReadWaitMs(200)
+    SluiceSource<String> source = SourceItSupport.liveSource(SLUICE.get().controllerUri(), "it/restart")
         .build();
-    env.fromSource(source, WatermarkStrategy.noWatermarks(), "sluice")
-        .keyBy(SourceItSupport::keyOf)
-        .process(new SourceItSupport.SequenceCheck())
-        .sinkTo(new SourceItSupport.CollectSink("restart"));
+    SourceItSupport.checkedPipeline(env, source, "restart");
     JobClient job = env.executeAsync("restart");
     Queue<String> out = SourceItSupport.sink("restart");
     waitFor(out, keys * 100L, 60);
 
-    sluice.kill();
+    SLUICE.get().kill();
     Thread.sleep(500);
-    sluice.restart();
-    SourceItSupport.writeEvents(sluice.controllerUri(), "it", "restart", keys, 100, 100);
+    SLUICE.get().restart();
+    SourceItSupport.writeEvents(SLUICE.get().controllerUri(), "it", "restart", keys, 100, 100);
     waitFor(out, keys * 200L, 90);
     Thread.sleep(500);
     assertEquals(org.apache.flink.api.common.JobStatus.RUNNING, job.getJobStatus().get(10, TimeUnit.SECONDS), "the job kept running");

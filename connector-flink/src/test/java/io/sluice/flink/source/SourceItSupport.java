@@ -14,12 +14,15 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 
@@ -95,6 +98,23 @@ final class SourceItSupport {
 
   static long seqOf(String event) {
     return Long.parseLong(event.substring(event.indexOf(':') + 1));
+  }
+
+  /** An unbounded source of {@code stream} from its head, events as strings, 200 ms long polls. */
+  static SluiceSourceBuilder<String> liveSource(String controllerUri, String stream) {
+    return SluiceSource.<String>builder()
+        .setControllerUri(controllerUri)
+        .setStreams(stream)
+        .setValueOnlyDeserializer(new SimpleStringSchema())
+        .setReadWaitMs(200);
+  }
+
+  /** source -> keyBy(key) -> {@link SequenceCheck} -> {@link CollectSink}({@code sinkName}). */
+  static void checkedPipeline(StreamExecutionEnvironment env, SluiceSource<String> source, String sinkName) {
+    env.fromSource(source, WatermarkStrategy.noWatermarks(), "sluice")
+        .keyBy(SourceItSupport::keyOf)
+        .process(new SequenceCheck())
+        .sinkTo(new CollectSink(sinkName));
   }
 
   static ClientConfig clientConfig() {

@@ -8,7 +8,7 @@ import io.sluice.client.ControllerClient;
 import io.sluice.client.EventWriter;
 import io.sluice.client.SegmentRange;
 import io.sluice.client.wire.ConnectionPool;
-import io.sluice.testing.SluiceStandalone;
+import io.sluice.testing.SluiceStandaloneExtension;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -19,14 +19,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
-import org.apache.flink.api.common.eventtime.WatermarkStrategy;
-import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -42,39 +38,23 @@ class SourceScalingOrderTest {
   static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder().setNumberTaskManagers(1).setNumberSlotsPerTaskManager(4).build());
 
   static final int KEYS = 200;
-  static SluiceStandalone sluice;
-
-  @BeforeAll
-  static void startSluice() throws Exception {
-    sluice = SluiceStandalone.start();
-  }
-
-  @AfterAll
-  static void stopSluice() {
-    if (sluice != null) sluice.close();
-  }
+  @RegisterExtension
+  static final SluiceStandaloneExtension SLUICE = new SluiceStandaloneExtension();
 
   @Test
   void everyKeyKeepsItsOrderThroughFiveSplitsAndFiveMerges() throws Exception {
     ClientConfig cfg = SourceItSupport.clientConfig();
     Queue<String> out = SourceItSupport.sink("scaling");
-    try (ControllerClient c = ControllerClient.connect(sluice.controllerUri(), cfg); ConnectionPool pool = new ConnectionPool(cfg)) {
+    try (ControllerClient c = ControllerClient.connect(SLUICE.get().controllerUri(), cfg); ConnectionPool pool = new ConnectionPool(cfg)) {
       SourceItSupport.createStream(c, "it", "scaling", 2);
 
       StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
       env.setParallelism(3);
       env.enableCheckpointing(300);
-      SluiceSource<String> source = SluiceSource.<String>builder()
-          .setControllerUri(sluice.controllerUri())
-          .setStreams("it/scaling")
-          .setValueOnlyDeserializer(new SimpleStringSchema())
-          .setReadWaitMs(200)
+      SluiceSource<String> source = SourceItSupport.liveSource(SLUICE.get().controllerUri(), "it/scaling")
           .setSuccessorPollMs(100)
           .build();
-      env.fromSource(source, WatermarkStrategy.noWatermarks(), "sluice")
-          .keyBy(SourceItSupport::keyOf)
-          .process(new SourceItSupport.SequenceCheck())
-          .sinkTo(new SourceItSupport.CollectSink("scaling"));
+      SourceItSupport.checkedPipeline(env, source, "scaling");
       JobClient job = env.executeAsync("scaling-order");
 
       // The writer: keys round robin, each key numbered from 0; acked[k] = events of key k acknowledged.
