@@ -151,59 +151,73 @@ public final class SegmentAppender implements AutoCloseable {
   }
 
   private void scheduleSend() {
-    if (sendScheduled) return;
+    if (sendScheduled) return; // a pump is queued or running; it sends what is queued now
     sendScheduled = true;
     SENDERS.execute(this::pump);
   }
 
-  /** Sends every event not yet sent on the set-up connection, in blocks, or sets up first. */
+  /** One AppendBlock's worth of events, built under the lock and sent outside it. */
+  private record Block(ByteBuffer data, int count, long lastEventNumber) {}
+
+  /**
+   * Sends every event not yet sent on the set-up connection, in blocks, or sets up first. The blocks
+   * are cut under the lock and sent outside it: a send may wait for room in the connection's write
+   * queue, and the connection's reader thread must meanwhile still be able to deliver acks (it takes
+   * this lock). {@code sendScheduled} stays set while a pump runs, so pumps never overlap and blocks
+   * leave in event order.
+   */
   private void pump() {
-    List<Frame.AppendBlock> blocks = new ArrayList<>();
+    List<Block> blocks = new ArrayList<>();
     WireConnection c;
     synchronized (this) {
-      sendScheduled = false;
-      if (failure != null || sealed || connecting) return;
-      if (conn == null || !conn.isOpen()) {
-        if (unacked.isEmpty()) return;
-        setUp();
+      if (failure != null || sealed || connecting || conn == null || !conn.isOpen()) {
+        sendScheduled = false;
+        if (failure == null && !sealed && !connecting && !unacked.isEmpty()) setUp();
         return;
       }
       c = conn;
+      List<byte[]> run = new ArrayList<>();
+      int runBytes = 0;
+      long last = sentUpTo;
+      for (Pending p : unacked) {
+        if (p.number() <= sentUpTo) continue;
+        if (!run.isEmpty() && runBytes + 4 + p.payload().length > ClientConfig.WRITER_BLOCK_BYTES_MAX) {
+          blocks.add(block(run, runBytes, last));
+          run.clear();
+          runBytes = 0;
+        }
+        run.add(p.payload());
+        runBytes += 4 + p.payload().length;
+        last = p.number();
+      }
+      if (!run.isEmpty()) blocks.add(block(run, runBytes, last));
+      sentUpTo = Math.max(sentUpTo, last);
     }
     try {
-      synchronized (this) {
-        List<byte[]> run = new ArrayList<>();
-        int runBytes = 0;
-        long last = sentUpTo;
-        for (Pending p : unacked) {
-          if (p.number() <= sentUpTo) continue;
-          if (!run.isEmpty() && runBytes + 4 + p.payload().length > ClientConfig.WRITER_BLOCK_BYTES_MAX) {
-            sendBlock(c, run, runBytes, last);
-            run.clear();
-            runBytes = 0;
-          }
-          run.add(p.payload());
-          runBytes += 4 + p.payload().length;
-          last = p.number();
+      for (Block b : blocks) {
+        int id = c.send(requestId -> new Frame.AppendBlock(requestId, writerId, segment, b.lastEventNumber(), b.count(), b.data()));
+        synchronized (this) {
+          requestIds.add(id);
         }
-        if (!run.isEmpty()) sendBlock(c, run, runBytes, last);
-        sentUpTo = Math.max(sentUpTo, last);
+        Timers.schedule(() -> checkAcked(c, b.lastEventNumber()), config.requestTimeoutMs());
       }
     } catch (SluiceException e) {
       // The connection closed under the send (its close listener retries) or its queue stayed full.
       retry(c, e);
+    } finally {
+      synchronized (this) {
+        sendScheduled = false;
+        // Appends made while this pump sent found it scheduled: send them now.
+        if (!unacked.isEmpty() && unacked.peekLast().number() > sentUpTo) scheduleSend();
+      }
     }
   }
 
-  /** Sends one block; called with the lock held, so blocks leave in event order. */
-  private void sendBlock(WireConnection c, List<byte[]> run, int runBytes, long lastEventNumber) {
+  private static Block block(List<byte[]> run, int runBytes, long lastEventNumber) {
     ByteBuffer data = ByteBuffer.allocate(runBytes);
     for (byte[] p : run) data.putInt(p.length).put(p);
     data.flip();
-    int count = run.size();
-    int id = c.send(requestId -> new Frame.AppendBlock(requestId, writerId, segment, lastEventNumber, count, data));
-    requestIds.add(id);
-    Timers.schedule(() -> checkAcked(c, lastEventNumber), config.requestTimeoutMs());
+    return new Block(data, run.size(), lastEventNumber);
   }
 
   /**

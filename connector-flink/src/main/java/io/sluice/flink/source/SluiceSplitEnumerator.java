@@ -65,8 +65,11 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     this.unassigned.addAll(state.unassigned());
     this.bounds = state.bounds() == null ? null : new LinkedHashMap<>(state.bounds());
     this.initialized = state.initialized();
-    context.metricGroup().gauge("readySegments", () -> unassigned.size() + splitsPerReader.values().stream().mapToInt(Integer::intValue).sum());
-    context.metricGroup().gauge("pendingSegments", graph::waitingCount);
+    // Metrics: segments released and not finished (handed out, or waiting for a reader), successors
+    // waiting for their predecessors or the fence, and Flink's standard unassigned-splits gauge.
+    context.metricGroup().gauge("readySegments", () -> (long) (unassignedCount() + splitsPerReader.values().stream().mapToInt(Integer::intValue).sum()));
+    context.metricGroup().gauge("pendingSegments", () -> (long) graph.waitingCount());
+    context.metricGroup().setUnassignedSplitsGauge(() -> (long) unassignedCount());
   }
 
   @Override
@@ -176,6 +179,12 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
       graph.addSuccessors(segment, successors, bounds == null ? name -> true : bounds::containsKey);
       releaseReady();
     });
+  }
+
+  private int unassignedCount() {
+    int n = unassigned.size();
+    for (List<SluiceSplit> back : returned.values()) n += back.size();
+    return n;
   }
 
   private void checkStreamSealed(String segment) {

@@ -12,6 +12,7 @@ import org.apache.flink.api.connector.source.ReaderInfo;
 import org.apache.flink.api.connector.source.SourceEvent;
 import org.apache.flink.api.connector.source.SplitEnumeratorContext;
 import org.apache.flink.api.connector.source.SplitsAssignment;
+import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.groups.SplitEnumeratorMetricGroup;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 
@@ -47,9 +48,31 @@ final class ScriptedEnumeratorContext implements SplitEnumeratorContext<SluiceSp
     return out;
   }
 
+  final Map<String, Gauge<?>> gauges = new HashMap<>();
+  private final SplitEnumeratorMetricGroup metrics = new RecordingMetricGroup();
+
+  /** Keeps the gauges an enumerator registers, so a test can read them. */
+  private final class RecordingMetricGroup extends UnregisteredMetricsGroup implements SplitEnumeratorMetricGroup {
+    @Override
+    public <T, G extends Gauge<T>> G gauge(String name, G gauge) {
+      gauges.put(name, gauge);
+      return gauge;
+    }
+
+    @Override
+    public <G extends Gauge<Long>> G setUnassignedSplitsGauge(G gauge) {
+      gauges.put("unassignedSplits", gauge);
+      return gauge;
+    }
+  }
+
+  long gauge(String name) {
+    return ((Number) gauges.get(name).getValue()).longValue();
+  }
+
   @Override
   public SplitEnumeratorMetricGroup metricGroup() {
-    return UnregisteredMetricsGroup.createSplitEnumeratorMetricGroup();
+    return metrics;
   }
 
   @Override

@@ -63,13 +63,20 @@ class SluiceSplitEnumeratorTest {
     SluiceSplitEnumerator e1 = start(ctx1, s, SluiceEnumeratorState.initial(), meta);
     assertEquals(List.of(A), ctx1.assignedSegments(), "the head segment is assigned once");
 
+    assertEquals(1, ctx1.gauge("readySegments"), "A handed out");
+    assertEquals(0, ctx1.gauge("pendingSegments"));
     e1.handleSourceEvent(0, new SourceEvents.SegmentsFinished(List.of(A), List.of(100L)));
     ctx1.runAsync();
     assertEquals(List.of(A), ctx1.assignedSegments(), "no successor before a checkpoint covers the report");
+    assertEquals(2, ctx1.gauge("pendingSegments"), "B and C wait for the fence");
+    assertEquals(0, ctx1.gauge("readySegments"), "A finished");
     SluiceEnumeratorState checkpoint1 = roundTrip(e1.snapshotState(1));
     // The reader's state of checkpoint 1 still holds its marker: the ack was never sent or never arrived.
     e1.notifyCheckpointComplete(1);
     assertEquals(List.of(A, B, C), ctx1.assignedSegments(), "successors after the checkpoint completed");
+    assertEquals(2, ctx1.gauge("readySegments"));
+    assertEquals(0, ctx1.gauge("pendingSegments"));
+    assertEquals(0, ctx1.gauge("unassignedSplits"));
     e1.close();
 
     // Failure: restore the enumerator (and the reader, with its marker) from checkpoint 1.
