@@ -1,10 +1,6 @@
 package io.sluice.flink.source;
 
-import io.sluice.client.PositionedSegment;
-import io.sluice.client.SegmentSpan;
 import io.sluice.client.SluiceException;
-import io.sluice.client.StreamCut;
-import io.sluice.client.StreamInfo;
 import io.sluice.client.Successor;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -15,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -86,7 +81,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
   private void discover() {
     if (discovering) return;
     discovering = true;
-    context.callAsync(this::resolveStart, (result, error) -> {
+    context.callAsync(() -> StartResolver.resolve(settings, controller), (result, error) -> {
       discovering = false;
       if (error != null) {
         failIfFinal("resolving the start position of " + settings.streams(), error);
@@ -97,44 +92,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     });
   }
 
-  /** Worker thread: the start segments (and bounds) of every stream. */
-  private Discovery resolveStart() throws Exception {
-    List<SluiceSplit> splits = new ArrayList<>();
-    Map<String, Long> spans = settings.bounded() ? new LinkedHashMap<>() : null;
-    for (String stream : settings.streams()) {
-      String[] sc = stream.split("/", 2);
-      StreamInfo info = null;
-      if (settings.start().kind() == StreamPosition.Kind.TAIL || (settings.bounded() && settings.stop().kind() == StreamPosition.Kind.TAIL)) {
-        info = await(controller.streamInfo(sc[0], sc[1]));
-      }
-      StreamCut from = switch (settings.start().kind()) {
-        case HEAD -> null;
-        case TAIL -> info.tail();
-        case CUTS -> settings.start().cutOf(stream);
-      };
-      List<PositionedSegment> at = await(controller.segmentsAtCut(sc[0], sc[1], from));
-      if (spans != null) {
-        StreamCut to = settings.stop().kind() == StreamPosition.Kind.TAIL ? info.tail() : settings.stop().cutOf(stream);
-        for (SegmentSpan span : await(controller.segmentsBetween(sc[0], sc[1], from, to))) {
-          spans.put(span.range().segment(), span.endOffset());
-        }
-      }
-      for (PositionedSegment p : at) {
-        long end = SluiceSplit.NO_END;
-        if (spans != null) {
-          Long e = spans.get(p.range().segment());
-          if (e == null) continue; // the stop cut lies before this segment: nothing of it to read
-          end = e;
-        }
-        splits.add(SluiceSplit.of(stream, p.range(), p.offset(), end));
-      }
-    }
-    return new Discovery(splits, spans);
-  }
-
-  private record Discovery(List<SluiceSplit> splits, Map<String, Long> bounds) {}
-
-  private void onDiscovered(Discovery d) {
+  private void onDiscovered(StartResolver.Discovery d) {
     if (initialized) return;
     bounds = d.bounds();
     for (SluiceSplit s : d.splits()) {
@@ -362,15 +320,7 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
   }
 
   private <T> T await(java.util.concurrent.CompletableFuture<T> f) throws Exception {
-    try {
-      return f.get(settings.client().controllerCallTimeoutMs() + 5_000L, TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof Exception ex) throw ex;
-      throw e;
-    } catch (TimeoutException e) {
-      f.cancel(true);
-      throw e;
-    }
+    return StartResolver.await(f, settings);
   }
+
 }
