@@ -10,8 +10,10 @@
  * The Flink side is connector-flink's test main io.sluice.bench.SourceThroughput, built here with
  * Maven (test-compile plus the dependency class path) and run with `java -Xmx2g` and the
  * `--add-opens` flags of the pom's `flink.add-opens` property. Its time is the job's net run time
- * (JobExecutionResult.getNetRuntime: from submission to the end, MiniCluster start excluded); the
- * wall time with JVM and MiniCluster start is printed per run too. The TypeScript time covers
+ * (JobExecutionResult.getNetRuntime: from submission to the end, MiniCluster start excluded) of the
+ * second job in its JVM: the first, identical, warms the JIT up, as the TypeScript reader's process
+ * is warm after its first run. The wall time of that job with its MiniCluster's start and stop is
+ * printed too. The TypeScript time covers
  * listing the ranges (batch.segments) and reading them all, in parallel, one reader per range.
  *
  *   npm run perf:flink-source -- [--events 1000000] [--size 1024] [--segments 4] [--parallelism 2] [--runs 2]
@@ -160,7 +162,7 @@ const mbs = (r: Run) => r.bytes / 1e6 / r.seconds;
 const pad = (s: string, n: number) => s.padStart(n);
 
 function line(r: Run, label: string): string {
-  const wall = r.wallSeconds === undefined ? "" : `   (wall ${r.wallSeconds.toFixed(2)} s with JVM + MiniCluster start)`;
+  const wall = r.wallSeconds === undefined ? "" : `   (wall ${r.wallSeconds.toFixed(2)} s with MiniCluster start/stop)`;
   return `${label.padEnd(22)}${pad(String(r.events), 9)}${pad(r.seconds.toFixed(2), 9)}${pad(Math.round(eps(r)).toString(), 11)}${pad(mbs(r).toFixed(1), 8)}${wall}`;
 }
 
