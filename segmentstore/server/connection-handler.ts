@@ -65,7 +65,13 @@ export class ConnectionHandler implements FlowParticipant {
   private readBytesInflight = 0;
   private readonly helloTimer: TimerHandle;
   /** Writers set up on this connection, as `writerIdHex/segment`. */
-  private readonly writers = new Set<string>();
+  /**
+   * Writers set up on this connection: `writerId/segment` -> the number of the set-up. A block that
+   * fails later drops the set-up it was taken under, never a newer one (the writer may have set up
+   * again after an earlier block's error, before this block's own failure came back).
+   */
+  private readonly writers = new Map<string, number>();
+  private setupsTaken = 0;
   private readonly idleWatch: IdleWatch;
 
   constructor(
@@ -228,7 +234,7 @@ export class ConnectionHandler implements FlowParticipant {
         throw new OverloadedError(`more than ${writersPerConnectionMax} writers on one connection`);
       }
       const lastEventNumber = c.lastEventNumber(frame.segment, frame.writerId);
-      this.writers.add(key);
+      this.writers.set(key, ++this.setupsTaken);
       return Promise.resolve({ type: "AppendSetup", requestId: frame.requestId, writerId: frame.writerId, segment: frame.segment, lastEventNumber });
     });
   }
@@ -253,6 +259,7 @@ export class ConnectionHandler implements FlowParticipant {
     const conditional = frame.type === "ConditionalAppend";
     const key = `${frame.writerId.toString("hex")}/${frame.segment}`;
     const bytes = frame.data.length;
+    const setup = this.writers.get(key);
     let appended: Promise<AppendResult>;
     try {
       // A conditional append stands alone (no SetupAppend): it is checked against the offset.
@@ -282,7 +289,7 @@ export class ConnectionHandler implements FlowParticipant {
       },
       (err: unknown) => {
         this.countInflight(-bytes);
-        if (!conditional) this.writers.delete(key);
+        if (!conditional && this.writers.get(key) === setup) this.writers.delete(key);
         this.write(errorFrame(frame.requestId, toSluiceError(err), frame.segment));
       },
     );

@@ -65,6 +65,8 @@ public final class SegmentAppender implements AutoCloseable {
   private WireConnection conn;
   private Runnable detachConn;
   private final Set<Integer> requestIds = new HashSet<>();
+  /** Bumped at each detach: blocks cut for an earlier set-up are not sent (or not tracked) after it. */
+  private long generation = 0;
   private boolean connecting = false;
   private boolean sendScheduled = false;
   private boolean sealed = false;
@@ -169,6 +171,7 @@ public final class SegmentAppender implements AutoCloseable {
   private void pump() {
     List<Block> blocks = new ArrayList<>();
     WireConnection c;
+    long cutFor;
     synchronized (this) {
       if (failure != null || sealed || connecting || conn == null || !conn.isOpen()) {
         sendScheduled = false;
@@ -176,6 +179,7 @@ public final class SegmentAppender implements AutoCloseable {
         return;
       }
       c = conn;
+      cutFor = generation;
       List<byte[]> run = new ArrayList<>();
       int runBytes = 0;
       long last = sentUpTo;
@@ -195,8 +199,15 @@ public final class SegmentAppender implements AutoCloseable {
     }
     try {
       for (Block b : blocks) {
+        // A retry may have detached (and set up again, possibly on this same pooled connection) while
+        // this pump sent: the rest is resent after the new set-up, and a block that went out anyway
+        // is not tracked (the store drops or dedups it; errors about it are not this set-up's).
+        synchronized (this) {
+          if (generation != cutFor) break;
+        }
         int id = c.send(requestId -> new Frame.AppendBlock(requestId, writerId, segment, b.lastEventNumber(), b.count(), b.data()));
         synchronized (this) {
+          if (generation != cutFor) break;
           requestIds.add(id);
         }
         Timers.schedule(() -> checkAcked(c, b.lastEventNumber()), config.requestTimeoutMs());
@@ -356,6 +367,7 @@ public final class SegmentAppender implements AutoCloseable {
   }
 
   private void detach() {
+    generation++;
     if (detachConn != null) detachConn.run();
     detachConn = null;
     conn = null;
