@@ -93,10 +93,6 @@ final class SegmentGraph {
     return released.add(segment);
   }
 
-  boolean isReleased(String segment) {
-    return released.contains(segment);
-  }
-
   /**
    * Records that subtask {@code reporter} read {@code segment} to its end. A report of a segment never
    * released is taken as released.
@@ -234,13 +230,5 @@ final class SegmentGraph {
 
   Collection<Successor> waiting() {
     return waiting.values();
-  }
-
-  /** For tests and metrics: segment -> covered? of every finished segment. */
-  Map<String, Boolean> finishedCoverage() {
-    Map<String, Boolean> out = new HashMap<>();
-    for (String s : covered) out.put(s, true);
-    for (String s : uncovered.keySet()) out.put(s, false);
-    return out;
   }
 }

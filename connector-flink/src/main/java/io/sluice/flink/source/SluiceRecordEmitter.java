@@ -17,9 +17,9 @@ final class SluiceRecordEmitter<T> implements RecordEmitter<ReadEvent, T, Sluice
 
   @Override
   public void emitRecord(ReadEvent event, SourceOutput<T> output, SluiceSplitState state) throws Exception {
-    ByteBuffer payload = event.payload().duplicate();
+    ByteBuffer payload = event.payload();
     byte[] bytes = new byte[payload.remaining()];
-    payload.get(bytes);
+    payload.get(payload.position(), bytes); // absolute: no view object per event, the buffer is not moved
     collector.output = output;
     deserializer.deserialize(new SluiceEvent(state.split.stream(), state.split.segment(), event.offset(), bytes), collector);
     state.offset = event.nextOffset();

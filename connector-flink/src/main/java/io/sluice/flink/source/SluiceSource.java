@@ -108,8 +108,4 @@ public final class SluiceSource<T> implements Source<T, SluiceSplit, SluiceEnume
   public TypeInformation<T> getProducedType() {
     return deserializer.getProducedType();
   }
-
-  SluiceSourceSettings settings() {
-    return settings;
-  }
 }

@@ -2,13 +2,13 @@ package io.sluice.flink.source;
 
 import io.sluice.client.ClientConfig;
 import io.sluice.client.ErrorCode;
+import io.sluice.client.SegmentNames;
 import io.sluice.client.SluiceException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 
 /**
@@ -19,8 +19,6 @@ import org.apache.flink.api.common.serialization.DeserializationSchema;
  * INVALID_NAME) naming the setting that is wrong.
  */
 public final class SluiceSourceBuilder<T> {
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,254}");
-  static final int READ_WAIT_MS_MAX = 60_000;
 
   private String controllerUri;
   private final List<String> streams = new ArrayList<>();
@@ -97,9 +95,11 @@ public final class SluiceSourceBuilder<T> {
     if (streams.isEmpty()) throw invalid("setStreams: name at least one stream as scope/stream");
     Set<String> unique = new LinkedHashSet<>();
     for (String s : streams) {
-      String[] parts = s == null ? new String[0] : s.split("/", -1);
-      if (parts.length != 2 || !NAME.matcher(parts[0]).matches() || !NAME.matcher(parts[1]).matches()) {
-        throw new SluiceException(ErrorCode.INVALID_NAME, "setStreams: invalid stream " + quote(s) + ": write it as scope/stream, each 1-255 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit");
+      if (s == null) throw new SluiceException(ErrorCode.INVALID_NAME, "setStreams: a stream name is null; write it as scope/stream");
+      try {
+        SegmentNames.parseStreamName(s);
+      } catch (SluiceException e) {
+        throw new SluiceException(ErrorCode.INVALID_NAME, "setStreams: " + e.getMessage(), e);
       }
       if (!unique.add(s)) throw invalid("setStreams: stream " + s + " is named twice");
     }
@@ -109,7 +109,7 @@ public final class SluiceSourceBuilder<T> {
       if (stop.kind() == StreamPosition.Kind.HEAD) throw invalid("setBounded: a source cannot stop at the head; stop at the tail or at cuts");
       checkCuts("setBounded", stop, unique);
     }
-    if (readWaitMs < 0 || readWaitMs > READ_WAIT_MS_MAX) throw invalid("setReadWaitMs: " + readWaitMs + " is outside 0 to " + READ_WAIT_MS_MAX + " ms");
+    if (readWaitMs < 0 || readWaitMs > ClientConfig.READ_WAIT_MS_MAX) throw invalid("setReadWaitMs: " + readWaitMs + " is outside 0 to " + ClientConfig.READ_WAIT_MS_MAX + " ms");
     if (successorPollMs < 10) throw invalid("setSuccessorPollMs: " + successorPollMs + " ms is below 10 ms");
     OrderingMode mode = ordering != null ? ordering : (stop != null ? OrderingMode.RELAXED : OrderingMode.CHECKPOINTED);
     return new SluiceSource<>(new SluiceSourceSettings(controllerUri, List.copyOf(unique), start, stop, mode, client, successorPollMs, readWaitMs), deserializer);
@@ -123,10 +123,5 @@ public final class SluiceSourceBuilder<T> {
 
   private static SluiceException invalid(String message) {
     return new SluiceException(ErrorCode.INVALID_ARGUMENT, message);
-  }
-
-  private static String quote(String s) {
-    if (s == null) return "null";
-    return "\"" + (s.length() > 60 ? s.substring(0, 60) + "..." : s) + "\"";
   }
 }

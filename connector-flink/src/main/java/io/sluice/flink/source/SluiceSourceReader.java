@@ -123,11 +123,6 @@ final class SluiceSourceReader<T> extends SourceReaderBase<ReadEvent, T, SluiceS
     return state.toSplit();
   }
 
-  /** Finished markers not yet acknowledged (for tests). */
-  List<SluiceSplit> markers() {
-    return new ArrayList<>(markers.values());
-  }
-
   @Override
   public void close() throws Exception {
     try {

@@ -1,5 +1,6 @@
 package io.sluice.flink.source;
 
+import io.sluice.client.SegmentNames;
 import io.sluice.client.SluiceException;
 import io.sluice.client.Successor;
 import java.util.ArrayDeque;
@@ -147,11 +148,11 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
 
   private void checkStreamSealed(String segment) {
     if (!lookupsInFlight.add(segment)) return;
-    String[] sc = streamOf(segment).split("/", 2);
-    context.callAsync(() -> await(controller.streamInfo(sc[0], sc[1])), (info, error) -> {
+    SegmentNames.Parsed of = SegmentNames.parse(segment);
+    context.callAsync(() -> await(controller.streamInfo(of.scope(), of.stream())), (info, error) -> {
       lookupsInFlight.remove(segment);
       if (error != null) {
-        failIfFinal("reading stream " + sc[0] + "/" + sc[1], error);
+        failIfFinal("reading stream " + of.scope() + "/" + of.stream(), error);
         return;
       }
       if (info.sealed()) {
@@ -187,16 +188,12 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     for (Successor s : graph.takeReady()) {
       String name = s.range().segment();
       long end = bounds == null ? SluiceSplit.NO_END : bounds.getOrDefault(name, SluiceSplit.NO_END);
-      unassigned.add(SluiceSplit.of(streamOf(name), s.range(), 0, end));
+      SegmentNames.Parsed parsed = SegmentNames.parse(name);
+      unassigned.add(SluiceSplit.of(parsed.scope() + "/" + parsed.stream(), s.range(), 0, end));
       LOG.info("Sluice source: successor {} released (predecessors {} finished)", name, s.predecessors());
     }
     assignPending();
     checkNoMoreSplits();
-  }
-
-  private static String streamOf(String segment) {
-    int second = segment.indexOf('/', segment.indexOf('/') + 1);
-    return segment.substring(0, second);
   }
 
   private void assignPending() {

@@ -1,6 +1,7 @@
 package io.sluice.flink.source;
 
 import io.sluice.client.PositionedSegment;
+import io.sluice.client.SegmentNames;
 import io.sluice.client.SegmentSpan;
 import io.sluice.client.StreamCut;
 import io.sluice.client.StreamInfo;
@@ -27,7 +28,7 @@ final class StartResolver {
     List<SluiceSplit> splits = new ArrayList<>();
     Map<String, Long> spans = settings.bounded() ? new LinkedHashMap<>() : null;
     for (String stream : settings.streams()) {
-      String[] sc = stream.split("/", 2);
+      String[] sc = SegmentNames.parseStreamName(stream);
       StreamInfo info = null;
       if (settings.start().kind() == StreamPosition.Kind.TAIL || (settings.bounded() && settings.stop().kind() == StreamPosition.Kind.TAIL)) {
         info = await(controller.streamInfo(sc[0], sc[1]), settings);
