@@ -9,6 +9,12 @@ import {
   containerCountMax,
   InvalidConfigError,
   storeInflightBytesHighDefault,
+  txnLeaseMsCap,
+  txnLeaseMsMaxDefault,
+  txnLeaseMsMin,
+  txnRecordKeptMsDefault,
+  txnRecordKeptMsMax,
+  txnRecordKeptMsMin,
 } from "../common/index.js";
 
 export const hostSpec = { kind: "string", default: "127.0.0.1", help: "address to listen on", pattern: /^[A-Za-z0-9.:-]+$/, patternHelp: "a host name or IP address" } as const;
@@ -21,6 +27,29 @@ export const inflightBytesMaxSpec = {
   max: Number.MAX_SAFE_INTEGER,
   help: "append bytes received and not yet durable over all connections before appending connections pause (they resume below half)",
 } as const;
+
+/** The controller's transaction options (controller and standalone), read by txnOptionValues. */
+export const txnOptions = {
+  "txn-record-kept-ms": {
+    kind: "int",
+    default: txnRecordKeptMsDefault,
+    min: txnRecordKeptMsMin,
+    max: txnRecordKeptMsMax,
+    help: "how long the record of a committed or aborted transaction is kept, so a repeated commit or a status call still learns the outcome (default 25 h: a job down for a day)",
+  },
+  "txn-lease-max-ms": {
+    kind: "int",
+    default: txnLeaseMsMaxDefault,
+    min: txnLeaseMsMin,
+    max: txnLeaseMsCap,
+    help: "longest transaction lease a client may ask for (create and ping); longer ones are refused INVALID_ARGUMENT",
+  },
+} as const;
+
+/** ControllerOptions' transaction fields from the flags of txnOptions. */
+export function txnOptionValues(config: { "txn-record-kept-ms": number; "txn-lease-max-ms": number }): { txnRecordKeptMs: number; txnLeaseMsMax: number } {
+  return { txnRecordKeptMs: config["txn-record-kept-ms"], txnLeaseMsMax: config["txn-lease-max-ms"] };
+}
 
 /** Data-plane connection caps and idle timeout; the log node passes its own defaults. */
 export function connectionOptions(defaults: { connectionsMax: number; connectionsPerPeerMax: number; idleTimeoutMs: number }) {

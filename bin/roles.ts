@@ -14,7 +14,7 @@ import { leaderLeaseMsMax, leaderLeaseMsMin } from "../controller/cluster/index.
 import { openMetadataStore, type MetadataStore } from "../controller/store/index.js";
 import { heartbeatMsDefault, loadReportMsDefault, migrateFoundationJournal, SegmentStore, type Tier1 } from "../segmentstore/index.js";
 import { GrpcControllerLink } from "./controller-link.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeConnectionOptions, storeLimits } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeConnectionOptions, storeLimits, txnOptions, txnOptionValues } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 import { openTier2, tier2Options } from "./tier2-setup.js";
 
@@ -44,6 +44,7 @@ export const controllerOptions = {
   "scale-cooldown-ms": { kind: "int", default: 600_000, min: 0, max: 24 * hourMs, help: "least time between two scalings of a segment's key range" },
   "retention-interval-ms": { kind: "int", default: 60_000, min: 100, max: 24 * hourMs, help: "how often the leader applies streams' retention policies" },
   "placement-interval-ms": { kind: "int", default: 1_000, min: 10, max: 60_000, help: "how often the leader compares container assignments with the live segment stores" },
+  ...txnOptions,
 } satisfies OptionSpecs;
 
 export const segmentStoreOptions = {
@@ -118,6 +119,7 @@ export async function startController(argv: readonly string[]): Promise<Role> {
     scaleCooldownMs: config["scale-cooldown-ms"],
     retentionIntervalMs: config["retention-interval-ms"],
     placementIntervalMs: config["placement-interval-ms"],
+    ...txnOptionValues(config),
     ...(pauseMs === undefined ? {} : { pauseAfterSealMs: pauseMs }),
   });
   process.stdout.write(`sluice controller ready: tcp://${config.host}:${controller.port} metadata ${config.metadata}\n`);

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { parseConfig, describeOptions, type OptionSpecs, lockDir, logger, logNodeRequestTimeoutMs, UnavailableError } from "../common/index.js";
 import { Controller, openMetadataStore } from "../controller/index.js";
 import { migrateFoundationJournal, SegmentStore, type ControllerLink, type Tier1 } from "../segmentstore/index.js";
-import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeConnectionOptions, storeLimits } from "./role-options.js";
+import { cacheBytesMaxSpec, containersSpec, hostSpec, inflightBytesMaxSpec, loadWindowsSpec, storeConnectionOptions, storeLimits, txnOptions, txnOptionValues } from "./role-options.js";
 import { openTier1, tier1Options } from "./tier1-setup.js";
 import { openTier2, tier2Options } from "./tier2-setup.js";
 
@@ -31,6 +31,7 @@ export const standaloneOptions = {
   "scale-interval-ms": { kind: "int", default: 10_000, min: 10, max: 3_600_000, help: "how often the controller looks for segments to split or merge" },
   "scale-cooldown-ms": { kind: "int", default: 600_000, min: 0, max: 86_400_000, help: "a segment younger than this is neither split nor merged (Pravega's 10 min)" },
   "retention-interval-ms": { kind: "int", default: 60_000, min: 10, max: 86_400_000, help: "how often retention records a stream cut and truncates" },
+  ...txnOptions,
   ...tier2Options,
 } satisfies OptionSpecs;
 
@@ -97,6 +98,7 @@ export async function startStandalone(argv: readonly string[]): Promise<Standalo
       scaleIntervalMs: config["scale-interval-ms"],
       scaleCooldownMs: config["scale-cooldown-ms"],
       retentionIntervalMs: config["retention-interval-ms"],
+      ...txnOptionValues(config),
     });
   } catch (err) {
     await store?.close();

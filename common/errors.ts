@@ -55,6 +55,7 @@ export const errorCodes = {
   DATA_DIR_LOCKED: { wireId: 75, retriable: false },
   TOO_MANY_CONNECTIONS: { wireId: 76, retriable: true },
   NO_SEGMENT_STORE: { wireId: 79, retriable: true },
+  TRANSACTION_RECORD_GONE: { wireId: 80, retriable: false },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
@@ -164,6 +165,13 @@ export class TooManyConnectionsError extends defineError("TOO_MANY_CONNECTIONS")
  * once instead of waiting. Retriable: start a segment store (`sluice segmentstore --controller ...`).
  */
 export class NoSegmentStoreError extends defineError("NO_SEGMENT_STORE") {}
+/**
+ * A transaction call (commit, status, abort, ping) names an id whose record is gone: the id's
+ * embedded creation time is older than the controller keeps ended records (--txn-record-kept-ms),
+ * so if the transaction existed it ended long ago and whether it committed is no longer known.
+ * Distinct from NO_SUCH_TRANSACTION (an id that never had a record within that time). Not retriable.
+ */
+export class TransactionRecordGoneError extends defineError("TRANSACTION_RECORD_GONE") {}
 
 const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErrorOptions) => SluiceError } = {
   INTERNAL: InternalError,
@@ -214,6 +222,7 @@ const classByCode: { [C in ErrorCode]: new (message: string, options?: SluiceErr
   DATA_DIR_LOCKED: DataDirLockedError,
   TOO_MANY_CONNECTIONS: TooManyConnectionsError,
   NO_SEGMENT_STORE: NoSegmentStoreError,
+  TRANSACTION_RECORD_GONE: TransactionRecordGoneError,
 };
 
 export function isErrorCode(value: string): value is ErrorCode {

@@ -241,13 +241,36 @@ assert(logNodeReadHandlesMax >= 2, "a read handle for the file being written and
 
 /** Controller: most parts one split makes (a rate policy's scaleFactor). */
 export const scaleFactorMax = 32;
-/** Controller: a transaction's lease, shortest and longest (CreateTransaction, PingTransaction). */
+/** Controller: a transaction's shortest lease (CreateTransaction, PingTransaction). */
 export const txnLeaseMsMin = 1_000;
-export const txnLeaseMsMax = 10 * 60_000;
+/**
+ * Controller: the longest lease a client may ask for is the controller's --txn-lease-max-ms: by
+ * default an hour, configurable up to txnLeaseMsCap. Clients check only against the cap and leave
+ * the rest to the controller, whose INVALID_ARGUMENT names its configured range.
+ */
+export const txnLeaseMsMaxDefault = 60 * 60_000;
+/** Controller: the highest --txn-lease-max-ms may be set, and the longest lease any client asks for (24 h). */
+export const txnLeaseMsCap = 24 * 60 * 60_000;
 /** Controller: transactions open at once per stream; more get OVERLOADED. */
 export const txnsOpenPerStreamMax = 10_000;
-/** Controller: how long the record of an ended (committed or aborted) transaction is kept for status calls. */
-export const txnRecordKeptMs = 10 * 60_000;
+/**
+ * Controller: how long the record of an ended (committed or aborted) transaction is kept for status
+ * and repeated commit calls (--txn-record-kept-ms). The default, 25 hours, lets a job that was down
+ * for a day still learn its commit's outcome; the option ranges over [Min, Max].
+ */
+export const txnRecordKeptMsDefault = 25 * 60 * 60_000;
+export const txnRecordKeptMsMin = 60_000;
+export const txnRecordKeptMsMax = 30 * 24 * 60 * 60_000;
+/** Controller: bytes of a transaction's tag (printable ASCII), which ListTransactions filters on by prefix. */
+export const txnTagBytesMax = 200;
+/**
+ * Controller: open transactions one ListTransactions answers. The open cap can be passed by the
+ * creates racing at it, so a stream may briefly hold more; a listing that would exceed this bound
+ * is refused OVERLOADED rather than cut short (a caller must not miss a transaction it opened).
+ */
+export const txnsListedMax = txnsOpenPerStreamMax + txnsOpenPerStreamMax / 4;
+/** gRPC's default for the largest message a client accepts (grpc-js and grpc-java both use 4 MiB). */
+export const grpcClientReceiveBytesDefault = 4 * MiB;
 /** Controller: tail cuts a stream's retention remembers (older ones are thinned out). */
 export const retentionSamplesMax = 1_000;
 /** Controller: streams one reader group reads. */
@@ -357,3 +380,8 @@ export const grpcStatusDetailsCharsMax = 1_000;
 assert(loadReportSegmentsMax * (segmentNameBytesMax + 2 * (8 * 8 + 3) + 16) + 64 * KiB <= controllerRequestBytesMax, "the largest load report fits one controller request");
 assert(grpcStatusDetailsCharsMax * 9 + 1 * KiB <= 16 * KiB, "a status message fits the trailers a gRPC peer accepts");
 assert(dirLockStaleAfterMs >= 4 * dirLockRefreshMs, "a lock is stale only after several missed refreshes");
+assert(txnLeaseMsMin <= txnLeaseMsMaxDefault && txnLeaseMsMaxDefault <= txnLeaseMsCap, "the default longest lease is within its range");
+assert(txnRecordKeptMsMin <= txnRecordKeptMsDefault && txnRecordKeptMsDefault <= txnRecordKeptMsMax, "the default record keeping is within its range");
+assert(txnLeaseMsCap <= 0xffff_ffff, "a lease fits controller.proto's uint32 lease_ms");
+// One listed transaction: a 32-character id, its tag, two int64 times, and the field tags and lengths.
+assert(txnsListedMax * (32 + txnTagBytesMax + 2 * 10 + 12) + 1024 <= grpcClientReceiveBytesDefault, "the longest transaction listing fits a client's default receive limit");

@@ -18,6 +18,7 @@ import { LeaderElection, Membership, PlacementLoop } from "./cluster/index.js";
 import { AutoScaler } from "./scaling/index.js";
 import { Retention } from "./retention/index.js";
 import { Sweeper } from "./sweeper.js";
+import { txnSettings } from "./txn/index.js";
 
 export * from "./store/index.js";
 export type { Endpoint } from "./streams/segment-helper.js";
@@ -64,6 +65,10 @@ export interface ControllerOptions {
   placement?: boolean;
   /** Test hook: hold every scale this long after it sealed its predecessors. */
   pauseAfterSealMs?: number;
+  /** How long an ended transaction's record is kept (--txn-record-kept-ms; default 25 h, range 1 min .. 30 days). */
+  txnRecordKeptMs?: number;
+  /** The longest transaction lease a client may ask for (--txn-lease-max-ms; default 1 h, range 1 s .. 24 h). */
+  txnLeaseMsMax?: number;
 }
 
 export class Controller {
@@ -118,7 +123,10 @@ export class Controller {
         placement,
         segmentHelper.opsFor({ endpointOf: (segment) => streams.endpointOf(segment), whyUnserved: (segment) => streams.whyUnserved(segment) }),
         clock,
-        options.pauseAfterSealMs === undefined ? {} : { pauseAfterSealMs: options.pauseAfterSealMs },
+        {
+          ...(options.pauseAfterSealMs === undefined ? {} : { pauseAfterSealMs: options.pauseAfterSealMs }),
+          txn: txnSettings({ recordKeptMs: options.txnRecordKeptMs, leaseMsMax: options.txnLeaseMsMax }),
+        },
       );
       const readerGroups = new ReaderGroups(
         store,
@@ -225,7 +233,8 @@ function handlers(streams: StreamService, groups: ReaderGroups, membership: Memb
     GetSegmentsBetween: async (r) => ({ segments: await streams.segmentsBetween(r.scope, r.stream, r.from, r.to) }),
     GetSegmentEndpoint: (r) => streams.endpointOf(r.segment),
     Scale: (r) => streams.scale(r.scope, r.stream, r.seal, r.newRanges),
-    CreateTransaction: (r) => streams.createTransaction(r.scope, r.stream, r.leaseMs),
+    CreateTransaction: (r) => streams.createTransaction(r.scope, r.stream, r.leaseMs, r.tag ?? ""),
+    ListTransactions: (r) => streams.listTransactions(r.scope, r.stream, r.tagPrefix),
     CommitTransaction: (r) => streams.commitTransaction(r.scope, r.stream, r.txnId),
     AbortTransaction: (r) => streams.abortTransaction(r.scope, r.stream, r.txnId),
     PingTransaction: (r) => streams.pingTransaction(r.scope, r.stream, r.txnId, r.leaseMs),

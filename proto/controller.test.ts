@@ -1,9 +1,9 @@
 // Proves the hand-written message interfaces match controller.proto: fully populated messages round-trip through the gRPC codecs unchanged, and absent message fields arrive as undefined.
 import t from "tap";
-import { controllerMethodNames, controllerServiceDefinition, type GetStreamResponse, type ReportLoadRequest, type CreateReaderGroupRequest, type CreateTransactionResponse, type GetSegmentsBetweenResponse } from "./controller.js";
+import { controllerMethodNames, controllerServiceDefinition, type GetStreamResponse, type ReportLoadRequest, type CreateReaderGroupRequest, type CreateTransactionResponse, type GetSegmentsBetweenResponse, type ListTransactionsResponse } from "./controller.js";
 
 void t.test("every rpc has a definition", async (t) => {
-  t.equal(controllerMethodNames.length, 27);
+  t.equal(controllerMethodNames.length, 28);
   for (const name of controllerMethodNames) t.ok(controllerServiceDefinition[name].path.endsWith(`/${name}`), name);
 });
 
@@ -54,4 +54,21 @@ void t.test("absent message fields arrive as undefined, scalars as defaults", as
   t.equal("from" in decoded, false, "no null left for an absent cut");
   const cs = controllerServiceDefinition.CreateStream;
   t.same(cs.requestDeserialize(cs.requestSerialize({ scope: "s", stream: "x", config: {} })), { scope: "s", stream: "x", config: {} });
+});
+
+void t.test("transaction tags, listing and alreadyCommitted round-trip; an untagged create arrives with an empty tag", async (t) => {
+  const ct = controllerServiceDefinition.CreateTransaction;
+  const tagged = { scope: "s", stream: "x", leaseMs: 86_400_000, tag: "job-1/3" };
+  t.same(ct.requestDeserialize(ct.requestSerialize(tagged)), tagged);
+  t.same(ct.requestDeserialize(ct.requestSerialize({ scope: "s", stream: "x", leaseMs: 1000 })), { scope: "s", stream: "x", leaseMs: 1000, tag: "" });
+  const cm = controllerServiceDefinition.CommitTransaction;
+  for (const alreadyCommitted of [true, false]) {
+    const status = { state: "COMMITTED" as const, leaseExpiresAtMs: 1_700_000_000_000, alreadyCommitted };
+    t.same(cm.responseDeserialize(cm.responseSerialize(status)), status);
+  }
+  const lt = controllerServiceDefinition.ListTransactions;
+  t.same(lt.requestDeserialize(lt.requestSerialize({ scope: "s", stream: "x", tagPrefix: "job-1/" })), { scope: "s", stream: "x", tagPrefix: "job-1/" });
+  const listed: ListTransactionsResponse = { transactions: [{ txnId: "ab".repeat(16), tag: "job-1/3", createdAtMs: 1_700_000_000_000, leaseExpiresAtMs: 1_700_000_060_000 }] };
+  t.same(lt.responseDeserialize(lt.responseSerialize(listed)), listed);
+  t.same(lt.responseDeserialize(lt.responseSerialize({ transactions: [] })), { transactions: [] });
 });

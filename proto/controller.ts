@@ -89,13 +89,18 @@ export interface ScaleResponse { epoch: number; segments: SegmentRange[] }
 
 export type TxnState = "TXN_STATE_UNSPECIFIED" | "OPEN" | "COMMITTING" | "COMMITTED" | "ABORTING" | "ABORTED";
 export interface TxnSegment { parent?: SegmentRange; txnSegment: string }
-export interface CreateTransactionRequest { scope: string; stream: string; leaseMs: number }
+/** `tag` is optional (absent or empty: untagged). */
+export interface CreateTransactionRequest { scope: string; stream: string; leaseMs: number; tag?: string }
 export interface CreateTransactionResponse { txnId: string; epoch: number; segments: TxnSegment[]; leaseExpiresAtMs: number }
 export interface CommitTransactionRequest { scope: string; stream: string; txnId: string }
 export interface AbortTransactionRequest { scope: string; stream: string; txnId: string }
 export interface PingTransactionRequest { scope: string; stream: string; txnId: string; leaseMs: number }
 export interface GetTransactionStatusRequest { scope: string; stream: string; txnId: string }
-export interface TransactionStatusResponse { state: TxnState; leaseExpiresAtMs: number }
+/** `alreadyCommitted`: CommitTransaction found the transaction COMMITTED already (false from the other calls). */
+export interface TransactionStatusResponse { state: TxnState; leaseExpiresAtMs: number; alreadyCommitted: boolean }
+export interface ListTransactionsRequest { scope: string; stream: string; tagPrefix: string }
+export interface OpenTransaction { txnId: string; tag: string; createdAtMs: number; leaseExpiresAtMs: number }
+export interface ListTransactionsResponse { transactions: OpenTransaction[] }
 
 export interface ReaderGroupStream { stream: string; from?: StreamCut; to?: StreamCut }
 export interface ReaderGroupConfig { streams: ReaderGroupStream[]; checkpointIntervalMs: number }
@@ -137,6 +142,7 @@ export interface ControllerMethods {
   AbortTransaction: [AbortTransactionRequest, TransactionStatusResponse];
   PingTransaction: [PingTransactionRequest, TransactionStatusResponse];
   GetTransactionStatus: [GetTransactionStatusRequest, TransactionStatusResponse];
+  ListTransactions: [ListTransactionsRequest, ListTransactionsResponse];
   CreateReaderGroup: [CreateReaderGroupRequest, CreateReaderGroupResponse];
   GetReaderGroup: [GetReaderGroupRequest, GetReaderGroupResponse];
   UpdateReaderGroup: [UpdateReaderGroupRequest, UpdateReaderGroupResponse];
@@ -167,6 +173,7 @@ export const controllerMethodNames: readonly ControllerMethod[] = [
   "AbortTransaction",
   "PingTransaction",
   "GetTransactionStatus",
+  "ListTransactions",
   "CreateReaderGroup",
   "GetReaderGroup",
   "UpdateReaderGroup",

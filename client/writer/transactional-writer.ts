@@ -6,7 +6,7 @@
  * or nothing. While a transaction is open its lease is renewed in the background (a third of the
  * lease), so only a client that died or hung lets it expire and be aborted.
  */
-import { ClosedError, EventTooLargeError, InvalidArgumentError, TransactionClosedError, eventBytesMax, keyPosition, logger, parseStreamName, toSluiceError, txnLeaseMsMax, txnLeaseMsMin } from "../../common/index.js";
+import { ClosedError, EventTooLargeError, InvalidArgumentError, TransactionClosedError, eventBytesMax, keyPosition, logger, parseStreamName, toSluiceError, txnLeaseMsCap, txnLeaseMsMin } from "../../common/index.js";
 import type { ControllerMethod, ControllerMethods, TxnSegment, TxnState, WireConnection } from "../../proto/index.js";
 import type { ConnectOptions } from "../connection/segment-retry.js";
 import { SegmentWriter } from "./segment-writer.js";
@@ -21,7 +21,11 @@ export interface TransactionServices {
 }
 
 export interface TransactionOptions {
-  /** The transaction is aborted if the client does not renew it within this time (default 30 s). */
+  /**
+   * The transaction is aborted if the client does not renew it within this time (default 30 s). An
+   * integer of at least txnLeaseMsMin and at most txnLeaseMsCap (24 h); the controller refuses one
+   * above its --txn-lease-max-ms (default 1 h) with INVALID_ARGUMENT naming its range.
+   */
   leaseMs?: number;
 }
 
@@ -33,11 +37,15 @@ export class TransactionalWriter {
     parseStreamName(stream);
   }
 
-  /** Opens a transaction. Raises NO_SUCH_STREAM, STREAM_SEALED, INVALID_ARGUMENT (lease), OVERLOADED. */
+  /**
+   * Opens a transaction. Raises NO_SUCH_STREAM, STREAM_SEALED, INVALID_ARGUMENT (a lease outside
+   * [txnLeaseMsMin, txnLeaseMsCap] here, or above the controller's --txn-lease-max-ms there), OVERLOADED.
+   */
   async beginTransaction(options: TransactionOptions = {}): Promise<Transaction> {
     const leaseMs = options.leaseMs ?? leaseMsDefault;
-    if (!Number.isInteger(leaseMs) || leaseMs < txnLeaseMsMin || leaseMs > txnLeaseMsMax) {
-      throw new InvalidArgumentError(`leaseMs must be an integer in [${txnLeaseMsMin}, ${txnLeaseMsMax}], got ${leaseMs}`);
+    // Only the absolute bounds here: the controller knows its configured longest lease and says so.
+    if (!Number.isInteger(leaseMs) || leaseMs < txnLeaseMsMin || leaseMs > txnLeaseMsCap) {
+      throw new InvalidArgumentError(`leaseMs must be an integer in [${txnLeaseMsMin}, ${txnLeaseMsCap}], got ${leaseMs}`);
     }
     const { scope, stream } = parseStreamName(this.stream);
     const r = await this.services.call("CreateTransaction", { scope, stream, leaseMs });

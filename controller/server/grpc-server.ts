@@ -29,6 +29,7 @@ function grpcStatusOf(code: ErrorCode): grpc.status {
     case "NO_SUCH_ENTRY":
     case "NO_SUCH_CHUNK":
     case "NO_SUCH_TRANSACTION":
+    case "TRANSACTION_RECORD_GONE":
     case "NO_SUCH_READER_GROUP":
       return grpc.status.NOT_FOUND;
     case "SCOPE_EXISTS":

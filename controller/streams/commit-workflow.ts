@@ -18,6 +18,7 @@ import { assert, ConditionalCheckFailedError, InternalError, logger, metadataTxn
 import {
   abortTxn,
   encodeTxn,
+  endTxn,
   forEachBounded,
   listTxns,
   mapBounded,
@@ -59,24 +60,37 @@ assert(2 * txnCommitBatchBytesMax <= metadataTxnBytesMax, "a commit batch leaves
 /** Rounds of taking the slot before a commit gives up with UNAVAILABLE (one normally suffices; the decision stands either way). */
 export const commitRoundsMax = 8;
 
+/** What a commit call answers: the record once COMMITTED, and whether this call found it so already. */
+export interface CommitOutcome {
+  record: TxnRecord;
+  /**
+   * True when this call read the record as COMMITTED before it decided or drove anything (a repeated
+   * commit, or one that lost the race to a concurrent commit of the same id); false when this call
+   * took the decision or finished a commit that was still COMMITTING.
+   */
+  alreadyCommitted: boolean;
+}
+
 /**
- * Commits a transaction: OPEN -> COMMITTING, then the commit workflow; resolves with the record once
- * COMMITTED (a committed one answers at once). Raises NO_SUCH_TRANSACTION, TRANSACTION_CLOSED
- * (aborting, aborted, or its lease ran out: it is then aborted), STREAM_SEALED (while OPEN),
- * UNAVAILABLE (the decision is recorded and will land; ask the status later).
+ * Commits a transaction: OPEN -> COMMITTING, then the commit workflow; resolves once COMMITTED (a
+ * committed one answers at once, alreadyCommitted). Raises NO_SUCH_TRANSACTION,
+ * TRANSACTION_RECORD_GONE (no record and the id is older than --txn-record-kept-ms: the outcome is
+ * no longer known), TRANSACTION_CLOSED (aborting, aborted, or its lease ran out: it is then
+ * aborted), STREAM_SEALED (while OPEN), UNAVAILABLE (the decision is recorded and will land; ask the
+ * status later).
  */
-export async function commitTxn(ctx: StreamContext, scope: string, stream: string, txnId: string): Promise<TxnRecord> {
+export async function commitTxn(ctx: StreamContext, scope: string, stream: string, txnId: string): Promise<CommitOutcome> {
   validateName("scope", scope);
   validateName("stream", stream);
   validateTxnId(txnId);
   for (let round = 0; round < commitRoundsMax; round++) {
-    const found = await requireTxn(ctx.store, scope, stream, txnId);
+    const found = await requireTxn(ctx.store, scope, stream, txnId, ctx.clock, ctx.txn.recordKeptMs);
     const record = found.record;
     switch (record.state) {
       case "COMMITTED":
-        return record;
+        return { record, alreadyCommitted: true };
       case "COMMITTING":
-        return driveCommit(ctx, scope, stream, txnId);
+        return { record: await driveCommit(ctx, scope, stream, txnId), alreadyCommitted: false };
       case "ABORTING":
       case "ABORTED":
         throw new TransactionClosedError(`transaction ${txnId} of ${scope}/${stream} is ${record.state}; it cannot be committed`);
@@ -84,7 +98,7 @@ export async function commitTxn(ctx: StreamContext, scope: string, stream: strin
         break;
     }
     if (record.leaseExpiresAtMs <= ctx.clock.nowMs()) {
-      await abortTxn(ctx.store, ctx.segments, ctx.clock, scope, stream, txnId);
+      await abortTxn(ctx.store, ctx.segments, ctx.clock, scope, stream, txnId, ctx.txn.recordKeptMs);
       throw new TransactionClosedError(`transaction ${txnId} of ${scope}/${stream} expired at ${record.leaseExpiresAtMs}; it was aborted`);
     }
     const current = await readStream(ctx.store, scope, stream);
@@ -102,7 +116,7 @@ export async function commitTxn(ctx: StreamContext, scope: string, stream: strin
       if (err instanceof ConditionalCheckFailedError) continue;
       throw err;
     }
-    return driveCommit(ctx, scope, stream, txnId);
+    return { record: await driveCommit(ctx, scope, stream, txnId), alreadyCommitted: false };
   }
   throw new UnavailableError(`transaction ${txnId} of ${scope}/${stream}: the stream kept changing while deciding the commit; retry`);
 }
@@ -113,7 +127,7 @@ export async function commitTxn(ctx: StreamContext, scope: string, stream: strin
  */
 export async function driveCommit(ctx: StreamContext, scope: string, stream: string, txnId: string): Promise<TxnRecord> {
   for (let round = 0; round < commitRoundsMax; round++) {
-    const mine = (await requireTxn(ctx.store, scope, stream, txnId)).record;
+    const mine = (await requireTxn(ctx.store, scope, stream, txnId, ctx.clock, ctx.txn.recordKeptMs)).record;
     if (mine.state === "COMMITTED") return mine;
     assert(mine.state === "COMMITTING", `transaction ${txnId} being committed is ${mine.state}`);
     // A commit batch holding this transaction already (its owner may have died, or a client
@@ -162,7 +176,7 @@ export async function runCommit(ctx: StreamContext, scope: string, stream: strin
     if (found?.record.state === "COMMITTING") txns.push(found.record);
   }
   const nowMs = () => ctx.clock.nowMs();
-  const committed = () => txns.map((t) => ({ type: "put" as const, key: txnKey(scope, stream, t.txnId), value: encodeTxn({ ...t, state: "COMMITTED", endedAtMs: nowMs() }) }));
+  const committed = () => txns.map((t) => ({ type: "put" as const, key: txnKey(scope, stream, t.txnId), value: encodeTxn(endTxn(t, "COMMITTED", nowMs())) }));
   if (wf.txnEpoch === wf.baseEpoch) {
     // Transaction by transaction, so every parent holds the batch's transactions in one order.
     for (const t of txns) {

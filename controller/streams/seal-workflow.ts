@@ -44,7 +44,7 @@ export async function continueSeal(ctx: StreamContext, scope: string, stream: st
     return;
   }
   for (const { record } of await listTxns(ctx.store, scope, stream)) {
-    if (record.state === "OPEN" || record.state === "ABORTING") await abortTxn(ctx.store, ctx.segments, ctx.clock, scope, stream, record.txnId);
+    if (record.state === "OPEN" || record.state === "ABORTING") await abortTxn(ctx.store, ctx.segments, ctx.clock, scope, stream, record.txnId, ctx.txn.recordKeptMs);
     else if (record.state === "COMMITTING") await driveCommit(ctx, scope, stream, record.txnId);
   }
   const taken = await takeSlot(ctx, scope, stream, (current) => {

@@ -4,6 +4,7 @@
  */
 import type { Clock } from "../../common/index.js";
 import type { MetadataStore } from "../store/index.js";
+import type { TxnSettings } from "../txn/index.js";
 import type { SegmentOps, SegmentPlacement } from "./segment-ops.js";
 import type { Workflow } from "./stream-metadata.js";
 
@@ -12,6 +13,8 @@ export interface StreamContext {
   readonly placement: SegmentPlacement;
   readonly segments: SegmentOps;
   readonly clock: Clock;
+  /** The controller's transaction settings (record keeping, longest lease). */
+  readonly txn: TxnSettings;
   /** Test hook: a scale waits this long after sealing its predecessors (0: not at all). */
   readonly pauseAfterSealMs: number;
   /** Runs a workflow found in a stream's slot to its end (every step idempotent). */

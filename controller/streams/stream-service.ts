@@ -14,6 +14,7 @@
 import { validateName, type Clock, type SluiceError } from "../../common/index.js";
 import type {
   CreateTransactionResponse,
+  ListTransactionsResponse,
   GetStreamResponse,
   KeyRange,
   PositionedSegment,
@@ -27,7 +28,7 @@ import type {
 } from "../../proto/index.js";
 import type { CurrentSegment, StreamOps, StreamSummary, TailCut } from "../control-ops.js";
 import type { MetadataStore } from "../store/index.js";
-import { abortTxn, expireTransactions, pingTxn, requireTxn, txnStatus, validateLeaseMs, validateTxnId } from "../txn/index.js";
+import { abortTxn, expireTransactions, pingTxn, requireTxn, txnSettings, txnStatus, validateLeaseMs, validateTxnId, type TxnSettings } from "../txn/index.js";
 import { commitTxn } from "./commit-workflow.js";
 import { deleteStream } from "./delete-workflow.js";
 import { scale } from "./scale-workflow.js";
@@ -37,7 +38,7 @@ import { resolveEndpoint, whyUnserved, type Endpoint, type SegmentOps, type Segm
 import type { StreamContext } from "./stream-context.js";
 import { createStream, listActiveStreams, listStreams, updateStream } from "./stream-lifecycle.js";
 import { currentRanges, currentSegments, getStream, segmentsAtCut, segmentsBetween, successors, tailCut } from "./stream-queries.js";
-import { createTransaction } from "./transactions.js";
+import { createTransaction, listOpenTransactions } from "./transactions.js";
 import { truncateStream } from "./truncate-workflow.js";
 import { resumeWorkflows, runWorkflow } from "./workflow-runner.js";
 
@@ -48,6 +49,8 @@ export interface StreamServiceOptions {
    * exactly there). 0 or absent: no pause.
    */
   pauseAfterSealMs?: number;
+  /** Transaction record keeping and longest lease (default txnSettingsDefault); validated by txnSettings. */
+  txn?: Partial<TxnSettings>;
 }
 
 export class StreamService implements StreamOps {
@@ -65,6 +68,7 @@ export class StreamService implements StreamOps {
       placement,
       segments,
       clock,
+      txn: txnSettings(options.txn),
       pauseAfterSealMs: options.pauseAfterSealMs ?? 0,
       runWorkflow: (scope, stream, workflow) => runWorkflow(ctx, scope, stream, workflow),
     };
@@ -175,31 +179,42 @@ export class StreamService implements StreamOps {
 
   // Transactions.
 
-  createTransaction(scope: string, stream: string, leaseMs: number): Promise<CreateTransactionResponse> {
-    return createTransaction(this.ctx, scope, stream, leaseMs);
+  /** Opens a transaction tagged `tag` (default none); see transactions.ts createTransaction. */
+  createTransaction(scope: string, stream: string, leaseMs: number, tag = ""): Promise<CreateTransactionResponse> {
+    return createTransaction(this.ctx, scope, stream, leaseMs, tag);
   }
 
-  /** Commits (resolves once COMMITTED). Raises TRANSACTION_CLOSED, STREAM_SEALED, NO_SUCH_TRANSACTION. */
+  /** The OPEN transactions whose tag starts with `tagPrefix`, in id order; see transactions.ts listOpenTransactions. */
+  listTransactions(scope: string, stream: string, tagPrefix: string): Promise<ListTransactionsResponse> {
+    return listOpenTransactions(this.ctx, scope, stream, tagPrefix);
+  }
+
+  /**
+   * Commits (resolves once COMMITTED, with alreadyCommitted when this call found it COMMITTED). Raises
+   * TRANSACTION_CLOSED, STREAM_SEALED, NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE.
+   */
   async commitTransaction(scope: string, stream: string, txnId: string): Promise<TransactionStatusResponse> {
-    return txnStatus(await commitTxn(this.ctx, scope, stream, txnId));
+    const { record, alreadyCommitted } = await commitTxn(this.ctx, scope, stream, txnId);
+    return txnStatus(record, alreadyCommitted);
   }
 
-  /** Aborts (resolves once ABORTED). Raises TRANSACTION_CLOSED (committing or committed), NO_SUCH_TRANSACTION. */
+  /** Aborts (resolves once ABORTED). Raises TRANSACTION_CLOSED (committing or committed), NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE. */
   async abortTransaction(scope: string, stream: string, txnId: string): Promise<TransactionStatusResponse> {
     this.checkTxnNames(scope, stream, txnId);
-    return txnStatus(await abortTxn(this.store, this.ctx.segments, this.clock, scope, stream, txnId));
+    return txnStatus(await abortTxn(this.store, this.ctx.segments, this.clock, scope, stream, txnId, this.ctx.txn.recordKeptMs));
   }
 
-  /** Sets an OPEN transaction's lease to end leaseMs from now. Raises TRANSACTION_CLOSED, NO_SUCH_TRANSACTION. */
+  /** Sets an OPEN transaction's lease to end leaseMs from now. Raises TRANSACTION_CLOSED, NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE, INVALID_ARGUMENT. */
   async pingTransaction(scope: string, stream: string, txnId: string, leaseMs: number): Promise<TransactionStatusResponse> {
     this.checkTxnNames(scope, stream, txnId);
-    validateLeaseMs(leaseMs);
-    return txnStatus(await pingTxn(this.store, this.ctx.segments, this.clock, scope, stream, txnId, leaseMs));
+    validateLeaseMs(leaseMs, this.ctx.txn.leaseMsMax);
+    return txnStatus(await pingTxn(this.store, this.ctx.segments, this.clock, scope, stream, txnId, leaseMs, this.ctx.txn.recordKeptMs));
   }
 
+  /** A transaction's state. Raises NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE. */
   async transactionStatus(scope: string, stream: string, txnId: string): Promise<TransactionStatusResponse> {
     this.checkTxnNames(scope, stream, txnId);
-    return txnStatus((await requireTxn(this.store, scope, stream, txnId)).record);
+    return txnStatus((await requireTxn(this.store, scope, stream, txnId, this.clock, this.ctx.txn.recordKeptMs)).record);
   }
 
   // Background work of the leader.
@@ -211,10 +226,10 @@ export class StreamService implements StreamOps {
 
   /**
    * Aborts OPEN transactions past their lease; removes records of transactions ended
-   * txnRecordKeptMs ago. Raises the first failure after trying all.
+   * --txn-record-kept-ms ago. Raises the first failure after trying all.
    */
   async expireTransactions(): Promise<void> {
-    await expireTransactions(this.store, this.ctx.segments, this.clock);
+    await expireTransactions(this.store, this.ctx.segments, this.clock, this.ctx.txn.recordKeptMs);
   }
 
   private checkTxnNames(scope: string, stream: string, txnId: string): void {

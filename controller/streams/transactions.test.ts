@@ -4,7 +4,7 @@
 // in flight) lands as a rolling commit with epochs D then A', and a reader following successors
 // per routing key sees events in commit order; a commit cut short is finished exactly once.
 import t from "tap";
-import { txnLeaseMsMax, txnRecordKeptMs, txnSegmentName } from "../../common/index.js";
+import { txnLeaseMsMaxDefault, txnRecordKeptMsDefault, txnSegmentName } from "../../common/index.js";
 import { encodeTxn, txnKey, type TxnRecord } from "../txn/index.js";
 import type { StreamService } from "./stream-service.js";
 import { drive, harness, keysUnder, orphans, until, type FakeSegmentOps } from "./stream-test-support.js";
@@ -42,13 +42,14 @@ void t.test("events are invisible until commit, which appends them to the parent
   ops.append(txn.segments[1]!.txnSegment, "t-b1");
   ops.append(a!.segment, "a-during");
   t.same(ops.events(a!.segment), ["a-before", "a-during"], "not in the parent while open");
-  t.same(await svc.transactionStatus("sc", "s", txn.txnId), { state: "OPEN", leaseExpiresAtMs: txn.leaseExpiresAtMs });
+  t.same(await svc.transactionStatus("sc", "s", txn.txnId), { state: "OPEN", leaseExpiresAtMs: txn.leaseExpiresAtMs, alreadyCommitted: false });
   t.same((await svc.endpointOf(txn.segments[0]!.txnSegment)).container, (await svc.endpointOf(a!.segment)).container, "a transaction segment lives with its parent");
-  t.equal((await svc.commitTransaction("sc", "s", txn.txnId)).state, "COMMITTED");
+  t.same(await svc.commitTransaction("sc", "s", txn.txnId), { state: "COMMITTED", leaseExpiresAtMs: txn.leaseExpiresAtMs, alreadyCommitted: false }, "this call committed it");
   t.same(ops.events(a!.segment), ["a-before", "a-during", "t-a1", "t-a2"]);
   t.same(ops.events(b!.segment), ["t-b1"]);
   for (const s of txn.segments) t.notOk(ops.segments.has(s.txnSegment), "merged sources are gone");
-  t.equal((await svc.commitTransaction("sc", "s", txn.txnId)).state, "COMMITTED", "commit again: idempotent");
+  t.same(await svc.commitTransaction("sc", "s", txn.txnId), { state: "COMMITTED", leaseExpiresAtMs: txn.leaseExpiresAtMs, alreadyCommitted: true }, "commit again: idempotent, and says so");
+  t.equal((await svc.transactionStatus("sc", "s", txn.txnId)).alreadyCommitted, false, "only a commit answers alreadyCommitted");
   t.same(ops.events(a!.segment), ["a-before", "a-during", "t-a1", "t-a2"], "merged once");
   await t.rejects(svc.abortTransaction("sc", "s", txn.txnId), { code: "TRANSACTION_CLOSED" });
   await t.rejects(svc.pingTransaction("sc", "s", txn.txnId, 10_000), { code: "TRANSACTION_CLOSED" });
@@ -82,9 +83,9 @@ void t.test("abort deletes the transaction segments; expiry aborts; ended record
   await t.rejects(svc.commitTransaction("sc", "s", pinged.txnId), { code: "TRANSACTION_CLOSED", message: /expired/ }, "a commit after the lease ran out aborts instead");
   t.equal((await svc.transactionStatus("sc", "s", pinged.txnId)).state, "ABORTED");
   t.same(await orphans(store, ops), []);
-  clock.advance(txnRecordKeptMs);
+  clock.advance(txnRecordKeptMsDefault);
   await svc.expireTransactions();
-  await t.rejects(svc.transactionStatus("sc", "s", aborted.txnId), { code: "NO_SUCH_TRANSACTION" }, "an ended record is removed after txnRecordKeptMs");
+  await t.rejects(svc.transactionStatus("sc", "s", aborted.txnId), { code: "TRANSACTION_RECORD_GONE" }, "an ended record is removed after --txn-record-kept-ms");
   t.same(await keysUnder(store, "txns/"), []);
   t.same([...ops.segments.keys()].sort(), ["sc/s/0.#epoch.0", "sc/s/1.#epoch.0"], "only the stream's own segments are left");
 });
@@ -94,11 +95,11 @@ void t.test("transaction input errors", async (t) => {
   await svc.createScope("sc");
   await svc.createStream("sc", "s");
   await t.rejects(svc.createTransaction("sc", "s", 999), { code: "INVALID_ARGUMENT", message: /leaseMs/ });
-  await t.rejects(svc.createTransaction("sc", "s", txnLeaseMsMax + 1), { code: "INVALID_ARGUMENT", message: /leaseMs/ });
+  await t.rejects(svc.createTransaction("sc", "s", txnLeaseMsMaxDefault + 1), { code: "INVALID_ARGUMENT", message: /leaseMs must be an integer in \[1000, 3600000\]/ });
   await t.rejects(svc.createTransaction("sc", "nope", 10_000), { code: "NO_SUCH_STREAM" });
   await t.rejects(svc.commitTransaction("sc", "s", "XYZ"), { code: "INVALID_ARGUMENT", message: /32 lower-case hex/ });
-  await t.rejects(svc.transactionStatus("sc", "s", "0".repeat(32)), { code: "NO_SUCH_TRANSACTION" });
-  await t.rejects(svc.abortTransaction("sc", "s", "0".repeat(32)), { code: "NO_SUCH_TRANSACTION" });
+  await t.rejects(svc.transactionStatus("sc", "s", "0".repeat(32)), { code: "TRANSACTION_RECORD_GONE" }, "an id from 1970: any record would be long gone");
+  await t.rejects(svc.abortTransaction("sc", "s", "0".repeat(32)), { code: "TRANSACTION_RECORD_GONE" });
   const txn = await svc.createTransaction("sc", "s", 10_000);
   await t.rejects(svc.pingTransaction("sc", "s", txn.txnId, 0), { code: "INVALID_ARGUMENT" });
   // The per-stream bound: fill the store with open records (as if created), then one more is refused.

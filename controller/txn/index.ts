@@ -7,7 +7,9 @@ export { forEachBounded, mapBounded, segmentCallsConcurrentMax } from "./bounded
 export {
   decodeTxn,
   encodeTxn,
+  endTxn,
   listTxns,
+  missingTxnError,
   newTxnId,
   parentSegmentOf,
   parseTxnKey,
@@ -16,9 +18,11 @@ export {
   txnKey,
   txnPrefix,
   txnRootPrefix,
+  txnIdCreatedAtMs,
   txnSegmentsOf,
   txnStatus,
   validateLeaseMs,
+  validateTag,
   validateTxnId,
   type TxnParent,
   type TxnPhase,
@@ -27,3 +31,4 @@ export {
 } from "./txn-record.js";
 export { abortTxn, decideAbort, finishAbort, pingTxn, txnCasAttemptsMax, updateTxn, type TxnSegmentDeleter } from "./txn-lifecycle.js";
 export { expireTransactions, type ExpiryResult } from "./txn-expiry.js";
+export { describeMs, txnSettings, txnSettingsDefault, type TxnSettings } from "./txn-settings.js";

@@ -8,7 +8,7 @@
 import { ConditionalCheckFailedError, NoSuchSegmentError, TransactionClosedError, UnavailableError, type Clock } from "../../common/index.js";
 import type { MetadataStore } from "../store/index.js";
 import { forEachBounded } from "./bounded.js";
-import { encodeTxn, readTxn, requireTxn, txnKey, txnSegmentsOf, type TxnRecord, type VersionedTxn } from "./txn-record.js";
+import { encodeTxn, endTxn, readTxn, requireTxn, txnKey, txnSegmentsOf, type TxnRecord, type VersionedTxn } from "./txn-record.js";
 
 /**
  * Compare-and-set attempts on one transaction record. Each lost attempt means another writer
@@ -53,11 +53,11 @@ export async function updateTxn(
 /**
  * Decides to abort an OPEN transaction (OPEN -> ABORTING). Resolves with the record afterwards,
  * whatever its state (a transaction already deciding the other way is left as it is). Raises
- * NO_SUCH_TRANSACTION.
+ * NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE (no record, and the id is older than recordKeptMs).
  */
-export async function decideAbort(store: MetadataStore, clock: Clock, scope: string, stream: string, txnId: string): Promise<TxnRecord> {
+export async function decideAbort(store: MetadataStore, clock: Clock, scope: string, stream: string, txnId: string, recordKeptMs: number): Promise<TxnRecord> {
   const after = await updateTxn(store, scope, stream, txnId, (r) => (r.state === "OPEN" ? { ...r, state: "ABORTING", decidedAtMs: clock.nowMs() } : undefined));
-  if (after === undefined) return (await requireTxn(store, scope, stream, txnId)).record;
+  if (after === undefined) return (await requireTxn(store, scope, stream, txnId, clock, recordKeptMs)).record;
   return after.record;
 }
 
@@ -77,36 +77,45 @@ export async function finishAbort(store: MetadataStore, segments: TxnSegmentDele
       if (!(err instanceof NoSuchSegmentError)) throw err;
     }
   });
-  const after = await updateTxn(store, scope, stream, txnId, (r) => (r.state === "ABORTING" ? { ...r, state: "ABORTED", endedAtMs: clock.nowMs() } : undefined));
+  const after = await updateTxn(store, scope, stream, txnId, (r) => (r.state === "ABORTING" ? endTxn(r, "ABORTED", clock.nowMs()) : undefined));
   return after?.record;
 }
 
 /**
  * Aborts a transaction through both steps; resolves with the record afterwards. Raises
- * NO_SUCH_TRANSACTION, and TRANSACTION_CLOSED when it is committing or committed.
+ * NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE, and TRANSACTION_CLOSED when it is committing or committed.
  */
-export async function abortTxn(store: MetadataStore, segments: TxnSegmentDeleter, clock: Clock, scope: string, stream: string, txnId: string): Promise<TxnRecord> {
-  const decided = await decideAbort(store, clock, scope, stream, txnId);
+export async function abortTxn(store: MetadataStore, segments: TxnSegmentDeleter, clock: Clock, scope: string, stream: string, txnId: string, recordKeptMs: number): Promise<TxnRecord> {
+  const decided = await decideAbort(store, clock, scope, stream, txnId, recordKeptMs);
   if (decided.state === "COMMITTING" || decided.state === "COMMITTED") {
     throw new TransactionClosedError(`transaction ${txnId} of ${scope}/${stream} is ${decided.state}; it can no longer be aborted`);
   }
   if (decided.state === "ABORTED") return decided;
-  return (await finishAbort(store, segments, clock, scope, stream, txnId)) ?? { ...decided, state: "ABORTED" };
+  return (await finishAbort(store, segments, clock, scope, stream, txnId)) ?? endTxn(decided, "ABORTED", clock.nowMs());
 }
 
 /**
  * Sets the lease of an OPEN transaction to end at now + leaseMs. A transaction whose lease has run out
  * is aborted here (as expiry would) and raises TRANSACTION_CLOSED, as does any state but OPEN.
- * Raises NO_SUCH_TRANSACTION.
+ * Raises NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE.
  */
-export async function pingTxn(store: MetadataStore, segments: TxnSegmentDeleter, clock: Clock, scope: string, stream: string, txnId: string, leaseMs: number): Promise<TxnRecord> {
+export async function pingTxn(
+  store: MetadataStore,
+  segments: TxnSegmentDeleter,
+  clock: Clock,
+  scope: string,
+  stream: string,
+  txnId: string,
+  leaseMs: number,
+  recordKeptMs: number,
+): Promise<TxnRecord> {
   const nowMs = clock.nowMs();
   const after = await updateTxn(store, scope, stream, txnId, (r) =>
     r.state === "OPEN" && r.leaseExpiresAtMs > nowMs ? { ...r, leaseExpiresAtMs: nowMs + leaseMs } : undefined,
   );
-  if (after === undefined) return (await requireTxn(store, scope, stream, txnId)).record;
+  if (after === undefined) return (await requireTxn(store, scope, stream, txnId, clock, recordKeptMs)).record;
   if (after.record.state === "OPEN" && after.record.leaseExpiresAtMs <= nowMs) {
-    await abortTxn(store, segments, clock, scope, stream, txnId);
+    await abortTxn(store, segments, clock, scope, stream, txnId, recordKeptMs);
     throw new TransactionClosedError(`transaction ${txnId} of ${scope}/${stream} expired at ${after.record.leaseExpiresAtMs}; it was aborted`);
   }
   if (after.record.state !== "OPEN") {

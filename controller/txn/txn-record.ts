@@ -4,21 +4,32 @@
  *   OPEN -> COMMITTING -> COMMITTED   or   OPEN -> ABORTING -> ABORTED,
  * each step by compare-and-set on the record's version, so of two controllers deciding at once
  * exactly one decision stands. COMMITTING and ABORTING are the durable decisions: from then on the
- * outcome is fixed and whoever resumes the workflow finishes it.
+ * outcome is fixed and whoever resumes the workflow finishes it. A record that reaches COMMITTED or
+ * ABORTED drops its parents (its segments are merged or deleted by then), so the records kept for
+ * --txn-record-kept-ms after the end stay small.
+ *
+ * A transaction id is 32 lower-case hex digits: the first 12 are its creation time (ms since the
+ * epoch, big-endian), the other 20 random. The time lets a call naming an id without a record tell
+ * "removed after it ended" (TRANSACTION_RECORD_GONE) from "never existed" (NO_SUCH_TRANSACTION).
  */
 import { randomBytes } from "node:crypto";
 import {
+  assert,
   DataCorruptionError,
   InvalidArgumentError,
   NoSuchTransactionError,
   quoteBounded,
   segmentName,
-  txnLeaseMsMax,
+  TransactionRecordGoneError,
   txnLeaseMsMin,
   txnSegmentName,
+  txnTagBytesMax,
+  type Clock,
+  type SluiceError,
 } from "../../common/index.js";
 import type { TransactionStatusResponse, TxnState } from "../../proto/index.js";
 import { listAll, type KeyValue, type MetadataStore } from "../store/index.js";
+import { describeMs } from "./txn-settings.js";
 
 /** The states a stored transaction can be in (TXN_STATE_UNSPECIFIED never is). */
 export type TxnPhase = Exclude<TxnState, "TXN_STATE_UNSPECIFIED">;
@@ -36,7 +47,10 @@ export interface TxnRecord {
   state: TxnPhase;
   /** The stream's epoch when the transaction was created; `parents` are that epoch's segments. */
   epoch: number;
+  /** The parents while the transaction lives; empty once COMMITTED or ABORTED (see endTxn). */
   parents: TxnParent[];
+  /** The caller's tag (printable ASCII, at most txnTagBytesMax bytes); absent in records written before tags. */
+  tag?: string;
   createdAtMs: number;
   leaseExpiresAtMs: number;
   /** When COMMITTING or ABORTING was decided (resumeWorkflows ages workflows by it). */
@@ -69,9 +83,33 @@ export function parseTxnKey(key: string): { scope: string; stream: string; txnId
 
 const txnIdPattern = /^[0-9a-f]{32}$/;
 
-/** A fresh transaction id: 16 random bytes as 32 lower-case hex digits. */
-export function newTxnId(): string {
-  return randomBytes(16).toString("hex");
+/** Hex digits of an id that hold its creation time: 48 bits of ms, enough until the year 10889. */
+const txnIdTimeDigits = 12;
+
+/** A fresh transaction id created at `nowMs`: the time as 12 hex digits, then 10 random bytes as 20. */
+export function newTxnId(nowMs: number): string {
+  assert(Number.isSafeInteger(nowMs) && nowMs >= 0 && nowMs < 2 ** (4 * txnIdTimeDigits), "a creation time fits a transaction id");
+  return nowMs.toString(16).padStart(txnIdTimeDigits, "0") + randomBytes(10).toString("hex");
+}
+
+/** The creation time (ms since the epoch) a valid transaction id embeds. */
+export function txnIdCreatedAtMs(txnId: string): number {
+  return Number.parseInt(txnId.slice(0, txnIdTimeDigits), 16);
+}
+
+/**
+ * The error for an id that has no record at `nowMs`: TRANSACTION_RECORD_GONE when the id was created
+ * more than `recordKeptMs` ago (a record, had there been one, may have been removed after it ended),
+ * otherwise NO_SUCH_TRANSACTION (a record that existed would still be there).
+ */
+export function missingTxnError(scope: string, stream: string, txnId: string, nowMs: number, recordKeptMs: number): SluiceError {
+  const createdAtMs = txnIdCreatedAtMs(txnId);
+  if (createdAtMs <= nowMs - recordKeptMs) {
+    return new TransactionRecordGoneError(
+      `transaction ${txnId} of ${scope}/${stream} has no record: if it existed it ended more than ${describeMs(recordKeptMs)} ago (--txn-record-kept-ms), and its outcome is no longer known`,
+    );
+  }
+  return new NoSuchTransactionError(`transaction ${txnId} of ${scope}/${stream} does not exist`);
 }
 
 /** Checks a transaction id from a caller; raises INVALID_ARGUMENT saying what an id looks like. */
@@ -82,12 +120,27 @@ export function validateTxnId(txnId: string): string {
   return txnId;
 }
 
-/** Checks a lease from a caller; raises INVALID_ARGUMENT naming the allowed range. */
-export function validateLeaseMs(leaseMs: number): number {
-  if (!Number.isInteger(leaseMs) || leaseMs < txnLeaseMsMin || leaseMs > txnLeaseMsMax) {
-    throw new InvalidArgumentError(`leaseMs must be an integer in [${txnLeaseMsMin}, ${txnLeaseMsMax}], got ${leaseMs}`);
+/** Checks a lease from a caller against this controller's longest; raises INVALID_ARGUMENT naming the allowed range. */
+export function validateLeaseMs(leaseMs: number, leaseMsMax: number): number {
+  if (!Number.isInteger(leaseMs) || leaseMs < txnLeaseMsMin || leaseMs > leaseMsMax) {
+    throw new InvalidArgumentError(`leaseMs must be an integer in [${txnLeaseMsMin}, ${leaseMsMax}] (this controller's --txn-lease-max-ms is ${leaseMsMax}), got ${leaseMs}`);
   }
   return leaseMs;
+}
+
+const tagPattern = /^[\x20-\x7e]*$/;
+
+/** Checks a tag or tag prefix from a caller: printable ASCII, at most txnTagBytesMax bytes. Raises INVALID_ARGUMENT. */
+export function validateTag(what: "tag" | "tagPrefix", tag: string): string {
+  if (typeof tag !== "string" || tag.length > txnTagBytesMax || !tagPattern.test(tag)) {
+    throw new InvalidArgumentError(`${what} ${quoteBounded(tag)} is not valid: at most ${txnTagBytesMax} bytes of printable ASCII (space to ~)`);
+  }
+  return tag;
+}
+
+/** The record as it ends (COMMITTED or ABORTED at `nowMs`): the parents are dropped, as nothing reads them after. */
+export function endTxn(record: TxnRecord, state: "COMMITTED" | "ABORTED", nowMs: number): TxnRecord {
+  return { ...record, state, endedAtMs: nowMs, parents: [] };
 }
 
 /** The name of parent `p`'s segment of stream scope/stream. */
@@ -100,8 +153,9 @@ export function txnSegmentsOf(scope: string, stream: string, record: TxnRecord):
   return record.parents.map((p) => txnSegmentName(parentSegmentOf(scope, stream, p), record.txnId));
 }
 
-export function txnStatus(record: TxnRecord): TransactionStatusResponse {
-  return { state: record.state, leaseExpiresAtMs: record.leaseExpiresAtMs };
+/** The status answer; `alreadyCommitted` only for a commit that found the record COMMITTED. */
+export function txnStatus(record: TxnRecord, alreadyCommitted = false): TransactionStatusResponse {
+  return { state: record.state, leaseExpiresAtMs: record.leaseExpiresAtMs, alreadyCommitted };
 }
 
 export function encodeTxn(record: TxnRecord): Buffer {
@@ -128,7 +182,8 @@ export function decodeTxn(kv: KeyValue): TxnRecord {
     typeof r.epoch !== "number" ||
     !Array.isArray(r.parents) ||
     typeof r.leaseExpiresAtMs !== "number" ||
-    typeof r.createdAtMs !== "number"
+    typeof r.createdAtMs !== "number" ||
+    (r.tag !== undefined && typeof r.tag !== "string")
   ) {
     throw new DataCorruptionError(`${kv.key}: transaction record does not have the expected fields`);
   }
@@ -140,12 +195,13 @@ export async function readTxn(store: MetadataStore, scope: string, stream: strin
   return kv === undefined ? undefined : { record: decodeTxn(kv), version: kv.version };
 }
 
-/** Like readTxn, but raises NO_SUCH_TRANSACTION when there is no record. */
-export async function requireTxn(store: MetadataStore, scope: string, stream: string, txnId: string): Promise<VersionedTxn> {
+/**
+ * Like readTxn, but raises when there is no record: TRANSACTION_RECORD_GONE or NO_SUCH_TRANSACTION
+ * by the id's age against `recordKeptMs` (see missingTxnError).
+ */
+export async function requireTxn(store: MetadataStore, scope: string, stream: string, txnId: string, clock: Clock, recordKeptMs: number): Promise<VersionedTxn> {
   const found = await readTxn(store, scope, stream, txnId);
-  if (found === undefined) {
-    throw new NoSuchTransactionError(`transaction ${txnId} of ${scope}/${stream} does not exist (never created, or ended more than a while ago)`);
-  }
+  if (found === undefined) throw missingTxnError(scope, stream, txnId, clock.nowMs(), recordKeptMs);
   return found;
 }
 

@@ -32,6 +32,8 @@ import java.util.regex.Pattern;
 public final class ControllerClient implements AutoCloseable {
   private static final Metadata.Key<String> CODE_KEY = Metadata.Key.of("sluice-code", Metadata.ASCII_STRING_MARSHALLER);
   private static final Pattern TARGET = Pattern.compile("^(?:tcp://)?([^:/,]+):(\\d{1,5})/?$");
+  /** Bytes of a transaction tag the controller accepts (common/limits.ts txnTagBytesMax). */
+  public static final int TXN_TAG_BYTES_MAX = 200;
   /** How long close() waits for the channels to finish. */
   private static final long CLOSE_WAIT_MS = 5_000;
 
@@ -164,32 +166,63 @@ public final class ControllerClient implements AutoCloseable {
         r -> null);
   }
 
-  /** Creates a transaction whose lease is {@code leaseMs}; fails NO_SUCH_STREAM, STREAM_SEALED. */
+  /** Creates an untagged transaction; see {@link #createTransaction(String, String, int, String)}. */
   public CompletableFuture<TxnInfo> createTransaction(String scope, String stream, int leaseMs) {
+    return createTransaction(scope, stream, leaseMs, "");
+  }
+
+  /**
+   * Creates a transaction whose lease is {@code leaseMs}, tagged {@code tag} (empty: none; at most
+   * {@link #TXN_TAG_BYTES_MAX} bytes of printable ASCII), which {@link #listOpenTransactions} filters
+   * on. Fails INVALID_ARGUMENT (a lease outside [1000, the controller's --txn-lease-max-ms], the
+   * message naming that range; or a bad tag), NO_SUCH_STREAM, STREAM_SEALED, OVERLOADED.
+   */
+  public CompletableFuture<TxnInfo> createTransaction(String scope, String stream, int leaseMs, String tag) {
+    if (tag == null) return CompletableFuture.failedFuture(new SluiceException(ErrorCode.INVALID_ARGUMENT, "a transaction tag is a string (empty: none), not null"));
     return call("CreateTransaction", ControllerGrpc.ControllerFutureStub::createTransaction,
-        CreateTransactionRequest.newBuilder().setScope(scope).setStream(stream).setLeaseMs(leaseMs).build(), ControllerProtos::txn);
+        CreateTransactionRequest.newBuilder().setScope(scope).setStream(stream).setLeaseMs(leaseMs).setTag(tag).build(), ControllerProtos::txn);
   }
 
-  /** Commits a transaction; completes with its state. Fails NO_SUCH_TRANSACTION, TRANSACTION_CLOSED. */
-  public CompletableFuture<TxnState> commitTransaction(String scope, String stream, String txnId) {
+  /**
+   * The OPEN transactions of the stream whose tag starts with {@code tagPrefix} (empty: all open
+   * ones), in id order, which is creation order to the millisecond. A snapshot: one may end or be
+   * created right after. The controller answers at most 12,500; a stream with more matching fails
+   * OVERLOADED rather than leave some out. Fails NO_SUCH_STREAM, INVALID_ARGUMENT (the prefix).
+   */
+  public CompletableFuture<List<OpenTxn>> listOpenTransactions(String scope, String stream, String tagPrefix) {
+    if (tagPrefix == null) return CompletableFuture.failedFuture(new SluiceException(ErrorCode.INVALID_ARGUMENT, "a tag prefix is a string (empty: all), not null"));
+    return call("ListTransactions", ControllerGrpc.ControllerFutureStub::listTransactions,
+        ListTransactionsRequest.newBuilder().setScope(scope).setStream(stream).setTagPrefix(tagPrefix).build(),
+        r -> ControllerProtos.openTxns(r.getTransactionsList()));
+  }
+
+  /**
+   * Commits a transaction; completes once it is COMMITTED, with {@link TxnCommit#alreadyCommitted()}
+   * true when the controller found it committed already (a repeated commit), false when this call
+   * committed it. Fails TRANSACTION_CLOSED (aborted, or its lease ran out), NO_SUCH_TRANSACTION,
+   * TRANSACTION_RECORD_GONE (the record was removed after it ended: the outcome is no longer known),
+   * STREAM_SEALED, UNAVAILABLE (the commit is decided and will land; ask again).
+   */
+  public CompletableFuture<TxnCommit> commitTransaction(String scope, String stream, String txnId) {
     return call("CommitTransaction", ControllerGrpc.ControllerFutureStub::commitTransaction,
-        CommitTransactionRequest.newBuilder().setScope(scope).setStream(stream).setTxnId(txnId).build(), r -> ControllerProtos.state(r.getState()));
+        CommitTransactionRequest.newBuilder().setScope(scope).setStream(stream).setTxnId(txnId).build(),
+        r -> new TxnCommit(ControllerProtos.state(r.getState()), r.getAlreadyCommitted()));
   }
 
-  /** Aborts a transaction; completes with its state. Fails NO_SUCH_TRANSACTION, TRANSACTION_CLOSED. */
+  /** Aborts a transaction; completes with its state. Fails NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE, TRANSACTION_CLOSED. */
   public CompletableFuture<TxnState> abortTransaction(String scope, String stream, String txnId) {
     return call("AbortTransaction", ControllerGrpc.ControllerFutureStub::abortTransaction,
         AbortTransactionRequest.newBuilder().setScope(scope).setStream(stream).setTxnId(txnId).build(), r -> ControllerProtos.state(r.getState()));
   }
 
-  /** Extends a transaction's lease to {@code leaseMs} from now; completes with its state. */
+  /** Extends a transaction's lease to {@code leaseMs} from now; completes with its state. Fails TRANSACTION_CLOSED, NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE. */
   public CompletableFuture<TxnState> pingTransaction(String scope, String stream, String txnId, int leaseMs) {
     return call("PingTransaction", ControllerGrpc.ControllerFutureStub::pingTransaction,
         PingTransactionRequest.newBuilder().setScope(scope).setStream(stream).setTxnId(txnId).setLeaseMs(leaseMs).build(),
         r -> ControllerProtos.state(r.getState()));
   }
 
-  /** A transaction's state; fails NO_SUCH_TRANSACTION. */
+  /** A transaction's state; fails NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE. */
   public CompletableFuture<TxnState> transactionStatus(String scope, String stream, String txnId) {
     return call("GetTransactionStatus", ControllerGrpc.ControllerFutureStub::getTransactionStatus,
         GetTransactionStatusRequest.newBuilder().setScope(scope).setStream(stream).setTxnId(txnId).build(), r -> ControllerProtos.state(r.getState()));

@@ -83,6 +83,12 @@ final class ControllerProtos {
     return new TxnInfo(r.getTxnId(), r.getEpoch(), segments, r.getLeaseExpiresAtMs());
   }
 
+  static List<OpenTxn> openTxns(List<io.sluice.client.proto.OpenTransaction> list) {
+    List<OpenTxn> out = new ArrayList<>(list.size());
+    for (io.sluice.client.proto.OpenTransaction t : list) out.add(new OpenTxn(t.getTxnId(), t.getTag(), t.getCreatedAtMs(), t.getLeaseExpiresAtMs()));
+    return List.copyOf(out);
+  }
+
   static TxnState state(io.sluice.client.proto.TxnState s) {
     return switch (s) {
       case OPEN -> TxnState.OPEN;

@@ -57,7 +57,13 @@ public enum ErrorCode {
   READER_GROUP_EXISTS(70, false),
   DATA_DIR_LOCKED(75, false),
   TOO_MANY_CONNECTIONS(76, true),
-  NO_SEGMENT_STORE(79, true);
+  NO_SEGMENT_STORE(79, true),
+  /**
+   * A transaction call names an id whose record is gone: the id (its first 12 hex digits are its
+   * creation time) is older than the controller keeps ended records, so its outcome is no longer
+   * known. Not retriable.
+   */
+  TRANSACTION_RECORD_GONE(80, false);
 
   private static final Map<Integer, ErrorCode> BY_WIRE_ID = new HashMap<>();
 
