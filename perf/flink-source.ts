@@ -18,17 +18,14 @@
  *
  *   npm run perf:flink-source -- [--events 1000000] [--size 1024] [--segments 4] [--parallelism 2] [--runs 2]
  */
-import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Sluice } from "../client/index.js";
 import { parseConfig } from "../common/index.js";
+import { buildFlinkSide, failed, runCommand } from "./support/flink-java.js";
 import { freePorts, startSluiceProcess } from "./support/standalone-process.js";
 
-const repo = fileURLToPath(new URL("..", import.meta.url));
-const connector = join(repo, "connector-flink");
 
 const { config } = parseConfig(
   {
@@ -46,7 +43,6 @@ const stream = "bench/flinksource";
 const writeBurstEvents = 256;
 /** Routing keys of the written events, spread over every segment. */
 const routingKeys = 1000;
-const buildTimeoutMs = 10 * 60_000;
 const jobTimeoutMs = 20 * 60_000;
 
 interface Run {
@@ -56,53 +52,6 @@ interface Run {
   seconds: number;
   /** Flink only: JVM start, MiniCluster start and stop included. */
   wallSeconds?: number;
-}
-
-interface Exited {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end, killing it (SIGKILL, by its pid) after `timeoutMs`. */
-function runCommand(cmd: string, args: readonly string[], timeoutMs: number): Promise<Exited> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: repo, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function failed(what: string, r: Exited): Error {
-  return new Error(`${what} failed (exit ${r.code ?? r.signal}):\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-}
-
-/** Compiles the connector with its test classes and returns the `java` arguments before the main class's own. */
-async function buildFlinkSide(): Promise<string[]> {
-  const mvn = await runCommand(
-    "mvn",
-    ["-B", "-q", "-ntp", "-f", join(connector, "pom.xml"), "test-compile", "dependency:build-classpath", "-Dmdep.outputFile=target/classpath.txt"],
-    buildTimeoutMs,
-  );
-  if (mvn.code !== 0) throw failed("mvn test-compile dependency:build-classpath", mvn);
-  const deps = (await readFile(join(connector, "target", "classpath.txt"), "utf8")).trim();
-  const pom = await readFile(join(connector, "pom.xml"), "utf8");
-  const opens = /<flink\.add-opens>([^<]*)<\/flink\.add-opens>/.exec(pom);
-  if (opens === null) throw new Error("connector-flink/pom.xml has no flink.add-opens property");
-  const classPath = [join(connector, "target", "classes"), join(connector, "target", "test-classes"), deps].join(":");
-  return [...opens[1]!.trim().split(/\s+/), "-Xmx2g", "-cp", classPath];
 }
 
 async function writeStream(sluice: Sluice): Promise<number> {

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes events to a stream: a routing key picks the current segment whose [keyStart, keyEnd) holds
@@ -61,8 +61,7 @@ public final class EventWriter implements AutoCloseable {
   private final String stream;
   private final List<Route> routes = new ArrayList<>();
   private final Map<String, Route> bySegment = new HashMap<>();
-  private final Object room = new Object();
-  private long outstandingBytes = 0;
+  private final InflightBudget budget;
   private boolean closed = false;
 
   private EventWriter(ControllerClient controller, ConnectionPool pool, ClientConfig config, String scope, String stream, List<SegmentRange> current) {
@@ -71,6 +70,7 @@ public final class EventWriter implements AutoCloseable {
     this.config = config;
     this.scope = scope;
     this.stream = stream;
+    this.budget = new InflightBudget(config.writerInflightBytesMax(), config.requestTimeoutMs());
     for (SegmentRange r : current) addRoute(r);
   }
 
@@ -82,31 +82,20 @@ public final class EventWriter implements AutoCloseable {
     });
   }
 
-  /** Writes one event routed by {@code routingKey}; completes when it is durable (class comment). */
+  /**
+   * Writes one event routed by {@code routingKey} (null: a random key position, so keyless events spread
+   * over the segments); completes when it is durable (class comment).
+   */
   public CompletableFuture<Void> writeEvent(String routingKey, byte[] payload) {
     if (payload.length > ClientConfig.EVENT_BYTES_MAX) {
       return CompletableFuture.failedFuture(new SluiceException(ErrorCode.EVENT_TOO_LARGE,
           "event of " + payload.length + " bytes exceeds the " + ClientConfig.EVENT_BYTES_MAX + "-byte limit"));
     }
     long bytes = payload.length + 4L;
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.requestTimeoutMs());
-    synchronized (room) {
-      while (outstandingBytes > 0 && outstandingBytes + bytes > config.writerInflightBytesMax()) {
-        long leftNs = deadline - System.nanoTime();
-        if (leftNs <= 0) {
-          return CompletableFuture.failedFuture(new SluiceException(ErrorCode.TIMEOUT, "writer of " + scope + "/" + stream + " stayed full for " + config.requestTimeoutMs() + " ms"));
-        }
-        try {
-          TimeUnit.NANOSECONDS.timedWait(room, leftNs);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return CompletableFuture.failedFuture(new SluiceException(ErrorCode.CLOSED, "interrupted while writing", e));
-        }
-      }
-      outstandingBytes += bytes;
-    }
-    Entry entry = new Entry(RoutingHash.keyPosition(routingKey), payload);
-    entry.done.whenComplete((v, err) -> release(bytes));
+    SluiceException full = budget.acquire(bytes, "writer of " + scope + "/" + stream);
+    if (full != null) return CompletableFuture.failedFuture(full);
+    Entry entry = new Entry(routingKey == null ? ThreadLocalRandom.current().nextDouble() : RoutingHash.keyPosition(routingKey), payload);
+    entry.done.whenComplete((v, err) -> budget.release(bytes));
     synchronized (this) {
       if (closed) entry.done.completeExceptionally(new SluiceException(ErrorCode.CLOSED, "writer of " + scope + "/" + stream + " is closed"));
       else dispatch(entry);
@@ -138,13 +127,6 @@ public final class EventWriter implements AutoCloseable {
       all = new ArrayList<>(bySegment.values());
     }
     for (Route r : all) r.appender.close();
-  }
-
-  private void release(long bytes) {
-    synchronized (room) {
-      outstandingBytes -= bytes;
-      room.notifyAll();
-    }
   }
 
   private Route addRoute(SegmentRange r) {
@@ -180,7 +162,7 @@ public final class EventWriter implements AutoCloseable {
   }
 
   private void settled(Route route, Entry entry, CompletableFuture<Long> f, Throwable err) {
-    SluiceException e = err == null ? null : SegmentConnector.typed(err);
+    SluiceException e = err == null ? null : SluiceException.of(err);
     synchronized (this) {
       if (e != null && e.code() == ErrorCode.SEGMENT_SEALED) {
         if (!route.sealed) {
@@ -202,14 +184,14 @@ public final class EventWriter implements AutoCloseable {
       synchronized (this) {
         for (Map.Entry<Entry, CompletableFuture<Long>> s : route.sent) {
           CompletableFuture<Long> f = s.getValue();
-          if (f.isCompletedExceptionally() && SegmentConnector.typed(f.handle((v, x) -> x).join()).code() == ErrorCode.SEGMENT_SEALED) redo.add(s.getKey());
+          if (f.isCompletedExceptionally() && SluiceException.of(f.handle((v, x) -> x).join()).code() == ErrorCode.SEGMENT_SEALED) redo.add(s.getKey());
         }
         route.sent.clear();
         redo.addAll(route.held);
         route.held.clear();
         routes.remove(route);
         SluiceException failure = null;
-        if (err != null) failure = SegmentConnector.typed(err);
+        if (err != null) failure = SluiceException.of(err);
         else if (successors.isEmpty()) failure = new SluiceException(ErrorCode.STREAM_SEALED, "stream " + scope + "/" + stream + " is sealed");
         if (failure == null && !closed) {
           for (Successor s : successors) {

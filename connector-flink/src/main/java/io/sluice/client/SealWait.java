@@ -23,7 +23,7 @@ final class SealWait {
             : CompletableFuture.completedFuture(Boolean.TRUE))
         .handle((answer, err) -> {
           if (err != null) {
-            SluiceException e = SegmentConnector.typed(err);
+            SluiceException e = SluiceException.of(err);
             if (!e.retriable()) return CompletableFuture.<Boolean>failedFuture(e);
           } else if (answer != null) {
             return CompletableFuture.completedFuture(answer);

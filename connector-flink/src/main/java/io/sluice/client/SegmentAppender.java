@@ -274,7 +274,7 @@ public final class SegmentAppender implements AutoCloseable {
         }
       }
       if (err == null) drain();
-      else retry(null, SegmentConnector.typed(err));
+      else retry(null, SluiceException.of(err));
     });
   }
 
@@ -353,8 +353,8 @@ public final class SegmentAppender implements AutoCloseable {
             () -> null))
         .whenComplete((setup, err) -> {
           if (err != null) {
-            abandon(SegmentConnector.typed(err));
-            sealedAt.completeExceptionally(SegmentConnector.typed(err));
+            abandon(SluiceException.of(err));
+            sealedAt.completeExceptionally(SluiceException.of(err));
             return;
           }
           synchronized (this) {

@@ -4,7 +4,6 @@ import io.sluice.client.wire.ConnectionPool;
 import io.sluice.client.wire.Timers;
 import io.sluice.client.wire.WireConnection;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -87,7 +86,7 @@ final class SegmentConnector {
         result.complete(value);
         return;
       }
-      SluiceException e = typed(err);
+      SluiceException e = SluiceException.of(err);
       observe(e);
       if (!e.retriable()) result.completeExceptionally(e);
       else if (attempt >= config.retryCountMax()) result.completeExceptionally(retriesSpent(what, attempt, e));
@@ -104,11 +103,4 @@ final class SegmentConnector {
     };
   }
 
-  /** The SluiceException inside a future's failure (INTERNAL for anything untyped, a client bug). */
-  static SluiceException typed(Throwable err) {
-    Throwable t = err;
-    while (t instanceof CompletionException && t.getCause() != null) t = t.getCause();
-    if (t instanceof SluiceException s) return s;
-    return new SluiceException(ErrorCode.INTERNAL, "unexpected client error: " + t, t);
-  }
 }

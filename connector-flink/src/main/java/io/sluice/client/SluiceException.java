@@ -1,5 +1,9 @@
 package io.sluice.client;
 
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+
 /**
  * Every expected failure of the Sluice Java client: a stable {@link ErrorCode} (the same codes as
  * {@code common/errors.ts}), whether retrying may help, and an optional cause. Programming errors
@@ -45,5 +49,17 @@ public class SluiceException extends RuntimeException {
   @Override
   public String toString() {
     return "SluiceException[" + code + "]: " + getMessage();
+  }
+
+  /**
+   * The SluiceException inside a future's failure (also through {@code get()}'s ExecutionException):
+   * a {@code get()} deadline counts as TIMEOUT, anything else untyped as INTERNAL (a client bug).
+   */
+  public static SluiceException of(Throwable err) {
+    Throwable t = err;
+    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) t = t.getCause();
+    if (t instanceof SluiceException s) return s;
+    if (t instanceof TimeoutException) return new SluiceException(ErrorCode.TIMEOUT, "no answer within the deadline", t);
+    return new SluiceException(ErrorCode.INTERNAL, "unexpected client error: " + t, t);
   }
 }

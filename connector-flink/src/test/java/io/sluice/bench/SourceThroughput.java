@@ -4,8 +4,7 @@ import io.sluice.flink.source.SluiceDeserializationSchema;
 import io.sluice.flink.source.SluiceEvent;
 import io.sluice.flink.source.SluiceSource;
 import io.sluice.flink.source.StreamPosition;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.Set;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.accumulators.LongCounter;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -41,14 +40,15 @@ public final class SourceThroughput {
   public static void main(String[] args) throws Exception {
     // Before any Flink class logs: slf4j-simple (the tests' binding) would print INFO lines to stderr.
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
-    Map<String, String> opts = parseArgs(args);
-    String controller = required(opts, "controller");
-    String stream = required(opts, "stream");
-    long expect = number(required(opts, "expect"), "expect");
-    long parallelism = number(opts.getOrDefault("parallelism", "2"), "parallelism");
-    long warmup = number(opts.getOrDefault("warmup", "1"), "warmup");
-    if (warmup < 0 || warmup > 10) usage("--warmup must be in 0..10");
-    if (expect < 0 || parallelism < 1 || parallelism > PARALLELISM_MAX) usage("--expect must be >= 0 and --parallelism in 1.." + PARALLELISM_MAX);
+    BenchArgs opts = new BenchArgs(args, Set.of("controller", "stream", "expect", "parallelism", "warmup"),
+        "SourceThroughput --controller tcp://HOST:PORT --stream scope/stream --expect EVENTS [--parallelism P] [--warmup N]");
+    String controller = opts.required("controller");
+    String stream = opts.required("stream");
+    long expect = opts.number("expect", null);
+    long parallelism = opts.number("parallelism", "2");
+    long warmup = opts.number("warmup", "1");
+    if (warmup < 0 || warmup > 10) opts.fail("--warmup must be in 0..10");
+    if (expect < 0 || parallelism < 1 || parallelism > PARALLELISM_MAX) opts.fail("--expect must be >= 0 and --parallelism in 1.." + PARALLELISM_MAX);
 
     SluiceSource<Integer> source = SluiceSource.<Integer>builder()
         .setControllerUri(controller)
@@ -131,38 +131,5 @@ public final class SourceThroughput {
     Object v = result.getAccumulatorResult(name);
     // A job that read nothing on every subtask still registers the counters (in open), so null means none ran.
     return v == null ? 0 : ((Number) v).longValue();
-  }
-
-  private static Map<String, String> parseArgs(String[] args) {
-    Map<String, String> out = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (!a.startsWith("--") || i + 1 >= args.length) usage("expected --name value, got " + a);
-      String name = a.substring(2);
-      if (!Map.of("controller", 1, "stream", 1, "expect", 1, "parallelism", 1).containsKey(name)) usage("unknown option " + a);
-      out.put(name, args[++i]);
-    }
-    return out;
-  }
-
-  private static String required(Map<String, String> opts, String name) {
-    String v = opts.get(name);
-    if (v == null) usage("--" + name + " is required");
-    return v;
-  }
-
-  private static long number(String v, String name) {
-    try {
-      return Long.parseLong(v);
-    } catch (NumberFormatException e) {
-      usage("--" + name + ": " + v + " is not an integer (" + e.getMessage() + ")");
-      return -1;
-    }
-  }
-
-  private static void usage(String why) {
-    System.err.println(why);
-    System.err.println("usage: SourceThroughput --controller tcp://HOST:PORT --stream scope/stream --expect EVENTS [--parallelism P] [--warmup N]");
-    System.exit(2);
   }
 }

@@ -121,6 +121,32 @@ public final class SluiceStandalone implements AutoCloseable {
     deleteDataDir();
   }
 
+  /**
+   * Runs {@code sluice ARGS --controller <this controller>} (the TypeScript CLI, from the repo's
+   * sources) and returns its standard output's lines; fails with its stderr when it exits non-zero
+   * or runs past {@code timeoutMs}.
+   */
+  public List<String> cli(long timeoutMs, String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of("node", "--import", "tsx", repo.resolve("bin/sluice.ts").toString()));
+    cmd.addAll(List.of(args));
+    cmd.addAll(List.of("--controller", controllerUri()));
+    Path out = Files.createTempFile("sluice-cli-", ".out");
+    Path err = Files.createTempFile("sluice-cli-", ".err");
+    try {
+      Process p = new ProcessBuilder(cmd).directory(repo.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+      p.getOutputStream().close();
+      if (!p.waitFor(timeoutMs, TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        throw new IOException("sluice " + String.join(" ", args) + " ran past " + timeoutMs + " ms: " + Files.readString(err));
+      }
+      if (p.exitValue() != 0) throw new IOException("sluice " + String.join(" ", args) + " exited " + p.exitValue() + ": " + Files.readString(err));
+      return Files.readAllLines(out, StandardCharsets.UTF_8);
+    } finally {
+      Files.deleteIfExists(out);
+      Files.deleteIfExists(err);
+    }
+  }
+
   private void launch() throws IOException {
     List<String> cmd = new ArrayList<>(List.of("node", "--import", "tsx", repo.resolve("bin/sluice.ts").toString(), "standalone",
         "--data-dir", dataDir.toString(), "--controller-port", Integer.toString(controllerPort),

@@ -31,7 +31,7 @@ import org.apache.flink.util.Collector;
  * client's writer, a keyed operator that checks each key's sequence numbers, and a sink that
  * collects into memory (the MiniCluster runs in this JVM).
  */
-final class SourceItSupport {
+public final class SourceItSupport {
   private SourceItSupport() {}
 
   static final Map<String, Queue<String>> SINKS = new ConcurrentHashMap<>();
@@ -92,16 +92,16 @@ final class SourceItSupport {
     }
   }
 
-  static String keyOf(String event) {
+  public static String keyOf(String event) {
     return event.substring(0, event.indexOf(':'));
   }
 
-  static long seqOf(String event) {
+  public static long seqOf(String event) {
     return Long.parseLong(event.substring(event.indexOf(':') + 1));
   }
 
   /** An unbounded source of {@code stream} from its head, events as strings, 200 ms long polls. */
-  static SluiceSourceBuilder<String> liveSource(String controllerUri, String stream) {
+  public static SluiceSourceBuilder<String> liveSource(String controllerUri, String stream) {
     return SluiceSource.<String>builder()
         .setControllerUri(controllerUri)
         .setStreams(stream)
@@ -117,18 +117,18 @@ final class SourceItSupport {
         .sinkTo(new CollectSink(sinkName));
   }
 
-  static ClientConfig clientConfig() {
+  public static ClientConfig clientConfig() {
     return ClientConfig.defaults();
   }
 
   /** Creates scope and stream (fixed {@code segments}). */
-  static void createStream(ControllerClient c, String scope, String stream, int segments) throws Exception {
+  public static void createStream(ControllerClient c, String scope, String stream, int segments) throws Exception {
     c.createScope(scope).get(30, TimeUnit.SECONDS);
     c.createStream(scope, stream, segments).get(30, TimeUnit.SECONDS);
   }
 
   /** Writes {@code perKey} events to each of {@code keys} keys, round robin, numbering each key from {@code firstSeq}; waits until all are durable. */
-  static void writeEvents(String controllerUri, String scope, String stream, int keys, int perKey, long firstSeq) throws Exception {
+  public static void writeEvents(String controllerUri, String scope, String stream, int keys, int perKey, long firstSeq) throws Exception {
     try (ControllerClient c = ControllerClient.connect(controllerUri, clientConfig());
         ConnectionPool pool = new ConnectionPool(clientConfig());
         EventWriter w = EventWriter.open(c, pool, clientConfig(), scope, stream).get(30, TimeUnit.SECONDS)) {
@@ -144,7 +144,7 @@ final class SourceItSupport {
   }
 
   /** Every record of a sink, grouped by key in arrival order (violations left out). */
-  static Map<String, List<Long>> byKey(Iterable<String> records) {
+  public static Map<String, List<Long>> byKey(Iterable<String> records) {
     Map<String, List<Long>> out = new HashMap<>();
     for (String r : records) {
       if (r.startsWith("VIOLATION")) continue;
