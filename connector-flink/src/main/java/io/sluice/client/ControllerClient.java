@@ -296,18 +296,23 @@ public final class ControllerClient implements AutoCloseable {
     }
   }
 
-  /** The typed error of a failed call, as client/controller/controller-client.ts toTypedError. */
+  /**
+   * The typed error of a failed call, as client/controller/controller-client.ts toTypedError. The gRPC
+   * exception is not kept as the cause: its trailers do not serialize, and Flink ships a job's
+   * failure to the client serialized, which would drop the code (the text keeps what it said).
+   */
   static SluiceException toTyped(String name, String target, Throwable t) {
     if (t instanceof SluiceException s) return s;
     Status status = Status.fromThrowable(t);
     if (t instanceof StatusRuntimeException sre) {
       ErrorCode code = codeOf(sre);
-      if (code != null) return new SluiceException(code, status.getDescription() == null ? code.name() : status.getDescription(), t);
+      if (code != null) return new SluiceException(code, status.getDescription() == null ? code.name() : status.getDescription());
     }
+    String why = status.getCause() == null ? "" : " (" + status.getCause() + ")";
     return switch (status.getCode()) {
-      case UNAVAILABLE -> new SluiceException(ErrorCode.UNAVAILABLE, "controller at " + target + " is unavailable: " + status.getDescription(), t);
-      case DEADLINE_EXCEEDED -> new SluiceException(ErrorCode.TIMEOUT, "controller at " + target + " did not answer " + name + " in time", t);
-      default -> new SluiceException(ErrorCode.INTERNAL, "controller call " + name + " failed: " + status, t);
+      case UNAVAILABLE -> new SluiceException(ErrorCode.UNAVAILABLE, "controller at " + target + " is unavailable: " + status.getDescription() + why);
+      case DEADLINE_EXCEEDED -> new SluiceException(ErrorCode.TIMEOUT, "controller at " + target + " did not answer " + name + " in time");
+      default -> new SluiceException(ErrorCode.INTERNAL, "controller call " + name + " failed: " + status + why);
     };
   }
 }

@@ -8,6 +8,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -53,6 +55,13 @@ public final class EventWriter implements AutoCloseable {
       this.appender = appender;
     }
   }
+
+  /** Settles every writer's acknowledged events (short tasks, in completion order). */
+  private static final ExecutorService SETTLER = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "sluice-writer-settle");
+    t.setDaemon(true);
+    return t;
+  });
 
   private final ControllerClient controller;
   private final ConnectionPool pool;
@@ -156,9 +165,9 @@ public final class EventWriter implements AutoCloseable {
     CompletableFuture<Long> f = route.appender.enqueue(entry.payload);
     Route target = route;
     route.sent.add(Map.entry(entry, f));
-    // Settled on another thread: the appender completes futures under its own lock, and this writer's
-    // lock is taken around appender calls, so settling inline could deadlock.
-    f.whenCompleteAsync((n, err) -> settled(target, entry, f, err));
+    // Settled on another thread, so a future that failed at once does not re-enter dispatch. Not the
+    // default async pool: with fewer than 3 cores CompletableFuture starts a thread per task.
+    f.whenCompleteAsync((n, err) -> settled(target, entry, f, err), SETTLER);
   }
 
   private void settled(Route route, Entry entry, CompletableFuture<Long> f, Throwable err) {
@@ -171,7 +180,10 @@ public final class EventWriter implements AutoCloseable {
         }
         return;
       }
-      route.sent.removeIf(s -> s.getValue() == f);
+      // Acks settle in event order (almost always: settling runs on a pool), so the head is the usual match.
+      Map.Entry<Entry, CompletableFuture<Long>> head = route.sent.peekFirst();
+      if (head != null && head.getValue() == f) route.sent.pollFirst();
+      else route.sent.removeIf(s -> s.getValue() == f);
     }
     if (e == null) entry.done.complete(null);
     else entry.done.completeExceptionally(e);

@@ -170,7 +170,8 @@ final class SluiceSplitEnumerator implements SplitEnumerator<SluiceSplit, Sluice
     Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
     boolean retriable = cause instanceof SluiceException se ? se.retriable() : cause instanceof TimeoutException || cause instanceof java.io.IOException;
     if (!retriable) {
-      throw new SluiceSourceException("Sluice source: " + what + " failed: " + cause.getMessage(), cause);
+      String code = cause instanceof SluiceException se ? se.code() + ": " : "";
+      throw new SluiceSourceException("Sluice source: " + what + " failed: " + code + cause.getMessage(), cause);
     }
   }
 
