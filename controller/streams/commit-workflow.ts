@@ -14,21 +14,25 @@
  * Transaction and duplicate segments share their parent's container (containerOf hashes names with
  * epoch 0 and without the txn part), which a merge requires.
  */
-import { assert, ConditionalCheckFailedError, InternalError, logger, metadataTxnBytesMax, metadataTxnOpsMax, NoSuchSegmentError, SegmentSealedError, segmentNumberMax, TransactionClosedError, txnSegmentName, UnavailableError, validateName } from "../../common/index.js";
+import { assert, ConditionalCheckFailedError, InternalError, logger, metadataTxnBytesMax, metadataTxnEntryOverheadBytes, metadataTxnOpsMax, NoSuchSegmentError, SegmentSealedError, segmentNumberMax, TransactionClosedError, txnSegmentName, UnavailableError, validateName } from "../../common/index.js";
 import {
   abortTxn,
   encodeTxn,
+  endedTxnOps,
   endTxn,
   forEachBounded,
   listTxns,
   mapBounded,
   readTxn,
   requireTxn,
+  txnEndOpsCount,
   txnKey,
+  txnKeyBytesMax,
   txnSegmentsOf,
   validateTxnId,
   type TxnRecord,
 } from "../txn/index.js";
+import type { TxnOp } from "../store/index.js";
 import type { StreamContext } from "./stream-context.js";
 import {
   checkState,
@@ -49,13 +53,19 @@ import { finishWorkflow, stillRunning, takeSlot } from "./workflow-slot.js";
 
 const log = logger("controller");
 
-/** Transactions committed in one batch (one metadata transaction: each is one put, within metadataTxnOpsMax). */
-export const txnCommitBatchMax = 100;
-/** Bytes of transaction records one batch writes, leaving room in metadataTxnBytesMax for two epoch records and the stream record. */
+/**
+ * Transactions committed in one batch. One metadata transaction ends them all, and ending one costs
+ * txnEndOpsCount operations (its live record deleted, its ended record and removal index key written).
+ */
+export const txnCommitBatchMax = 40;
+/** Bytes of transaction records (as read, COMMITTING) one batch holds, leaving room in metadataTxnBytesMax for two epoch records and the stream record. */
 export const txnCommitBatchBytesMax = 512 * 1024;
-// One batch commit writes each transaction, two epoch records and the stream record, with three compares.
-assert(txnCommitBatchMax + 6 <= metadataTxnOpsMax, "a commit batch fits one metadata transaction");
-assert(2 * txnCommitBatchBytesMax <= metadataTxnBytesMax, "a commit batch leaves room for the epoch and stream records");
+// One batch commit ends each transaction, writes two epoch records and the stream record, with three compares.
+assert(txnEndOpsCount * txnCommitBatchMax + 6 <= metadataTxnOpsMax, "a commit batch fits one metadata transaction");
+// An ended record is the COMMITTING one without its parents (at least one) plus its end time, so no
+// larger than what the batch counted; each of the three operations also costs its key and overhead.
+const commitBatchEndBytesMax = txnCommitBatchBytesMax + txnCommitBatchMax * txnEndOpsCount * (txnKeyBytesMax + metadataTxnEntryOverheadBytes);
+assert(commitBatchEndBytesMax + txnCommitBatchBytesMax <= metadataTxnBytesMax, "a commit batch leaves room for the epoch and stream records");
 
 /** Rounds of taking the slot before a commit gives up with UNAVAILABLE (one normally suffices; the decision stands either way). */
 export const commitRoundsMax = 8;
@@ -176,7 +186,9 @@ export async function runCommit(ctx: StreamContext, scope: string, stream: strin
     if (found?.record.state === "COMMITTING") txns.push(found.record);
   }
   const nowMs = () => ctx.clock.nowMs();
-  const committed = () => txns.map((t) => ({ type: "put" as const, key: txnKey(scope, stream, t.txnId), value: encodeTxn(endTxn(t, "COMMITTED", nowMs())) }));
+  // Each transaction moves to its ended key as it is COMMITTED; the stream record's compare (the
+  // slot still holds this workflow) makes that happen once.
+  const committed = () => txns.flatMap((t) => endedTxnOps(scope, stream, endTxn(t, "COMMITTED", nowMs())));
   if (wf.txnEpoch === wf.baseEpoch) {
     // Transaction by transaction, so every parent holds the batch's transactions in one order.
     for (const t of txns) {
@@ -197,7 +209,7 @@ async function rollingCommit(
   stream: string,
   wf: CommitWorkflow,
   txns: readonly TxnRecord[],
-  committed: () => { type: "put"; key: string; value: Buffer }[],
+  committed: () => TxnOp[],
 ): Promise<void> {
   const base = await requireEpoch(ctx.store, scope, stream, wf.baseEpoch);
   const old = await requireEpoch(ctx.store, scope, stream, wf.txnEpoch);

@@ -2,13 +2,15 @@
  * Deleting a sealed stream. The decision is the state `deleting` with a delete workflow in the
  * slot, set together by compare-and-set. The workflow deletes every segment of every epoch and
  * every transaction segment (one already gone counts as deleted), then the transaction, epoch and
- * retention records, and the stream record last, so a crash at any point leaves a `deleting`
- * record that any controller can finish. A stale resumer stops as soon as the slot is gone (the
+ * retention records (ended transaction records page by page: a busy stream keeps hundreds of
+ * thousands; their removal index keys are left to the expiry sweep, which removes an entry whose
+ * record is gone when it falls due), and the stream record last, so a crash at any point leaves a
+ * `deleting` record that any controller can finish. A stale resumer stops as soon as the slot is gone (the
  * name may already belong to a new stream).
  */
 import { ConditionalCheckFailedError, logger, NoSuchStreamError, StreamNotSealedError, UnavailableError, validateName } from "../../common/index.js";
 import { listAll } from "../store/index.js";
-import { listTxns, txnKey, txnSegmentsOf } from "../txn/index.js";
+import { listTxns, removeAtVersions, txnEndedPrefix, txnKey, txnSegmentsOf } from "../txn/index.js";
 import type { StreamContext } from "./stream-context.js";
 import {
   decodeEpoch,
@@ -21,7 +23,7 @@ import {
   streamKey,
   type DeleteWorkflow,
 } from "./stream-metadata.js";
-import { forEachWhileRunning, streamCasAttemptsMax, takeSlot } from "./workflow-slot.js";
+import { forEachWhileRunning, stillRunning, streamCasAttemptsMax, takeSlot } from "./workflow-slot.js";
 
 const log = logger("controller");
 
@@ -43,6 +45,23 @@ export async function deleteStream(ctx: StreamContext, scope: string, stream: st
     return Promise.resolve({ ...r, state: "deleting" as const, stateChangedAtMs: ctx.clock.nowMs(), workflow });
   });
   if (taken?.record.workflow?.type === "delete") await runDelete(ctx, scope, stream, taken.record.workflow);
+}
+
+/**
+ * Deletes the stream's ended transaction records a page at a time (metadataListPageMax), each page
+ * in metadata transactions at the versions listed, looking before each page that this delete still
+ * runs. Resolves false when it stopped because the slot moved on.
+ */
+async function deleteEndedTxns(ctx: StreamContext, scope: string, stream: string, id: string): Promise<boolean> {
+  let after: string | undefined;
+  for (;;) {
+    if (!(await stillRunning(ctx, scope, stream, id))) return false;
+    const page = await ctx.store.list(txnEndedPrefix(scope, stream), after === undefined ? {} : { after });
+    await removeAtVersions(ctx.store, page.entries.map((kv) => ({ key: kv.key, version: kv.version })));
+    const last = page.entries.at(-1);
+    if (!page.more || last === undefined) return true;
+    after = last.key;
+  }
 }
 
 /** Deletes the stream's segments and then its records (see the file comment). */
@@ -79,6 +98,7 @@ export async function runDelete(ctx: StreamContext, scope: string, stream: strin
     }
   };
   if (!(await running(records, deleteListed))) return;
+  if (!(await deleteEndedTxns(ctx, scope, stream, wf.id))) return;
   for (let attempt = 0; attempt < streamCasAttemptsMax; attempt++) {
     const current = await readStream(ctx.store, scope, stream);
     if (current?.record.workflow?.id !== wf.id) return;

@@ -197,7 +197,7 @@ void t.test("seal: every current segment sealed, idempotent, open transactions a
   t.same(await svc.listStreams("sc"), ["s"], "a sealed stream is still listed");
   t.same((await svc.listActiveStreams()).length, 0, "but not active");
   await svc.deleteStream("sc", "s");
-  t.same(await keysUnder(store, "streams/sc/", "epochs/sc/", "txns/sc/", "retention/sc/"), [], "no key left under the stream's prefixes");
+  t.same(await keysUnder(store, "streams/sc/", "epochs/sc/", "txns/sc/", "txnsended/sc/", "retention/sc/"), [], "no key left under the stream's prefixes");
   t.same([...ops.segments.keys()], [], "no segment left");
   await t.rejects(svc.deleteStream("sc", "s"), { code: "NO_SUCH_STREAM" });
   t.equal(await svc.createStream("sc", "s"), true, "the name can be used again");
@@ -220,7 +220,8 @@ void t.test("delete after scales, truncation and transactions removes every segm
   t.notOk(ops.segments.has(a!.segment), "the truncation deleted what lay before its cut");
   await store.put("retention/sc/s", Buffer.from("{}"));
   await svc.sealStream("sc", "s");
+  t.equal((await keysUnder(store, "txnsended/sc/s/")).length, 2, "a committed and an aborted record before the delete");
   await svc.deleteStream("sc", "s");
-  t.same(await keysUnder(store, "streams/sc/s", "epochs/sc/s/", "txns/sc/s/", "retention/sc/s"), ["streams/sc/s2"], "only the other stream is left");
+  t.same(await keysUnder(store, "streams/sc/s", "epochs/sc/s/", "txns/sc/s/", "txnsended/sc/s/", "retention/sc/s"), ["streams/sc/s2"], "only the other stream is left");
   t.same([...ops.segments.keys()], ["sc/s2/0.#epoch.0"]);
 });

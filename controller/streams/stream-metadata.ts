@@ -4,7 +4,8 @@
  *   streams/<scope>/<stream>                         -> StreamRecord (state, config, current epoch,
  *                                                       next segment number, head cut, workflow slot)
  *   epochs/<scope>/<stream>/<epoch, 10 digits>       -> EpochRecord (segments, lengths sealed by it)
- *   txns/<scope>/<stream>/<txnId>                    -> TxnRecord (controller/txn)
+ *   txns/<scope>/<stream>/<txnId>                    -> TxnRecord of a live transaction (controller/txn;
+ *                                                       ended ones under txnsended/ and txnsexpiry/, txn-keys.ts)
  * Retention (controller/retention) keeps its own keys at `retention/<scope>/<stream>` and under
  * `retention/<scope>/<stream>/`; reader groups (someone else's) under `readergroups/<scope>/`.
  *

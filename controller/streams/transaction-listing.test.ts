@@ -79,6 +79,7 @@ void t.test("commit answers alreadyCommitted: false when it commits, true when i
   t.equal(record?.state, "COMMITTED");
   t.same(record?.parents, [], "the committed record keeps no parents");
   t.equal(record?.tag, "job/0", "but keeps its tag");
+  t.same(await keysUnder(store, "txns/"), [], "and has left the live keys");
   t.same((await svc.abortTransaction("sc", "s", (await svc.createTransaction("sc", "s", 10_000)).txnId)).alreadyCommitted, false, "abort answers false");
   t.same(await orphans(store, ops), []);
 });
@@ -98,7 +99,7 @@ void t.test("the configured longest lease and record keeping are the ones applie
   t.same((await svc.commitTransaction("sc", "s", txn.txnId)).alreadyCommitted, true, "kept for the configured time");
   clock.advance(1);
   await svc.expireTransactions();
-  t.same(await keysUnder(store, "txns/"), [], "removed once the configured time passed");
+  t.same(await keysUnder(store, "txns/", "txnsended/", "txnsexpiry/"), [], "removed once the configured time passed, with its index entry");
   await t.rejects(svc.commitTransaction("sc", "s", txn.txnId), { code: "TRANSACTION_RECORD_GONE", message: /has no record: if it existed it ended more than 2 min ago/ });
   await t.rejects(svc.transactionStatus("sc", "s", txn.txnId), { code: "TRANSACTION_RECORD_GONE" });
   await t.rejects(svc.abortTransaction("sc", "s", txn.txnId), { code: "TRANSACTION_RECORD_GONE" });

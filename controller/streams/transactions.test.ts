@@ -86,7 +86,7 @@ void t.test("abort deletes the transaction segments; expiry aborts; ended record
   clock.advance(txnRecordKeptMsDefault);
   await svc.expireTransactions();
   await t.rejects(svc.transactionStatus("sc", "s", aborted.txnId), { code: "TRANSACTION_RECORD_GONE" }, "an ended record is removed after --txn-record-kept-ms");
-  t.same(await keysUnder(store, "txns/"), []);
+  t.same(await keysUnder(store, "txns/", "txnsended/", "txnsexpiry/"), []);
   t.same([...ops.segments.keys()].sort(), ["sc/s/0.#epoch.0", "sc/s/1.#epoch.0"], "only the stream's own segments are left");
 });
 

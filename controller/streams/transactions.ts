@@ -32,7 +32,8 @@ export async function createTransaction(ctx: StreamContext, scope: string, strea
     const found = await readStream(ctx.store, scope, stream);
     checkState(scope, stream, found?.record, ["active"]);
     if (found === undefined) continue;
-    // Counting reads the stream's transaction records; two creates racing may both pass at the
+    // Counting reads the stream's live transaction records (ended ones are kept apart, so a busy
+    // stream's day of ended records costs nothing here); two creates racing may both pass at the
     // bound, so it can be exceeded by the number of concurrent creates, never by more.
     const open = (await listTxns(ctx.store, scope, stream)).filter((t) => t.record.state === "OPEN").length;
     if (open >= txnsOpenPerStreamMax) {

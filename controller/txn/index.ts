@@ -7,17 +7,15 @@ export { forEachBounded, mapBounded, segmentCallsConcurrentMax } from "./bounded
 export {
   decodeTxn,
   encodeTxn,
+  endedTxnOps,
   endTxn,
   listTxns,
   missingTxnError,
   newTxnId,
   parentSegmentOf,
-  parseTxnKey,
   readTxn,
   requireTxn,
-  txnKey,
-  txnPrefix,
-  txnRootPrefix,
+  txnEndOpsCount,
   txnIdCreatedAtMs,
   txnSegmentsOf,
   txnStatus,
@@ -29,6 +27,20 @@ export {
   type TxnRecord,
   type VersionedTxn,
 } from "./txn-record.js";
+export {
+  parseTxnExpiryKey,
+  parseTxnKey,
+  txnEndedKey,
+  txnEndedPrefix,
+  txnEndedRootPrefix,
+  txnExpiryKey,
+  txnExpiryRootPrefix,
+  txnKey,
+  txnKeyBytesMax,
+  txnPrefix,
+  txnRootPrefix,
+} from "./txn-keys.js";
+export { removeAtVersions, removeDueRecords, txnSweepPageMax, txnSweepRemovedPerRoundMax, type Removal } from "./txn-sweep.js";
 export { abortTxn, decideAbort, finishAbort, pingTxn, txnCasAttemptsMax, updateTxn, type TxnSegmentDeleter } from "./txn-lifecycle.js";
 export { expireTransactions, type ExpiryResult } from "./txn-expiry.js";
 export { describeMs, txnSettings, txnSettingsDefault, type TxnSettings } from "./txn-settings.js";

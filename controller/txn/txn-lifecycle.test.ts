@@ -8,6 +8,7 @@
 import t, { type Test } from "tap";
 import { ManualClock, txnLeaseMsMin, txnTagBytesMax } from "../../common/index.js";
 import { FileMetadataStore } from "../store/index.js";
+import { txnKey } from "./txn-keys.js";
 import { abortTxn, decideAbort, expireTransactions, finishAbort, pingTxn, txnSettings } from "./index.js";
 import {
   encodeTxn,
@@ -16,7 +17,6 @@ import {
   readTxn,
   requireTxn,
   txnIdCreatedAtMs,
-  txnKey,
   txnSegmentsOf,
   validateLeaseMs,
   validateTag,

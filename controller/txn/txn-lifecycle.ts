@@ -8,7 +8,8 @@
 import { ConditionalCheckFailedError, NoSuchSegmentError, TransactionClosedError, UnavailableError, type Clock } from "../../common/index.js";
 import type { MetadataStore } from "../store/index.js";
 import { forEachBounded } from "./bounded.js";
-import { encodeTxn, endTxn, readTxn, requireTxn, txnKey, txnSegmentsOf, type TxnRecord, type VersionedTxn } from "./txn-record.js";
+import { txnEndedKey, txnKey } from "./txn-keys.js";
+import { encodeTxn, endedTxnOps, endTxn, readTxn, requireTxn, txnSegmentsOf, type TxnRecord, type VersionedTxn } from "./txn-record.js";
 
 /**
  * Compare-and-set attempts on one transaction record. Each lost attempt means another writer
@@ -24,8 +25,11 @@ export interface TxnSegmentDeleter {
 
 /**
  * Moves the record by `change` (which answers the new record, or undefined to leave it) with
- * compare-and-set, re-reading after a lost race. Resolves with the record as it stands afterwards,
- * or undefined when there is none. Raises UNAVAILABLE when the races never end.
+ * compare-and-set on the live record's version, re-reading after a lost race; a record that
+ * reaches COMMITTED or ABORTED moves to its ended key in the same metadata transaction. `change` is
+ * only ever asked to change a live record: an ended one (and a COMMITTED or ABORTED record still at
+ * a live key, written before records moved) is answered as it is. Resolves with the record as it
+ * stands afterwards, or undefined when there is none. Raises UNAVAILABLE when the races never end.
  */
 export async function updateTxn(
   store: MetadataStore,
@@ -38,11 +42,16 @@ export async function updateTxn(
   for (let attempt = 0; attempt < txnCasAttemptsMax; attempt++) {
     const found = await readTxn(store, scope, stream, txnId);
     if (found === undefined) return undefined;
+    if (found.key !== key || found.record.state === "COMMITTED" || found.record.state === "ABORTED") return found;
     const next = change(found.record);
     if (next === undefined) return found;
     try {
+      if (next.state === "COMMITTED" || next.state === "ABORTED") {
+        const version = await store.txn([{ key, version: found.version }], endedTxnOps(scope, stream, next));
+        return { record: next, version, key: txnEndedKey(scope, stream, txnId) };
+      }
       const version = await store.compareAndSet(key, found.version, encodeTxn(next));
-      return { record: next, version };
+      return { record: next, version, key };
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedError)) throw err;
     }

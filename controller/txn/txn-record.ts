@@ -1,12 +1,13 @@
 /**
- * Transaction records: `txns/<scope>/<stream>/<txnId>` -> TxnRecord (JSON). A record is the durable
+ * Transaction records (TxnRecord, JSON; where they are kept: txn-keys.ts). A record is the durable
  * state of one transaction; its state only moves forward along
  *   OPEN -> COMMITTING -> COMMITTED   or   OPEN -> ABORTING -> ABORTED,
  * each step by compare-and-set on the record's version, so of two controllers deciding at once
  * exactly one decision stands. COMMITTING and ABORTING are the durable decisions: from then on the
  * outcome is fixed and whoever resumes the workflow finishes it. A record that reaches COMMITTED or
  * ABORTED drops its parents (its segments are merged or deleted by then), so the records kept for
- * --txn-record-kept-ms after the end stay small.
+ * --txn-record-kept-ms after the end stay small, and moves from the live keys to the ended ones in
+ * the same metadata transaction (endedTxnOps), so live scans (listTxns) never read them.
  *
  * A transaction id is 32 lower-case hex digits: the first 12 are its creation time (ms since the
  * epoch, big-endian), the other 20 random. The time lets a call naming an id without a record tell
@@ -28,7 +29,8 @@ import {
   type SluiceError,
 } from "../../common/index.js";
 import type { TransactionStatusResponse, TxnState } from "../../proto/index.js";
-import { listAll, type KeyValue, type MetadataStore } from "../store/index.js";
+import { listAll, type KeyValue, type MetadataStore, type TxnOp } from "../store/index.js";
+import { txnEndedKey, txnExpiryKey, txnKey, txnPrefix } from "./txn-keys.js";
 import { describeMs } from "./txn-settings.js";
 
 /** The states a stored transaction can be in (TXN_STATE_UNSPECIFIED never is). */
@@ -59,26 +61,12 @@ export interface TxnRecord {
   endedAtMs?: number;
 }
 
-/** A record with the version it was read at (for the next compare-and-set). */
+/** A record with the key and version it was read at (for the next compare-and-set). */
 export interface VersionedTxn {
   record: TxnRecord;
   version: number;
-}
-
-export const txnRootPrefix = "txns/";
-
-export function txnPrefix(scope: string, stream: string): string {
-  return `${txnRootPrefix}${scope}/${stream}/`;
-}
-
-export function txnKey(scope: string, stream: string, txnId: string): string {
-  return `${txnPrefix(scope, stream)}${txnId}`;
-}
-
-/** The scope, stream and id named by a key under `txns/`, or undefined for another key. */
-export function parseTxnKey(key: string): { scope: string; stream: string; txnId: string } | undefined {
-  const m = /^txns\/([^/]+)\/([^/]+)\/([0-9a-f]{32})$/.exec(key);
-  return m === null ? undefined : { scope: m[1]!, stream: m[2]!, txnId: m[3]! };
+  /** The live key (txnKey) or, for a record that ended, the ended key (txnEndedKey). */
+  key: string;
 }
 
 const txnIdPattern = /^[0-9a-f]{32}$/;
@@ -190,9 +178,32 @@ export function decodeTxn(kv: KeyValue): TxnRecord {
   return r as TxnRecord;
 }
 
+/**
+ * The record of a transaction, live or ended, or undefined when there is none. The live key is read
+ * first: a record moves only from live to ended, in one metadata transaction, so a record missing
+ * from the live key and then from the ended key did not exist at the first read (or was removed).
+ */
 export async function readTxn(store: MetadataStore, scope: string, stream: string, txnId: string): Promise<VersionedTxn | undefined> {
-  const kv = await store.get(txnKey(scope, stream, txnId));
-  return kv === undefined ? undefined : { record: decodeTxn(kv), version: kv.version };
+  const kv = (await store.get(txnKey(scope, stream, txnId))) ?? (await store.get(txnEndedKey(scope, stream, txnId)));
+  return kv === undefined ? undefined : { record: decodeTxn(kv), version: kv.version, key: kv.key };
+}
+
+/** Metadata operations one ended transaction costs in the transaction that ends it (see endedTxnOps). */
+export const txnEndOpsCount = 3;
+
+/**
+ * The operations that end a transaction, to be applied in one metadata transaction with the state
+ * change: delete the live record, write `ended` (a record from endTxn) at its ended key, and write
+ * its removal index key. The caller guards them, by a compare on the live record's version or by
+ * the stream's slot, so a transaction ends once.
+ */
+export function endedTxnOps(scope: string, stream: string, ended: TxnRecord): TxnOp[] {
+  assert((ended.state === "COMMITTED" || ended.state === "ABORTED") && ended.endedAtMs !== undefined && ended.parents.length === 0, "an ended record comes from endTxn");
+  return [
+    { type: "delete", key: txnKey(scope, stream, ended.txnId) },
+    { type: "put", key: txnEndedKey(scope, stream, ended.txnId), value: encodeTxn(ended) },
+    { type: "put", key: txnExpiryKey(ended.endedAtMs, scope, stream, ended.txnId), value: Buffer.alloc(0) },
+  ];
 }
 
 /**
@@ -205,7 +216,10 @@ export async function requireTxn(store: MetadataStore, scope: string, stream: st
   return found;
 }
 
-/** Every transaction record of a stream, in id order. */
+/**
+ * Every live (OPEN, COMMITTING, ABORTING) record of a stream, in id order; ended records are not
+ * read (they are kept elsewhere), so the cost is bounded by the stream's live transactions.
+ */
 export async function listTxns(store: MetadataStore, scope: string, stream: string): Promise<VersionedTxn[]> {
-  return (await listAll(store, txnPrefix(scope, stream))).map((kv) => ({ record: decodeTxn(kv), version: kv.version }));
+  return (await listAll(store, txnPrefix(scope, stream))).map((kv) => ({ record: decodeTxn(kv), version: kv.version, key: kv.key }));
 }
