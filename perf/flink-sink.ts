@@ -15,13 +15,10 @@
  *
  *   npm run perf:flink-sink -- [--events 300000] [--size 1024] [--segments 4] [--parallelism 2] [--checkpoint-ms 1000] [--runs 2]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { Sluice } from "../client/index.js";
 import { parseConfig } from "../common/index.js";
-import { buildFlinkSide, failed, runCommand } from "./support/flink-java.js";
-import { freePorts, startSluiceProcess } from "./support/standalone-process.js";
+import { failed, runCommand, withFlinkBench } from "./support/flink-java.js";
 
 const { config } = parseConfig(
   {
@@ -107,61 +104,48 @@ function line(r: Run, label: string): string {
   return `${label.padEnd(26)}${pad(String(events), 9)}${pad(r.seconds.toFixed(2), 9)}${pad(Math.round(eps(r)).toString(), 11)}${pad(mbs(r).toFixed(1), 8)}${wall}`;
 }
 
-const dir = await mkdtemp(join(tmpdir(), "sluice-perf-flink-sink-"));
-try {
-  const buildStarted = performance.now();
-  const javaArgs = await buildFlinkSide();
-  const buildSeconds = (performance.now() - buildStarted) / 1000;
-  const [controllerPort, storePort] = await freePorts(2);
-  const server = await startSluiceProcess("standalone", ["--data-dir", join(dir, "data"), "--controller-port", String(controllerPort), "--segmentstore-port", String(storePort)]);
-  const controllerUri = `tcp://127.0.0.1:${controllerPort}`;
+await withFlinkBench("flink-sink", async ({ javaArgs, controllerUri, buildSeconds }) => {
+  const sluice = await Sluice.connect(controllerUri);
+  const all: Run[] = [];
   try {
-    const sluice = await Sluice.connect(controllerUri);
-    const all: Run[] = [];
-    try {
-      await sluice.admin.createScope(scope);
-      const fixed = { scaling: { type: "fixed" as const, minSegments: segments } };
-      const cores = cpus();
-      process.stdout.write(
-        `machine: ${cores.length} cores (${cores[0]?.model.trim() ?? "unknown"}); standalone, TS writer and Flink JVM share them\n` +
-          `${events} events of ${size} B, ${routingKeys} keys, into fresh streams of ${segments} segments; Flink parallelism ${parallelism}, ` +
-          `checkpoint every ${checkpointMs} ms, -Xmx2g; mvn build ${buildSeconds.toFixed(1)} s\n\n` +
-          `${"run".padEnd(26)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}\n`,
-      );
-      for (let i = 1; i <= runs; i++) {
-        for (const writer of ["ts", "exactly-once", "at-least-once"] as const) {
-          const stream = `${scope}/sink-${writer}-${i}`;
-          const warmup = `${scope}/sink-${writer}-${i}-warmup`;
-          await sluice.admin.createStream(stream, fixed);
-          if (writer !== "ts") await sluice.admin.createStream(warmup, fixed);
-          const r = writer === "ts" ? await writeWithTs(sluice, stream) : await writeWithFlink(javaArgs, controllerUri, writer, stream, warmup);
-          await check(sluice, stream, writer);
-          all.push(r);
-          process.stdout.write(line(r, `${writer} #${i}`) + "\n");
-        }
-      }
-    } finally {
-      await sluice.close();
-    }
-    const best = (writer: Writer) => all.filter((r) => r.writer === writer).reduce((a, b) => (eps(b) > eps(a) ? b : a));
-    const ts = best("ts");
-    const eo = best("exactly-once");
-    const alo = best("at-least-once");
+    await sluice.admin.createScope(scope);
+    const fixed = { scaling: { type: "fixed" as const, minSegments: segments } };
+    const cores = cpus();
     process.stdout.write(
-      [
-        "",
-        `best of ${runs}:`,
-        `${"writer".padEnd(26)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}`,
-        line(ts, "ts writer"),
-        line(eo, `flink exactly-once (p=${parallelism})`),
-        line(alo, `flink at-least-once (p=${parallelism})`),
-        `ratios: exactly-once / at-least-once ${(eps(eo) / eps(alo)).toFixed(2)}, exactly-once / ts ${(eps(eo) / eps(ts)).toFixed(2)}, at-least-once / ts ${(eps(alo) / eps(ts)).toFixed(2)}`,
-        "",
-      ].join("\n"),
+      `machine: ${cores.length} cores (${cores[0]?.model.trim() ?? "unknown"}); standalone, TS writer and Flink JVM share them\n` +
+        `${events} events of ${size} B, ${routingKeys} keys, into fresh streams of ${segments} segments; Flink parallelism ${parallelism}, ` +
+        `checkpoint every ${checkpointMs} ms, -Xmx2g; mvn build ${buildSeconds.toFixed(1)} s\n\n` +
+        `${"run".padEnd(26)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}\n`,
     );
+    for (let i = 1; i <= runs; i++) {
+      for (const writer of ["ts", "exactly-once", "at-least-once"] as const) {
+        const stream = `${scope}/sink-${writer}-${i}`;
+        const warmup = `${scope}/sink-${writer}-${i}-warmup`;
+        await sluice.admin.createStream(stream, fixed);
+        if (writer !== "ts") await sluice.admin.createStream(warmup, fixed);
+        const r = writer === "ts" ? await writeWithTs(sluice, stream) : await writeWithFlink(javaArgs, controllerUri, writer, stream, warmup);
+        await check(sluice, stream, writer);
+        all.push(r);
+        process.stdout.write(line(r, `${writer} #${i}`) + "\n");
+      }
+    }
   } finally {
-    await server.stop();
+    await sluice.close();
   }
-} finally {
-  await rm(dir, { recursive: true, force: true });
-}
+  const best = (writer: Writer) => all.filter((r) => r.writer === writer).reduce((a, b) => (eps(b) > eps(a) ? b : a));
+  const ts = best("ts");
+  const eo = best("exactly-once");
+  const alo = best("at-least-once");
+  process.stdout.write(
+    [
+      "",
+      `best of ${runs}:`,
+      `${"writer".padEnd(26)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}`,
+      line(ts, "ts writer"),
+      line(eo, `flink exactly-once (p=${parallelism})`),
+      line(alo, `flink at-least-once (p=${parallelism})`),
+      `ratios: exactly-once / at-least-once ${(eps(eo) / eps(alo)).toFixed(2)}, exactly-once / ts ${(eps(eo) / eps(ts)).toFixed(2)}, at-least-once / ts ${(eps(alo) / eps(ts)).toFixed(2)}`,
+      "",
+    ].join("\n"),
+  );
+});

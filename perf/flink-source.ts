@@ -18,13 +18,10 @@
  *
  *   npm run perf:flink-source -- [--events 1000000] [--size 1024] [--segments 4] [--parallelism 2] [--runs 2]
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus } from "node:os";
 import { Sluice } from "../client/index.js";
 import { parseConfig } from "../common/index.js";
-import { buildFlinkSide, failed, runCommand } from "./support/flink-java.js";
-import { freePorts, startSluiceProcess } from "./support/standalone-process.js";
+import { failed, runCommand, withFlinkBench } from "./support/flink-java.js";
 
 
 const { config } = parseConfig(
@@ -115,56 +112,43 @@ function line(r: Run, label: string): string {
   return `${label.padEnd(22)}${pad(String(r.events), 9)}${pad(r.seconds.toFixed(2), 9)}${pad(Math.round(eps(r)).toString(), 11)}${pad(mbs(r).toFixed(1), 8)}${wall}`;
 }
 
-const dir = await mkdtemp(join(tmpdir(), "sluice-perf-flink-"));
-try {
-  const buildStarted = performance.now();
-  const javaArgs = await buildFlinkSide();
-  const buildSeconds = (performance.now() - buildStarted) / 1000;
-  const [controllerPort, storePort] = await freePorts(2);
-  const server = await startSluiceProcess("standalone", ["--data-dir", join(dir, "data"), "--controller-port", String(controllerPort), "--segmentstore-port", String(storePort)]);
-  const controllerUri = `tcp://127.0.0.1:${controllerPort}`;
+await withFlinkBench("flink-source", async ({ javaArgs, controllerUri, buildSeconds }) => {
+  const sluice = await Sluice.connect(controllerUri);
+  const all: Run[] = [];
   try {
-    const sluice = await Sluice.connect(controllerUri);
-    const all: Run[] = [];
-    try {
-      await sluice.admin.createScope("bench");
-      await sluice.admin.createStream(stream, { scaling: { type: "fixed", minSegments: segments } });
-      const cores = cpus();
-      process.stdout.write(
-        `machine: ${cores.length} cores (${cores[0]?.model.trim() ?? "unknown"}); standalone, TS reader and Flink JVM share them\n` +
-          `stream ${stream}: ${segments} segments, ${events} events of ${size} B; Flink parallelism ${parallelism}, -Xmx2g; mvn build ${buildSeconds.toFixed(1)} s\n`,
-      );
-      const writeSeconds = await writeStream(sluice);
-      process.stdout.write(`write (TS writer, pipelined, durable acks): ${writeSeconds.toFixed(2)} s, ${Math.round(events / writeSeconds)} events/s, ${((events * size) / 1e6 / writeSeconds).toFixed(1)} MB/s\n\n`);
-      process.stdout.write(`${"run".padEnd(22)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}\n`);
-      for (let i = 1; i <= runs; i++) {
-        for (const reader of ["ts", "flink"] as const) {
-          const r = reader === "ts" ? await readWithTs(sluice) : await readWithFlink(javaArgs, controllerUri);
-          check(r);
-          all.push(r);
-          process.stdout.write(line(r, `${reader === "ts" ? "ts batch" : "flink job"} #${i}`) + "\n");
-        }
-      }
-    } finally {
-      await sluice.close();
-    }
-    const best = (reader: Run["reader"]) => all.filter((r) => r.reader === reader).reduce((a, b) => (eps(b) > eps(a) ? b : a));
-    const ts = best("ts");
-    const flink = best("flink");
+    await sluice.admin.createScope("bench");
+    await sluice.admin.createStream(stream, { scaling: { type: "fixed", minSegments: segments } });
+    const cores = cpus();
     process.stdout.write(
-      [
-        "",
-        `best of ${runs}:`,
-        `${"reader".padEnd(22)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}`,
-        line(ts, "ts batch reader"),
-        line(flink, `flink job (p=${parallelism})`),
-        `ratio flink / ts: ${(eps(flink) / eps(ts)).toFixed(2)}`,
-        "",
-      ].join("\n"),
+      `machine: ${cores.length} cores (${cores[0]?.model.trim() ?? "unknown"}); standalone, TS reader and Flink JVM share them\n` +
+        `stream ${stream}: ${segments} segments, ${events} events of ${size} B; Flink parallelism ${parallelism}, -Xmx2g; mvn build ${buildSeconds.toFixed(1)} s\n`,
     );
+    const writeSeconds = await writeStream(sluice);
+    process.stdout.write(`write (TS writer, pipelined, durable acks): ${writeSeconds.toFixed(2)} s, ${Math.round(events / writeSeconds)} events/s, ${((events * size) / 1e6 / writeSeconds).toFixed(1)} MB/s\n\n`);
+    process.stdout.write(`${"run".padEnd(22)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}\n`);
+    for (let i = 1; i <= runs; i++) {
+      for (const reader of ["ts", "flink"] as const) {
+        const r = reader === "ts" ? await readWithTs(sluice) : await readWithFlink(javaArgs, controllerUri);
+        check(r);
+        all.push(r);
+        process.stdout.write(line(r, `${reader === "ts" ? "ts batch" : "flink job"} #${i}`) + "\n");
+      }
+    }
   } finally {
-    await server.stop();
+    await sluice.close();
   }
-} finally {
-  await rm(dir, { recursive: true, force: true });
-}
+  const best = (reader: Run["reader"]) => all.filter((r) => r.reader === reader).reduce((a, b) => (eps(b) > eps(a) ? b : a));
+  const ts = best("ts");
+  const flink = best("flink");
+  process.stdout.write(
+    [
+      "",
+      `best of ${runs}:`,
+      `${"reader".padEnd(22)}${pad("events", 9)}${pad("seconds", 9)}${pad("events/s", 11)}${pad("MB/s", 8)}`,
+      line(ts, "ts batch reader"),
+      line(flink, `flink job (p=${parallelism})`),
+      `ratio flink / ts: ${(eps(flink) / eps(ts)).toFixed(2)}`,
+      "",
+    ].join("\n"),
+  );
+});

@@ -4,9 +4,11 @@
  * the pom's `flink.add-opens` property, each child killed by its pid after a deadline.
  */
 import { spawn } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePorts, startSluiceProcess } from "./standalone-process.js";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const connector = join(repo, "connector-flink");
@@ -57,4 +59,33 @@ export async function buildFlinkSide(): Promise<string[]> {
   if (opens === null) throw new Error("connector-flink/pom.xml has no flink.add-opens property");
   const classPath = [join(connector, "target", "classes"), join(connector, "target", "test-classes"), deps].join(":");
   return [...opens[1]!.trim().split(/\s+/), "-Xmx2g", "-cp", classPath];
+}
+
+/** What a Flink benchmark gets: the java arguments before its main class, the controller, the build's time. */
+export interface FlinkBench {
+  javaArgs: string[];
+  controllerUri: string;
+  buildSeconds: number;
+}
+
+/**
+ * Builds the connector, starts a `sluice standalone` in its own process (free ports, a temp data dir),
+ * runs `body`, then stops the standalone by its pid and deletes the dir, also when `body` fails.
+ */
+export async function withFlinkBench(name: string, body: (bench: FlinkBench) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), `sluice-perf-${name}-`));
+  try {
+    const buildStarted = performance.now();
+    const javaArgs = await buildFlinkSide();
+    const buildSeconds = (performance.now() - buildStarted) / 1000;
+    const [controllerPort, storePort] = await freePorts(2);
+    const server = await startSluiceProcess("standalone", ["--data-dir", join(dir, "data"), "--controller-port", String(controllerPort), "--segmentstore-port", String(storePort)]);
+    try {
+      await body({ javaArgs, controllerUri: `tcp://127.0.0.1:${controllerPort}`, buildSeconds });
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
