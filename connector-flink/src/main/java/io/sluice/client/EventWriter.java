@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -56,12 +55,11 @@ public final class EventWriter implements AutoCloseable {
     }
   }
 
-  /** Settles every writer's acknowledged events (short tasks, in completion order). */
-  private static final ExecutorService SETTLER = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "sluice-writer-settle");
-    t.setDaemon(true);
-    return t;
-  });
+  /**
+   * Settles every writer's acknowledged events (short tasks, in completion order). Its thread ends
+   * after a second without work, so an idle JVM (or a Flink job's class loader) is not pinned by it.
+   */
+  private static final ExecutorService SETTLER = ClientThreads.pool("sluice-writer-settle", 1);
 
   private final ControllerClient controller;
   private final ConnectionPool pool;

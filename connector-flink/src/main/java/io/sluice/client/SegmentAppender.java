@@ -13,7 +13,6 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * event future up to the acked event number, in order, with its event number (0, 1, 2, ...).
  *
  * <p>Every event is kept until acked. After a lost connection or a retriable error (WRONG_HOST,
- * CONTAINER_NOT_READY, OVERLOADED, ...) the appender sets up again (asking the controller for the
+ * CONTAINER_NOT_READY, OVERLOADED, ..., and WRITER_NOT_SET_UP) the appender sets up again (asking the controller for the
  * endpoint when it may have moved), learns from AppendSetup the last event number the segment stored
  * for this writer, drops what was stored and resends only the rest: nothing is lost or applied twice.
  * A block not acknowledged within the request deadline counts as TIMEOUT and is handled the same
@@ -44,11 +43,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class SegmentAppender implements AutoCloseable {
   /** Runs sends, so that appends made meanwhile join one block and callers never wait on the socket. */
-  private static final ExecutorService SENDERS = Executors.newFixedThreadPool(4, r -> {
-    Thread t = new Thread(r, "sluice-appender");
-    t.setDaemon(true);
-    return t;
-  });
+  private static final ExecutorService SENDERS = ClientThreads.pool("sluice-appender", 4);
 
   private record Pending(long number, byte[] payload, CompletableFuture<Long> future) {}
 
@@ -324,8 +319,8 @@ public final class SegmentAppender implements AutoCloseable {
       detach();
       if (err.code() == ErrorCode.SEGMENT_SEALED) {
         sealed = true;
-      } else if (!err.retriable() || retries >= config.retryCountMax()) {
-        SluiceException why = err.retriable() ? SegmentConnector.retriesSpent("writing " + segment, retries, err) : err;
+      } else if (!setUpAgain(err) || retries >= config.retryCountMax()) {
+        SluiceException why = setUpAgain(err) ? SegmentConnector.retriesSpent("writing " + segment, retries, err) : err;
         abandonLocked(why);
         return false;
       } else {
@@ -341,6 +336,16 @@ public final class SegmentAppender implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  /**
+   * Whether {@code err} is answered by setting up again: a retriable error, or WRITER_NOT_SET_UP. The
+   * store drops a writer's set-up when one of its blocks fails, and a block a pump cut before a new
+   * set-up can reach the store after it (pumps send outside the lock) and fail there, dropping the
+   * new set-up; setting up again learns what the store kept.
+   */
+  private static boolean setUpAgain(SluiceException err) {
+    return err.retriable() || err.code() == ErrorCode.WRITER_NOT_SET_UP;
   }
 
   /** After SEGMENT_SEALED: waits for the seal to be durable, then settles the events (class comment). */

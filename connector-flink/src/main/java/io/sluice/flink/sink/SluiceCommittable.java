@@ -7,7 +7,8 @@ package io.sluice.flink.sink;
  * @param stream scope/stream the transaction belongs to
  * @param txnId the controller's transaction id
  * @param subtask the writer subtask that wrote it
- * @param checkpointId the checkpoint it was opened for (the one whose completion commits it, or later)
+ * @param checkpointId the checkpoint it was meant for: opened after checkpoint {@code checkpointId - 1}
+ *     (checkpoint ids continue past a restore, so the one that commits it may be later)
  * @param events events written into it
  * @param bytes payload bytes written into it
  */
@@ -15,6 +16,6 @@ public record SluiceCommittable(String stream, String txnId, int subtask, long c
   /** How a person reads it in an error: transaction, stream, and what it holds. */
   public String describe() {
     return "transaction " + txnId + " of " + stream + " (" + events + " events, " + bytes + " bytes, written by sink subtask " + subtask
-        + " for checkpoint " + checkpointId + ")";
+        + " after checkpoint " + (checkpointId - 1) + ")";
   }
 }

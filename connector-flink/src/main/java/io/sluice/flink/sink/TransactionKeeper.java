@@ -3,8 +3,12 @@ package io.sluice.flink.sink;
 import io.sluice.client.ControllerClient;
 import io.sluice.client.ErrorCode;
 import io.sluice.client.SluiceException;
+import io.sluice.client.TxnState;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -13,10 +17,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Keeps the leases of a writer subtask's transactions alive: the open one, and those handed to the
- * committer that may not be committed yet. Every {@code leaseMs / 3} it pings each; a transaction
- * whose ping answers TRANSACTION_CLOSED has ended (committed, or aborted: then the committer fails
- * loudly) and is no longer pinged. A retriable failure is retried at the next round, so two lost
- * rounds still leave a third of the lease.
+ * committer that may not be committed yet. Every {@code leaseMs / 3} it pings all of them at once; a
+ * transaction whose ping answers that it has ended (TRANSACTION_CLOSED: committed, or aborted, when
+ * the committer fails loudly; NO_SUCH_TRANSACTION, TRANSACTION_RECORD_GONE) is no longer pinged. Any
+ * other failure is tried again at the next round, so two lost rounds still leave a third of the lease.
  *
  * <p>A transaction that ends while it is still the open one (its lease ran out, someone aborted it)
  * is remembered: {@link #closedWhileOpen} reports it so the writer fails instead of writing on.
@@ -84,26 +88,29 @@ final class TransactionKeeper implements AutoCloseable {
   }
 
   private void pingAll() {
-    Map<String, Boolean> now;
+    List<String> ids;
     synchronized (this) {
-      now = new LinkedHashMap<>(kept);
+      ids = new ArrayList<>(kept.keySet());
     }
-    for (Map.Entry<String, Boolean> e : now.entrySet()) {
-      String id = e.getKey();
+    List<CompletableFuture<TxnState>> pings = new ArrayList<>(ids.size());
+    for (String id : ids) pings.add(controller.pingTransaction(scope, stream, id, leaseMs));
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(controller.config().controllerCallTimeoutMs() + 1_000);
+    for (int i = 0; i < ids.size(); i++) {
       try {
-        controller.pingTransaction(scope, stream, id, leaseMs).get(controller.config().controllerCallTimeoutMs() + 1_000, TimeUnit.MILLISECONDS);
+        pings.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       } catch (InterruptedException ie) {
         Thread.currentThread().interrupt();
         return;
       } catch (Exception err) {
-        ended(id, SluiceException.of(err));
+        failed(ids.get(i), SluiceException.of(err));
       }
     }
   }
 
-  private void ended(String id, SluiceException err) {
-    if (err.retriable()) {
-      LOG.warn("could not renew the lease of transaction {} of {}/{}; retrying at the next round: {}", id, scope, stream, err.getMessage());
+  private void failed(String id, SluiceException err) {
+    boolean ended = err.code() == ErrorCode.TRANSACTION_CLOSED || err.code() == ErrorCode.NO_SUCH_TRANSACTION || err.code() == ErrorCode.TRANSACTION_RECORD_GONE;
+    if (!ended) {
+      LOG.warn("could not renew the lease of transaction {} of {}/{}; trying again at the next round: {}", id, scope, stream, err.getMessage());
       return;
     }
     synchronized (this) {

@@ -184,8 +184,15 @@ final class TransactionalWriter<T> implements StatefulSinkWriter<T, SluiceWriter
   private void open() throws InterruptedException {
     String tag = tag(tagPrefix, subtask, nextCheckpointId);
     TxnInfo info = settings.await(controller.createTransaction(settings.scope(), settings.stream(), settings.leaseMs(), tag));
-    keeper.keepOpen(info.txnId());
-    current = new TransactionWriter(controller, pool, settings.client(), settings.scope(), settings.stream(), info);
+    try {
+      keeper.keepOpen(info.txnId());
+      current = new TransactionWriter(controller, pool, settings.client(), settings.scope(), settings.stream(), info);
+    } catch (RuntimeException e) {
+      keeper.forget(info.txnId());
+      // Not left to its lease: it would count toward the stream's open transactions meanwhile.
+      controller.abortTransaction(settings.scope(), settings.stream(), info.txnId());
+      throw e;
+    }
     opened.inc();
   }
 

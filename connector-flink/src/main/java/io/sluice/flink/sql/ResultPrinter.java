@@ -19,6 +19,11 @@ import org.apache.flink.util.CloseableIterator;
 final class ResultPrinter {
   /** Widest column of a table, in characters; longer values end in "...". */
   static final int COLUMN_CHARS_MAX = 100;
+  /**
+   * Rows of a complete (batch) result printed at most: the widths are fitted to the data, so the
+   * rows are held until printed. More are not read; a line says so.
+   */
+  static final int BATCH_ROWS_MAX = 10_000;
 
   private final PrintStream out;
 
@@ -34,21 +39,25 @@ final class ResultPrinter {
             internal.getRowDataToStringConverter(), PrintStyle.DEFAULT_MAX_COLUMN_WIDTH, false, true)
         : PrintStyle.tableauWithDataInferredColumnWidths(result.getResolvedSchema(),
             internal.getRowDataToStringConverter(), COLUMN_CHARS_MAX, false, false);
-    print(style, internal);
+    print(style, internal, streaming ? Long.MAX_VALUE : BATCH_ROWS_MAX);
   }
 
   /** Prints EXPLAIN's plan (one text cell per row) without a table around it. */
   void printPlain(TableResult result) {
     TableResultInternal internal = (TableResultInternal) result;
-    print(PrintStyle.rawContent(internal.getRowDataToStringConverter()), internal);
+    print(PrintStyle.rawContent(internal.getRowDataToStringConverter()), internal, BATCH_ROWS_MAX);
   }
 
-  private void print(PrintStyle style, TableResultInternal result) {
+  private void print(PrintStyle style, TableResultInternal result, long rowsMax) {
     PrintWriter writer = new PrintWriter(
         new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8), true);
     CloseableIterator<RowData> rows = result.collectInternal();
+    Limited limited = new Limited(rows, rowsMax);
     try {
-      style.print(rows, writer);
+      style.print(limited, writer);
+      if (limited.cut) {
+        writer.println("(only the first " + rowsMax + " rows are printed; add a LIMIT, or INSERT INTO a table, to see them all)");
+      }
     } finally {
       writer.flush();
       try {
@@ -56,6 +65,33 @@ final class ResultPrinter {
       } catch (Exception e) {
         // The rows were read (or reading failed and says why); a failing close changes nothing.
       }
+    }
+  }
+
+  /** The first {@code max} rows of an iterator; {@code cut} once a row past them was seen. */
+  private static final class Limited implements java.util.Iterator<RowData> {
+    private final java.util.Iterator<RowData> rows;
+    private final long max;
+    private long given;
+    boolean cut;
+
+    Limited(java.util.Iterator<RowData> rows, long max) {
+      this.rows = rows;
+      this.max = max;
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (given < max) return rows.hasNext();
+      cut = cut || rows.hasNext();
+      return false;
+    }
+
+    @Override
+    public RowData next() {
+      if (!hasNext()) throw new java.util.NoSuchElementException();
+      given++;
+      return rows.next();
     }
   }
 }

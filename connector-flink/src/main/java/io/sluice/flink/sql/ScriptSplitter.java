@@ -101,7 +101,7 @@ public final class ScriptSplitter {
         } else {
           out.add(st);
         }
-      } else if (STATEMENT_SET_END.matcher(st.text().toUpperCase(Locale.ROOT)).matches()) {
+      } else if (STATEMENT_SET_END.matcher(withoutComments(st.text()).strip().toUpperCase(Locale.ROOT)).matches()) {
         out.add(new SqlStatement(open.line(), body.append("END").toString()));
         open = null;
       } else {
@@ -113,5 +113,10 @@ public final class ScriptSplitter {
       out.add(new SqlStatement(open.line(), body.toString().strip()));
     }
     return out;
+  }
+
+  /** {@code text} without its {@code --} and {@code /* *\/} comments (for matching a bare keyword). */
+  static String withoutComments(String text) {
+    return text.replaceAll("(?s)/\\*.*?\\*/", " ").replaceAll("--[^\\n]*", " ");
   }
 }

@@ -79,6 +79,8 @@ final class SqlRunner implements AutoCloseable {
   private final Object lock = new Object();
   private JobClient running;
   private int interrupts;
+  /** A statement is running (planned, submitted, or its job awaited). */
+  private boolean executing;
   private boolean cancelRequested;
   private boolean stopFailureReported;
   private CompletableFuture<String> stopping;
@@ -133,7 +135,18 @@ final class SqlRunner implements AutoCloseable {
       if (interrupts > 0) {
         return Outcome.CANCELLED;
       }
+      executing = true;
     }
+    try {
+      return executeNow(st);
+    } finally {
+      synchronized (lock) {
+        executing = false;
+      }
+    }
+  }
+
+  private Outcome executeNow(SqlStatement st) throws StatementFailure {
     if (st.keyword().equals("SET")) {
       runSet(st);
       return Outcome.DONE;
@@ -176,30 +189,39 @@ final class SqlRunner implements AutoCloseable {
     return p == null ? null : p.last();
   }
 
-  /** The launcher's Ctrl-C: see the class comment. Safe from any thread. */
+  /**
+   * The launcher's Ctrl-C: see the class comment. Safe from any thread. One that comes while a
+   * statement is being planned or submitted is acted on as soon as its job is running.
+   */
   void interrupt() {
     synchronized (lock) {
       interrupts++;
       if (running == null) {
-        err.println("interrupted: the script ends before its next statement");
+        err.println(executing ? "interrupted while the statement starts: its job is stopped as soon as it runs"
+            : "interrupted: the script ends before its next statement");
         return;
       }
-      if (interrupts == 1 && mode == RuntimeExecutionMode.STREAMING) {
-        try {
-          savepointDir = Files.createTempDirectory("sluice-flink-savepoint-");
-          err.println("stopping job " + running.getJobID() + " with a savepoint and drain (windows "
-              + "fire, sinks commit); Ctrl-C again cancels it");
-          stopping = running.stopWithSavepoint(true, savepointDir.toUri().toString(),
-              SavepointFormatType.CANONICAL);
-          return;
-        } catch (IOException e) {
-          err.println("no directory for the savepoint (" + e.getMessage() + "): cancelling instead");
-        }
-      }
-      err.println("cancelling job " + running.getJobID());
-      cancelRequested = true;
-      running.cancel();
+      stopOrCancel();
     }
+  }
+
+  /** The first Ctrl-C stops a streaming job with a savepoint and drain; a later one, or a batch job, cancels. Lock held. */
+  private void stopOrCancel() {
+    if (interrupts == 1 && mode == RuntimeExecutionMode.STREAMING) {
+      try {
+        savepointDir = Files.createTempDirectory("sluice-flink-savepoint-");
+        err.println("stopping job " + running.getJobID() + " with a savepoint and drain (windows "
+            + "fire, sinks commit); Ctrl-C again cancels it");
+        stopping = running.stopWithSavepoint(true, savepointDir.toUri().toString(),
+            SavepointFormatType.CANONICAL);
+        return;
+      } catch (IOException e) {
+        err.println("no directory for the savepoint (" + e.getMessage() + "): cancelling instead");
+      }
+    }
+    err.println("cancelling job " + running.getJobID());
+    cancelRequested = true;
+    running.cancel();
   }
 
   /** Stops the embedded cluster (waits at most {@link EmbeddedCluster#CLOSE_TIMEOUT}). */
@@ -355,6 +377,7 @@ final class SqlRunner implements AutoCloseable {
   private void register(JobClient job) {
     synchronized (lock) {
       running = job;
+      if (interrupts > 0) stopOrCancel();
     }
   }
 

@@ -147,6 +147,21 @@ class SinkTransactionsTest {
   }
 
   @Test
+  void anUnreachableControllerIsRetriedThenHandedBackToFlinkNotCountedLost() throws Exception {
+    SluiceCommittable c = new SluiceCommittable("tx/any", "0123456789abcdef0123456789abcdef", 0, 1, 5, 50);
+    ClientConfig quick = ClientConfig.builder().controllerCallTimeoutMs(500).build();
+    SluiceSinkSettings unreachable = new SluiceSinkSettings("tcp://127.0.0.1:1", "tx", "any", DeliveryGuarantee.EXACTLY_ONCE, 60_000, null, quick);
+    Request r = new Request(c);
+    long started = System.nanoTime();
+    try (SluiceCommitter committer = new SluiceCommitter(unreachable, new UnregisteredMetricsGroup(), 1_500)) {
+      commit(committer, r);
+    }
+    long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+    assertEquals("retryLater", r.outcome, "UNAVAILABLE is retried, then left to Flink's own retries");
+    assertTrue(tookMs >= 1_000, "it retried for about its retry budget first (" + tookMs + " ms)");
+  }
+
+  @Test
   void aRestoreAbortsWhatWasOpenedAfterItsCheckpointAndKeepsWhatWaitsForCommit() throws Exception {
     controller.createStream("tx", "restore", 2).get(30, TimeUnit.SECONDS);
     SimpleStringSchema schema = new SimpleStringSchema();

@@ -41,6 +41,9 @@ class ScriptSplitterTest {
             "EXECUTE STATEMENT SET BEGIN\nINSERT INTO a SELECT 1;\nINSERT INTO b SELECT 2;\nEND;\nSELECT 3",
             List.of(st(1, "EXECUTE STATEMENT SET BEGIN\nINSERT INTO a SELECT 1;\nINSERT INTO b SELECT 2;\nEND"),
                 st(5, "SELECT 3"))),
+        Arguments.of("statement set END followed by a comment",
+            "EXECUTE STATEMENT SET BEGIN\nINSERT INTO a SELECT 1;\nEND -- both inserts\n;\nSELECT 3",
+            List.of(st(1, "EXECUTE STATEMENT SET BEGIN\nINSERT INTO a SELECT 1;\nEND"), st(5, "SELECT 3"))),
         Arguments.of("unterminated quote runs to the end", "SELECT 'a; b",
             List.of(st(1, "SELECT 'a; b"))));
   }

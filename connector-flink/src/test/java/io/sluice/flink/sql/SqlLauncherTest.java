@@ -51,6 +51,16 @@ class SqlLauncherTest {
   }
 
   @Test
+  void aLargeBatchResultPrintsItsFirstRowsAndSaysSo() throws Exception {
+    LauncherRun.Result r = LauncherRun.run(dir, "SET 'execution.runtime-mode' = 'batch';\n"
+        + "CREATE TABLE g (id INT) WITH ('connector' = 'datagen', 'number-of-rows' = '" + (ResultPrinter.BATCH_ROWS_MAX + 5) + "');\n"
+        + "SELECT id FROM g;\n");
+    assertEquals(0, r.code(), r::toString);
+    assertTrue(r.out().contains(ResultPrinter.BATCH_ROWS_MAX + " rows in set"), r::toString);
+    assertTrue(r.out().contains("only the first " + ResultPrinter.BATCH_ROWS_MAX + " rows are printed"), r::toString);
+  }
+
+  @Test
   void statementSetRunsBothInsertsInOneJob() throws Exception {
     LauncherRun.Result r = LauncherRun.run(dir, "SET 'execution.runtime-mode' = 'batch';\n"
         + DATAGEN_1_TO_3
