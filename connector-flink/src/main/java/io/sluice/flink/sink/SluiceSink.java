@@ -1,5 +1,7 @@
 package io.sluice.flink.sink;
 
+import io.sluice.client.ErrorCode;
+import io.sluice.client.SluiceException;
 import java.io.IOException;
 import java.util.Collection;
 import java.util.List;
@@ -7,6 +9,7 @@ import org.apache.flink.api.common.RuntimeExecutionMode;
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.api.connector.sink2.Committer;
 import org.apache.flink.api.connector.sink2.CommitterInitContext;
+import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.api.connector.sink2.SupportsCommitter;
 import org.apache.flink.api.connector.sink2.SupportsWriterState;
@@ -17,8 +20,6 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.streaming.api.connector.sink2.SupportsPreWriteTopology;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.CheckpointConfig;
-import io.sluice.client.ErrorCode;
-import io.sluice.client.SluiceException;
 
 /**
  * A Flink sink (Sink V2) writing elements as events of one Sluice stream, with the delivery chosen
@@ -38,8 +39,7 @@ import io.sluice.client.SluiceException;
  * <p>Per routing key, events are written in the order a subtask receives them. Built by {@link #builder()}.
  */
 public final class SluiceSink<T>
-    implements SupportsWriterState<T, SluiceWriterState>, SupportsCommitter<SluiceCommittable>, SupportsPreWriteTopology<T>,
-        org.apache.flink.api.connector.sink2.Sink<T> {
+    implements Sink<T>, SupportsWriterState<T, SluiceWriterState>, SupportsCommitter<SluiceCommittable>, SupportsPreWriteTopology<T> {
   private static final long serialVersionUID = 1L;
 
   private final SluiceSinkSettings settings;

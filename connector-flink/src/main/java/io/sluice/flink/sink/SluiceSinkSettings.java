@@ -36,8 +36,7 @@ record SluiceSinkSettings(String controllerUri, String scope, String stream, Del
     } catch (InterruptedException e) {
       throw e;
     } catch (Exception e) {
-      SluiceException typed = SluiceException.of(e);
-      throw typed;
+      throw SluiceException.of(e);
     }
   }
 }
