@@ -17,6 +17,7 @@ const needed: Needed[] = [
   { binary: "etcd", packages: ["etcd-server", "etcd-client"], why: "the etcd metadata store tests (controller/store/etcd-*.test.ts, test/controller-etcd.test.ts)" },
   { binary: "javac", packages: ["openjdk-17-jdk-headless"], why: "the Flink connector (connector-flink/, Java 17): its tests run after the TypeScript suite" },
   { binary: "mvn", packages: ["maven"], why: "building and testing the Flink connector (connector-flink/pom.xml; Maven resolves Flink and gRPC from Maven Central on first run)" },
+  { binary: "chromium", packages: ["chromium"], why: "the demo report's browser check (test/demo-report-browser.test.ts, through playwright-core, which downloads no browser)" },
   { binary: "radosgw", packages: ["ceph-mon", "ceph-osd", "ceph-mgr", "radosgw", "ceph-common"], why: "the Tier-2 tests against a real S3 server (test/tier2-*.test.ts)" },
 ];
 
