@@ -5,9 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sluice.client.ClientConfig;
 import io.sluice.client.ControllerClient;
-import io.sluice.client.EventWriter;
 import io.sluice.client.ScalingPolicy;
-import io.sluice.client.wire.ConnectionPool;
+import io.sluice.flink.source.PacedKeyWriter;
 import io.sluice.flink.source.SourceItSupport;
 import io.sluice.testing.SluiceStandaloneExtension;
 import java.io.ByteArrayOutputStream;
@@ -22,7 +21,6 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
@@ -95,17 +93,14 @@ class ScalingDemoJobTest {
     }, "scaling-demo");
     demo.setDaemon(true);
     demo.start();
-    AtomicBoolean stopWriter = new AtomicBoolean();
-    CompletableFuture<Long> written = new CompletableFuture<>();
+    // k0..k7 at about 1,600 events/s: 8 segments' worth of the 200/s target.
+    PacedKeyWriter writer = new PacedKeyWriter(uri, "demo", "in", KEYS, 5, 400);
     try {
       out.await(l -> l.startsWith("{\"type\":\"started\"") && l.contains("\"parallelism\":1"), 60_000, "started at parallelism 1");
-      Thread writer = new Thread(() -> write(uri, stopWriter, written), "demo-writer");
-      writer.setDaemon(true);
       writer.start();
       String rescale = out.await(l -> l.startsWith("{\"type\":\"rescale\",") && l.contains("\"from\":1,"), 60_000, "a rescale up from 1");
       System.out.println("demo: " + rescale);
-      stopWriter.set(true);
-      long lastSeq = written.get(60, TimeUnit.SECONDS);
+      long lastSeq = writer.stop()[0];
       stdin.close();
       assertEquals(0, exit.get(120, TimeUnit.SECONDS), "exit status; lines: " + out.tail());
       List<String> lines = out.lines;
@@ -121,34 +116,9 @@ class ScalingDemoJobTest {
         assertTrue(seqs.size() <= lastSeq + 1, "key " + k + ": nothing beyond what was written");
       });
     } finally {
-      stopWriter.set(true);
+      writer.close();
       stdin.close();
       exit.get(120, TimeUnit.SECONDS);
-    }
-  }
-
-  /** Writes k0..k7 round robin at about 1,600 events/s (8 segments' worth of the 200/s target) until stopped; completes with the last sequence number. */
-  static void write(String uri, AtomicBoolean stop, CompletableFuture<Long> done) {
-    try (ControllerClient c = ControllerClient.connect(uri, ClientConfig.defaults());
-        ConnectionPool pool = new ConnectionPool(ClientConfig.defaults());
-        EventWriter w = EventWriter.open(c, pool, ClientConfig.defaults(), "demo", "in").get(30, TimeUnit.SECONDS)) {
-      long seq = 0;
-      long next = System.nanoTime();
-      List<CompletableFuture<Void>> acks = new ArrayList<>();
-      while (!stop.get()) {
-        for (int k = 0; k < KEYS; k++) acks.add(w.writeEvent("k" + k, ("k" + k + ":" + seq).getBytes(StandardCharsets.UTF_8)));
-        seq++;
-        if (acks.size() >= 400) {
-          CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
-          acks.clear();
-        }
-        next += TimeUnit.MILLISECONDS.toNanos(5); // pacing the load, not synchronisation
-        LockSupport.parkNanos(next - System.nanoTime());
-      }
-      CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
-      done.complete(seq - 1);
-    } catch (Exception e) {
-      done.completeExceptionally(e);
     }
   }
 }

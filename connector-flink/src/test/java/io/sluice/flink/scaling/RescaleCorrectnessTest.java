@@ -4,24 +4,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sluice.client.ControllerClient;
-import io.sluice.client.EventWriter;
-import io.sluice.client.wire.ConnectionPool;
 import io.sluice.demo.KeyAudit;
 import io.sluice.flink.sink.SluiceSink;
+import io.sluice.flink.source.PacedKeyWriter;
 import io.sluice.flink.source.SourceItSupport;
 import io.sluice.testing.SluiceStandaloneExtension;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -80,7 +75,7 @@ class RescaleCorrectnessTest {
     Path savepoints = Files.createTempDirectory("rescale-savepoints-");
     try (AdaptiveMiniCluster cluster = AdaptiveMiniCluster.start(4, RESCALE_MAX_DELAY);
         FlinkRestClient rest = new FlinkRestClient(cluster.restUrl(), Duration.ofSeconds(10));
-        Writer writer = new Writer(uri)) {
+        PacedKeyWriter writer = new PacedKeyWriter(uri, "rc", "in", KEYS, 4, 200)) { // about 2,000 events/s
       StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
       env.setParallelism(2);
       env.setMaxParallelism(8);
@@ -178,84 +173,6 @@ class RescaleCorrectnessTest {
     if (!Files.exists(dir)) return;
     try (var paths = Files.walk(dir)) {
       for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-    }
-  }
-
-  /** Writes k0..k7 round robin, numbered per key, about 2,000 events/s, on its own thread, until stopped. */
-  static final class Writer implements AutoCloseable {
-    private final String uri;
-    private final AtomicBoolean stop = new AtomicBoolean();
-    private final AtomicLong written = new AtomicLong();
-    private final CompletableFuture<long[]> done = new CompletableFuture<>();
-    private Thread thread;
-
-    Writer(String uri) {
-      this.uri = uri;
-    }
-
-    void start() {
-      thread = new Thread(this::run, "rescale-test-writer");
-      thread.setDaemon(true);
-      thread.start();
-    }
-
-    long written() {
-      return written.get();
-    }
-
-    void awaitWritten(long n) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-      while (written.get() < n) {
-        assertTrue(!done.isDone(), "writer stopped early: " + done);
-        assertTrue(System.nanoTime() < deadline, "the writer wrote " + n + " events within 60 s");
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
-      }
-    }
-
-    /** Stops, waits for every write's acknowledgement; returns each key's last sequence number. */
-    long[] stop() throws Exception {
-      stop.set(true);
-      return done.get(60, TimeUnit.SECONDS);
-    }
-
-    private void run() {
-      try (ControllerClient c = ControllerClient.connect(uri, SourceItSupport.clientConfig());
-          ConnectionPool pool = new ConnectionPool(SourceItSupport.clientConfig());
-          EventWriter w = EventWriter.open(c, pool, SourceItSupport.clientConfig(), "rc", "in").get(30, TimeUnit.SECONDS)) {
-        long seq = 0;
-        long next = System.nanoTime();
-        List<CompletableFuture<Void>> acks = new ArrayList<>();
-        while (!stop.get()) {
-          for (int k = 0; k < KEYS; k++) {
-            acks.add(w.writeEvent("k" + k, ("k" + k + ":" + seq).getBytes(StandardCharsets.UTF_8)));
-          }
-          seq++;
-          if (acks.size() >= 200) {
-            CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
-            written.addAndGet(acks.size());
-            acks.clear();
-          }
-          next += TimeUnit.MILLISECONDS.toNanos(4); // pacing the load (8 events per 4 ms), not synchronisation
-          LockSupport.parkNanos(next - System.nanoTime());
-        }
-        CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
-        written.addAndGet(acks.size());
-        long[] last = new long[KEYS];
-        java.util.Arrays.fill(last, seq - 1);
-        done.complete(last);
-      } catch (Exception | AssertionError e) {
-        done.completeExceptionally(e);
-      }
-    }
-
-    @Override
-    public void close() {
-      stop.set(true);
-      try {
-        if (thread != null) thread.join(30_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
     }
   }
 }
